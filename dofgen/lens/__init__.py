@@ -1,0 +1,119 @@
+"""The lens model: circle of confusion and defocus rendering (ours and two baselines).
+
+``render`` is the contract the rest of dofgen calls::
+
+    from dofgen.lens import render
+    shallow = render(image, depth, camera)          # ours, occlusion-aware layers
+    taf = render(image, depth, camera, method="taf")
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import torch
+
+from dofgen.camera import CameraSettings
+from dofgen.color import linear_to_srgb, srgb_to_linear
+from dofgen.lens.coc import check_depth, coc_diameter_px
+from dofgen.lens.drbokeh import matte_from_depth, render_drbokeh
+from dofgen.lens.kernels import aperture_kernel
+from dofgen.lens.layered import render_layered
+from dofgen.lens.taf import render_taf
+
+Method = Literal["layered", "taf", "drbokeh"]
+METHODS: tuple[str, ...] = ("layered", "taf", "drbokeh")
+
+#: Linear-light gain of a full highlight at ``highlight_boost=1``.
+HIGHLIGHT_GAIN = 8.0
+
+__all__ = ["METHODS", "aperture_kernel", "coc_diameter_px", "render"]
+
+
+def _as_batch(tensor: torch.Tensor, name: str, channels: int, height: int | None = None, width: int | None = None) -> torch.Tensor:
+    """(C?,H,W) or (B,C,H,W) to (B,C,H,W), checking the channel count and size."""
+    if tensor.dim() == 2 and channels == 1:
+        tensor = tensor[None]
+    if tensor.dim() == 3:
+        tensor = tensor[None]
+    if tensor.dim() != 4 or tensor.shape[1] != channels:
+        shapes = "(3, H, W) or (B, 3, H, W)" if channels == 3 else "(H, W), (1, H, W) or (B, 1, H, W)"
+        raise ValueError(f"{name} must have shape {shapes}, got {tuple(tensor.shape)}")
+    if height is not None and tuple(tensor.shape[-2:]) != (height, width):
+        raise ValueError(f"{name} is {tuple(tensor.shape[-2:])} but the image is {(height, width)}")
+    return tensor
+
+
+def _highlights(linear: torch.Tensor, image: torch.Tensor, coc: torch.Tensor, boost: float) -> torch.Tensor:
+    """Lift near-white pixels to HDR radiance so defocused highlights bloom into discs.
+
+    Only defocused pixels are lifted (ramping in between 1 and 4 px of CoC), so what is in
+    focus is unchanged.
+    """
+    brightness = image.amax(dim=1, keepdim=True)
+    bright = ((brightness - 0.85) / 0.15).clamp(0.0, 1.0) ** 2
+    defocused = ((coc.abs() - 1.0) / 3.0).clamp(0.0, 1.0)
+    return linear * (1.0 + HIGHLIGHT_GAIN * boost * bright * defocused)
+
+
+def render(
+    image: torch.Tensor,
+    depth: torch.Tensor,
+    camera: CameraSettings,
+    method: Method = "layered",
+    *,
+    blades: int = 0,
+    highlight_boost: float = 0.0,
+    matte: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Render shallow depth of field from an all-in-focus image and its depth.
+
+    Args:
+        image: (3, H, W) or (B, 3, H, W) sRGB in [0, 1], float.
+        depth: (H, W), (1, H, W) or (B, 1, H, W) metres, finite and positive.
+        camera: aperture, focal length, focus distance and sensor width.
+        method: ``"layered"`` (ours), ``"taf"`` or ``"drbokeh"`` (baselines).
+        blades: 0 for a circular aperture, 5 to 9 for a polygon (layered only).
+        highlight_boost: 0 (off) upwards; bright highlights bloom into bokeh discs.
+        matte: foreground matte for ``"drbokeh"``, shaped like ``depth``; from depth around
+            the focus distance when None.
+
+    Returns:
+        The defocused image, with the shape, dtype and device of ``image``.
+    """
+    if method not in METHODS:
+        raise ValueError(f"method={method!r} is unknown; use one of {', '.join(METHODS)}")
+    if blades and method != "layered":
+        raise ValueError(f"blades={blades}: aperture blades are supported by the layered lens only")
+    aperture_kernel(1.0, blades)  # validates blades
+    if not (isinstance(highlight_boost, (int, float)) and math.isfinite(highlight_boost) and highlight_boost >= 0):
+        raise ValueError(f"highlight_boost={highlight_boost!r} must be a finite number >= 0")
+    if not torch.is_tensor(image) or not image.is_floating_point():
+        raise TypeError("image must be a floating-point torch.Tensor of sRGB values in [0, 1]")
+    if not torch.isfinite(image).all():
+        raise ValueError("image contains NaN or infinite values")
+    batch = _as_batch(image, "image", 3).float()
+    height, width = batch.shape[-2:]
+    depth_b = _as_batch(depth, "depth", 1, height, width).to(batch.device, torch.float32)
+    check_depth(depth_b)
+    if depth_b.shape[0] not in (1, batch.shape[0]):
+        raise ValueError(f"depth has batch {depth_b.shape[0]} but the image has {batch.shape[0]}")
+    depth_b = depth_b.expand(batch.shape[0], -1, -1, -1)
+
+    coc = coc_diameter_px(depth_b, camera, width)
+    linear = srgb_to_linear(batch)
+    if highlight_boost > 0:
+        linear = _highlights(linear, batch, coc, highlight_boost)
+    if method == "layered":
+        out = render_layered(linear, coc, blades)
+    elif method == "taf":
+        out = render_taf(linear, coc)
+    else:
+        if matte is None:
+            matte_b = matte_from_depth(depth_b, camera.focus_distance_m)
+        else:
+            matte_b = _as_batch(matte, "matte", 1, height, width).to(batch.device, torch.float32)
+            matte_b = matte_b.clamp(0.0, 1.0).expand(batch.shape[0], -1, -1, -1)
+        out = render_drbokeh(linear, coc, matte_b)
+    return linear_to_srgb(out).reshape(image.shape).to(image.dtype)
