@@ -22,19 +22,21 @@ import math
 import torch
 import torch.nn.functional as F
 
+from dofgen.lens.fill import fill_holes_push_pull
 from dofgen.lens.kernels import aperture_kernel
 
 #: Ratio between consecutive CoC levels above 4 px.
-LEVEL_RATIO = 4.0 / 3.0
+LEVEL_RATIO = math.sqrt(2.0)
 #: A layer is blurred at the coarsest power-of-two scale where its diameter stays >= this.
-MIN_SCALED_DIAMETER = 8.0
+MIN_SCALED_DIAMETER = 4.0
+#: Coverage above which the layers behind are trusted as the colour behind a nearer layer.
 _TRUST = 0.1
 _EPS = 1e-6
 
 
 def coc_levels(max_abs_diameter: float) -> list[float]:
     """Signed CoC levels (pixels, ascending) that cover ``[-max, max]``."""
-    mags = [0.0, 1.0, 2.0, 3.0, 4.0]
+    mags = [0.0, 1.0, 2.0, 4.0]
     while mags[-1] < max_abs_diameter:
         mags.append(mags[-1] * LEVEL_RATIO)
     while len(mags) > 2 and mags[-2] >= max_abs_diameter:
@@ -64,8 +66,9 @@ def _blur(rgba: torch.Tensor, diameter: float, blades: int) -> torch.Tensor:
         return rgba
     size = kernel.shape[-1]
     weight = kernel.expand(rgba.shape[1], 1, size, size)
-    rgba = rgba.contiguous(memory_format=torch.channels_last)
-    return F.conv2d(rgba, weight, padding=size // 2, groups=rgba.shape[1])
+    # Replicate padding: the scene goes on past the frame, so borders neither darken nor fade.
+    rgba = F.pad(rgba, (size // 2,) * 4, mode="replicate").contiguous(memory_format=torch.channels_last)
+    return F.conv2d(rgba, weight, groups=rgba.shape[1])
 
 
 def _resize(state: list[torch.Tensor], factor: int) -> list[torch.Tensor]:
@@ -86,8 +89,7 @@ def render_layered(linear: torch.Tensor, coc: torch.Tensor, blades: int = 0) -> 
         (B, 3, H, W) defocused linear-light image.
     """
     height, width = linear.shape[-2:]
-    max_abs = float(coc.detach().abs().max())
-    levels = coc_levels(max_abs)
+    levels = coc_levels(float(coc.detach().abs().max()))
     scales = [_scale_for(abs(level)) for level in levels]
     top = max(scales)
     pad_h, pad_w = (-height) % top, (-width) % top
@@ -102,54 +104,73 @@ def render_layered(linear: torch.Tensor, coc: torch.Tensor, blades: int = 0) -> 
     counts = torch.bincount(lower.flatten(), minlength=len(levels)).tolist()
     populated = [counts[k] > 0 or (k > 0 and counts[k - 1] > 0) for k in range(len(levels))]
 
+    zero = levels.index(0.0)
+    sharp = (zero - 1, zero + 1)  # levels of 1 px and under are all drawn unblurred
+
     def layer(k: int) -> torch.Tensor:
-        alpha = (1.0 - (position - k).abs()).clamp(min=0.0)
+        if k == zero:
+            alpha = (2.0 - (position - k).abs()).clamp(0.0, 1.0)
+        else:
+            alpha = (1.0 - (position - k).abs()).clamp(min=0.0)
         rgba = torch.cat([linear * alpha, alpha], dim=1)
         if scales[k] > 1:
             rgba = F.avg_pool2d(rgba, scales[k])
         return _blur(rgba, _scaled_diameter(abs(levels[k]), scales[k]), blades)
 
-    zero = levels.index(0.0)
-    back = [k for k in range(len(levels) - 1, zero - 1, -1) if populated[k]]
-    front = [k for k in range(zero) if populated[k]]
+    back = [k for k in range(len(levels) - 1, zero, -1) if populated[k] and k != sharp[1]]
+    if any(populated[sharp[0] : sharp[1] + 1]):
+        back.append(zero)
+    front = [k for k in range(sharp[0]) if populated[k]]
 
-    # Behind the focal plane (and on it): far to near, over a trusted, normalised background.
-    colour = alpha_trust = None
+    # Behind the focal plane (and on it): far to near, each layer over the normalised colour
+    # of what lies behind it, trusted where that has any real coverage.
+    colour = coverage = None
     scale = top
     for k in back:
         if colour is not None:
-            colour, alpha_trust = _resize([colour, alpha_trust], scale // scales[k])
+            colour, coverage = _resize([colour, coverage], scale // scales[k])
         scale = scales[k]
         rgba = layer(k)
         c_k, a_k = rgba[:, :3], rgba[:, 3:]
         if colour is None:
-            premult, cover = c_k, a_k
+            colour, coverage = c_k / a_k.clamp(min=_EPS), a_k
         else:
-            premult = c_k + (1 - a_k) * alpha_trust * colour
-            cover = a_k + (1 - a_k) * alpha_trust
-        colour = premult / cover.clamp(min=_EPS)
-        alpha_trust = (cover / _TRUST).clamp(max=1.0)
-    if colour is None:  # everything lies in front of the focal plane
-        colour, alpha_trust = torch.zeros_like(linear), torch.zeros_like(coc)
-    else:
-        colour, alpha_trust = _resize([colour, alpha_trust], scale)
+            behind = (1 - a_k) * (coverage / _TRUST).clamp(max=1.0)
+            colour = (c_k + behind * colour) / (a_k + behind).clamp(min=_EPS)
+            coverage = a_k + (1 - a_k) * coverage
+    if colour is not None:
+        colour, coverage = _resize([colour, coverage], scale)
 
-    # In front of the focal plane: near to far, premultiplied ("under"), then over the rest.
-    front_colour = front_alpha = None
-    scale = top
+    # In front of the focal plane: near to far ("under"). Neighbouring levels share the
+    # surfaces split between them, so a layer is occluded by every nearer layer but the
+    # adjacent one.
+    state: list[torch.Tensor] = []  # premultiplied colour, alpha, transmittance, same minus last
+    scale, last = top, -2
     for k in front:
-        if front_colour is not None:
-            front_colour, front_alpha = _resize([front_colour, front_alpha], scale // scales[k])
+        if state:
+            state = _resize(state, scale // scales[k])
         scale = scales[k]
         rgba = layer(k)
-        if front_colour is None:
-            front_colour, front_alpha = rgba[:, :3], rgba[:, 3:]
+        if not state:
+            state = [rgba[:, :3], rgba[:, 3:], 1 - rgba[:, 3:], torch.ones_like(rgba[:, 3:])]
         else:
-            front_colour = front_colour + (1 - front_alpha) * rgba[:, :3]
-            front_alpha = front_alpha + (1 - front_alpha) * rgba[:, 3:]
-    if front_colour is not None:
-        front_colour, front_alpha = _resize([front_colour, front_alpha], scale)
-        numerator = front_colour + (1 - front_alpha) * alpha_trust * colour
-        denominator = front_alpha + (1 - front_alpha) * alpha_trust
-        colour = torch.where(denominator > _EPS, numerator / denominator.clamp(min=_EPS), linear)
+            front_colour, front_alpha, through, through_but_last = state
+            visible = through_but_last if k == last + 1 else through
+            state = [
+                front_colour + visible * rgba[:, :3],
+                front_alpha + visible * rgba[:, 3:],
+                through * (1 - rgba[:, 3:]),
+                through,
+            ]
+        last = k
+    if state:
+        front_colour, front_alpha = _resize(state[:2], scale)
+        if colour is None:  # nothing behind the focal plane
+            colour = front_colour / front_alpha.clamp(min=_EPS)
+        else:
+            excess = front_alpha.clamp(min=1.0)
+            front_colour, front_alpha = front_colour / excess, front_alpha / excess
+            # What a blurred foreground half-hides: the background continued under it.
+            colour = fill_holes_push_pull(colour, (coverage / _TRUST).clamp(max=1.0))
+            colour = front_colour + (1 - front_alpha) * colour
     return colour[..., :height, :width]
