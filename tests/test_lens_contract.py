@@ -1,0 +1,106 @@
+"""render(): shapes, dtypes, devices, options and errors."""
+
+import pytest
+import torch
+
+from dofgen.camera import CameraSettings
+from dofgen.lens import METHODS, render
+from dofgen.lens.kernels import aperture_kernel
+from dofgen.metrics import signal_energy
+
+CAMERA = CameraSettings(1.8, 50.0, 2.0)
+
+
+def _scene(batch: int | None = None, size: int = 40):
+    generator = torch.Generator().manual_seed(0)
+    shape = (3, size, size) if batch is None else (batch, 3, size, size)
+    image = torch.rand(shape, generator=generator)
+    depth = torch.full((size, size), 6.0)
+    depth[10:30, 10:30] = 2.0
+    return image, depth
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_shapes_and_dtypes_follow_the_image(method):
+    image, depth = _scene()
+    out = render(image, depth, CAMERA, method)
+    assert out.shape == image.shape and out.dtype == image.dtype
+    batch, _ = _scene(batch=2)
+    for depth_shape in [(40, 40), (1, 40, 40), (2, 1, 40, 40)]:
+        out = render(batch, depth.expand(depth_shape) if len(depth_shape) < 4 else depth.expand(2, 1, 40, 40), CAMERA, method)
+        assert out.shape == batch.shape
+    half = render(image.double(), depth, CAMERA, method)
+    assert half.dtype == torch.float64
+    assert torch.allclose(render(batch, depth, CAMERA, method)[1], render(batch[1], depth, CAMERA, method), atol=1e-5)
+
+
+def test_blur_grows_as_the_aperture_opens():
+    image, depth = _scene()
+    energies = [signal_energy(render(image, depth, CameraSettings(n, 50.0, 2.0))).item() for n in (1.4, 2.8, 5.6, 11.0)]
+    assert energies == sorted(energies)
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda i, d: render(i, d, CAMERA, "pinhole"), "unknown"),
+        (lambda i, d: render(i[:2], d, CAMERA), "shape"),
+        (lambda i, d: render(i, d[:20], CAMERA), "image is"),
+        (lambda i, d: render(i, d, CAMERA, blades=4), "blades"),
+        (lambda i, d: render(i, d, CAMERA, "taf", blades=6), "layered lens only"),
+        (lambda i, d: render(i, d, CAMERA, highlight_boost=float("nan")), "highlight_boost"),
+        (lambda i, d: render(i, d, CAMERA, highlight_boost=-1.0), "highlight_boost"),
+        (lambda i, d: render(i * float("nan"), d, CAMERA), "NaN"),
+        (lambda i, d: render(i, d - 10.0, CAMERA), "finite and positive"),
+    ],
+)
+def test_bad_input_is_a_clear_error(call, match):
+    image, depth = _scene()
+    with pytest.raises((ValueError, TypeError), match=match):
+        call(image, depth)
+
+
+def test_polygon_kernels_have_the_blades_corners():
+    disc, hexagon = aperture_kernel(31, 0), aperture_kernel(31, 6)
+    assert disc.sum().item() == pytest.approx(1.0) and hexagon.sum().item() == pytest.approx(1.0)
+    assert (hexagon > 0).sum() < (disc > 0).sum()  # inscribed polygon: smaller support
+    # a vertex at the top, a flat side at the sides of a hexagon
+    centre = hexagon.shape[0] // 2
+    assert hexagon[1, centre] > 0 and hexagon[centre, 1] == 0
+    assert aperture_kernel(0.5).shape == (1, 1)
+
+
+def test_blades_shape_the_bokeh_of_a_point_light():
+    size = 81
+    image = torch.zeros(3, size, size)
+    image[:, 40, 40] = 1.0
+    depth = torch.full((size, size), 50.0)
+    camera = CameraSettings(1.4, 85.0, 1.0)
+    round_disc = render(image, depth, camera)[0]
+    pentagon = render(image, depth, camera, blades=5)[0]
+    assert (round_disc > 0.01).sum() > (pentagon > 0.01).sum()
+    assert not torch.allclose(round_disc, pentagon)
+
+
+def test_highlight_boost_blooms_defocused_highlights_only():
+    size = 64
+    image = torch.full((3, size, size), 0.2)
+    image[:, 16, 16] = 1.0  # a highlight far behind focus
+    image[:, 48, 48] = 1.0  # a highlight in focus
+    depth = torch.full((size, size), 2.0)
+    depth[:32, :32] = 40.0
+    camera = CameraSettings(1.4, 85.0, 2.0, sensor_width_mm=8.0)  # a 16 px CoC behind focus
+    plain = render(image, depth, camera)
+    boosted = render(image, depth, camera, highlight_boost=1.0)
+    disc = (slice(None), slice(10, 23), slice(10, 23))
+    assert boosted[disc].mean() > plain[disc].mean() + 0.05
+    assert torch.allclose(boosted[:, 40:, 40:], plain[:, 40:, 40:], atol=1e-6)
+
+
+def test_drbokeh_uses_the_given_matte():
+    image, depth = _scene()
+    matte = torch.zeros(40, 40)
+    matte[10:30, 10:30] = 1.0
+    out = render(image, depth, CameraSettings(1.4, 50.0, 6.0), "drbokeh", matte=matte)
+    default = render(image, depth, CameraSettings(1.4, 50.0, 6.0), "drbokeh")
+    assert out.shape == image.shape and not torch.allclose(out, default)
