@@ -1,0 +1,1 @@
+"""Gradio user interface pieces; ``app.py`` composes them."""
