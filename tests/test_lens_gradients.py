@@ -29,3 +29,14 @@ def test_gradients_are_finite_and_non_zero(method, device):
         assert grad is not None, name
         assert torch.isfinite(grad).all(), name
         assert grad.abs().sum() > 0, name
+
+
+def test_gradients_after_an_inference_mode_render():
+    """Cached kernels made under inference mode must not break a later backward pass."""
+    image = torch.rand(3, 24, 24)
+    depth = torch.full((24, 24), 5.0)
+    with torch.inference_mode():
+        render(image, depth, CameraSettings(1.4, 50.0, 1.0, sensor_width_mm=6.0))
+    image.requires_grad_()
+    render(image, depth, CameraSettings(1.4, 50.0, 1.0, sensor_width_mm=6.0)).sum().backward()
+    assert image.grad is not None and torch.isfinite(image.grad).all()

@@ -32,6 +32,11 @@ def aperture_coverage(dx: torch.Tensor, dy: torch.Tensor, radius: float, blades:
 
 @lru_cache(maxsize=256)
 def _kernel_cpu(diameter: float, blades: int) -> torch.Tensor:
+    with torch.inference_mode(False):  # cached: must stay usable where autograd is on
+        return _make_kernel(diameter, blades)
+
+
+def _make_kernel(diameter: float, blades: int) -> torch.Tensor:
     if diameter <= 1.0:
         return torch.ones(1, 1)
     radius = diameter / 2

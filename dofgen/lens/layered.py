@@ -77,6 +77,27 @@ def _resize(state: list[torch.Tensor], factor: int) -> list[torch.Tensor]:
     return [F.interpolate(x, scale_factor=factor, mode="bilinear", align_corners=False) for x in state]
 
 
+def _paste(target: torch.Tensor, window: tuple[slice, slice], value: torch.Tensor) -> torch.Tensor:
+    """``target`` with ``value`` written into ``window``; copies first when autograd needs
+    the old tensor."""
+    if torch.is_grad_enabled() and (target.requires_grad or value.requires_grad):
+        target = target.clone()
+    target[..., window[0], window[1]] = value
+    return target
+
+
+def _support(lo: torch.Tensor, hi: torch.Tensor, levels: tuple[int, int], margin: int, scale: int, limit: int) -> slice:
+    """Rows (or columns) that may hold levels ``levels[0]..levels[1]``, widened by ``margin``
+    and aligned to ``scale``. ``lo``/``hi``: per row, the least and greatest lower-level index.
+    """
+    hits = torch.nonzero((lo <= levels[1]) & (hi >= levels[0] - 1))
+    if hits.numel() == 0:
+        return slice(0, 0)
+    first = max(int(hits[0]) - margin, 0) // scale * scale
+    last = min(-(-(int(hits[-1]) + 1 + margin) // scale) * scale, limit)
+    return slice(first, last)
+
+
 def render_layered(linear: torch.Tensor, coc: torch.Tensor, blades: int = 0) -> torch.Tensor:
     """Occlusion-aware layered defocus.
 
@@ -92,9 +113,10 @@ def render_layered(linear: torch.Tensor, coc: torch.Tensor, blades: int = 0) -> 
     levels = coc_levels(float(coc.detach().abs().max()))
     scales = [_scale_for(abs(level)) for level in levels]
     top = max(scales)
-    pad_h, pad_w = (-height) % top, (-width) % top
-    linear = F.pad(linear, (0, pad_w, 0, pad_h))
-    coc = F.pad(coc, (0, pad_w, 0, pad_h))
+    pad = (0, (-width) % top, 0, (-height) % top)
+    linear = F.pad(linear, pad, mode="replicate")
+    coc = F.pad(coc, pad, mode="replicate")
+    full_h, full_w = linear.shape[-2:]
 
     table = torch.tensor(levels, dtype=coc.dtype, device=coc.device)
     coc = coc.clamp(levels[0], levels[-1])
@@ -103,74 +125,79 @@ def render_layered(linear: torch.Tensor, coc: torch.Tensor, blades: int = 0) -> 
     position = lower + (coc - table[lower]) / (table[upper] - table[lower])
     counts = torch.bincount(lower.flatten(), minlength=len(levels)).tolist()
     populated = [counts[k] > 0 or (k > 0 and counts[k - 1] > 0) for k in range(len(levels))]
+    row_lo, row_hi = lower.amin(dim=(0, 1, 3)), lower.amax(dim=(0, 1, 3))
+    col_lo, col_hi = lower.amin(dim=(0, 1, 2)), lower.amax(dim=(0, 1, 2))
 
     zero = levels.index(0.0)
     sharp = (zero - 1, zero + 1)  # levels of 1 px and under are all drawn unblurred
 
-    def layer(k: int) -> torch.Tensor:
+    def layer(k: int) -> tuple[torch.Tensor, tuple[slice, slice]]:
+        """Layer k blurred, and the window (at its scale) that holds all of it."""
+        scale = scales[k]
+        margin = math.ceil(abs(levels[k]) / 2) + 2 * scale
+        key = (k - 1, k + 1) if k == zero else (k, k)
+        rows = _support(row_lo, row_hi, key, margin, scale, full_h)
+        cols = _support(col_lo, col_hi, key, margin, scale, full_w)
+        where = position[..., rows, cols]
         if k == zero:
-            alpha = (2.0 - (position - k).abs()).clamp(0.0, 1.0)
+            alpha = (2.0 - (where - k).abs()).clamp(0.0, 1.0)
         else:
-            alpha = (1.0 - (position - k).abs()).clamp(min=0.0)
-        rgba = torch.cat([linear * alpha, alpha], dim=1)
-        if scales[k] > 1:
-            rgba = F.avg_pool2d(rgba, scales[k])
-        return _blur(rgba, _scaled_diameter(abs(levels[k]), scales[k]), blades)
+            alpha = (1.0 - (where - k).abs()).clamp(min=0.0)
+        rgba = torch.cat([linear[..., rows, cols] * alpha, alpha], dim=1)
+        if scale > 1:
+            rgba = F.avg_pool2d(rgba, scale)
+        rgba = _blur(rgba, _scaled_diameter(abs(levels[k]), scale), blades)
+        return rgba, (slice(rows.start // scale, rows.stop // scale), slice(cols.start // scale, cols.stop // scale))
 
     back = [k for k in range(len(levels) - 1, zero, -1) if populated[k] and k != sharp[1]]
     if any(populated[sharp[0] : sharp[1] + 1]):
         back.append(zero)
     front = [k for k in range(sharp[0]) if populated[k]]
 
+    def zeros(channels: int, scale: int) -> torch.Tensor:
+        return linear.new_zeros(linear.shape[0], channels, full_h // scale, full_w // scale)
+
     # Behind the focal plane (and on it): far to near, each layer over the normalised colour
     # of what lies behind it, trusted where that has any real coverage.
-    colour = coverage = None
-    scale = top
+    scale = scales[back[0]] if back else 1
+    colour, coverage = zeros(3, scale), zeros(1, scale)
     for k in back:
-        if colour is not None:
-            colour, coverage = _resize([colour, coverage], scale // scales[k])
+        colour, coverage = _resize([colour, coverage], scale // scales[k])
         scale = scales[k]
-        rgba = layer(k)
+        rgba, window = layer(k)
         c_k, a_k = rgba[:, :3], rgba[:, 3:]
-        if colour is None:
-            colour, coverage = c_k / a_k.clamp(min=_EPS), a_k
-        else:
-            behind = (1 - a_k) * (coverage / _TRUST).clamp(max=1.0)
-            colour = (c_k + behind * colour) / (a_k + behind).clamp(min=_EPS)
-            coverage = a_k + (1 - a_k) * coverage
-    if colour is not None:
-        colour, coverage = _resize([colour, coverage], scale)
+        old_colour, old_coverage = colour[..., window[0], window[1]], coverage[..., window[0], window[1]]
+        behind = (1 - a_k) * (old_coverage / _TRUST).clamp(max=1.0)
+        colour = _paste(colour, window, (c_k + behind * old_colour) / (a_k + behind).clamp(min=_EPS))
+        coverage = _paste(coverage, window, a_k + (1 - a_k) * old_coverage)
+    colour, coverage = _resize([colour, coverage], scale)
+    if not front:
+        return colour[..., :height, :width]
 
     # In front of the focal plane: near to far ("under"). Neighbouring levels share the
     # surfaces split between them, so a layer is occluded by every nearer layer but the
     # adjacent one.
-    state: list[torch.Tensor] = []  # premultiplied colour, alpha, transmittance, same minus last
-    scale, last = top, -2
+    scale, last = scales[front[0]], -2
+    front_colour, front_alpha = zeros(3, scale), zeros(1, scale)
+    through, through_but_last = 1 + zeros(1, scale), 1 + zeros(1, scale)
     for k in front:
-        if state:
-            state = _resize(state, scale // scales[k])
+        front_colour, front_alpha, through, through_but_last = _resize(
+            [front_colour, front_alpha, through, through_but_last], scale // scales[k]
+        )
         scale = scales[k]
-        rgba = layer(k)
-        if not state:
-            state = [rgba[:, :3], rgba[:, 3:], 1 - rgba[:, 3:], torch.ones_like(rgba[:, 3:])]
-        else:
-            front_colour, front_alpha, through, through_but_last = state
-            visible = through_but_last if k == last + 1 else through
-            state = [
-                front_colour + visible * rgba[:, :3],
-                front_alpha + visible * rgba[:, 3:],
-                through * (1 - rgba[:, 3:]),
-                through,
-            ]
+        rgba, window = layer(k)
+        visible = (through_but_last if k == last + 1 else through)[..., window[0], window[1]]
+        front_colour = _paste(front_colour, window, front_colour[..., window[0], window[1]] + visible * rgba[:, :3])
+        front_alpha = _paste(front_alpha, window, front_alpha[..., window[0], window[1]] + visible * rgba[:, 3:])
+        through_but_last, through = through, _paste(
+            through.clone(), window, through[..., window[0], window[1]] * (1 - rgba[:, 3:])
+        )
         last = k
-    if state:
-        front_colour, front_alpha = _resize(state[:2], scale)
-        if colour is None:  # nothing behind the focal plane
-            colour = front_colour / front_alpha.clamp(min=_EPS)
-        else:
-            excess = front_alpha.clamp(min=1.0)
-            front_colour, front_alpha = front_colour / excess, front_alpha / excess
-            # What a blurred foreground half-hides: the background continued under it.
-            colour = fill_holes_push_pull(colour, (coverage / _TRUST).clamp(max=1.0))
-            colour = front_colour + (1 - front_alpha) * colour
-    return colour[..., :height, :width]
+    front_colour, front_alpha = _resize([front_colour, front_alpha], scale)
+    if not back:  # nothing behind the focal plane
+        return (front_colour / front_alpha.clamp(min=_EPS))[..., :height, :width]
+    excess = front_alpha.clamp(min=1.0)
+    front_colour, front_alpha = front_colour / excess, front_alpha / excess
+    # What a blurred foreground half-hides: the background continued under it.
+    colour = fill_holes_push_pull(colour, (coverage / _TRUST).clamp(max=1.0))
+    return (front_colour + (1 - front_alpha) * colour)[..., :height, :width]

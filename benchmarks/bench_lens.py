@@ -1,0 +1,135 @@
+"""Time each lens at 512x512 and 1024x1024 on a scene whose largest CoC is about 60 px.
+
+Run by hand: ``python benchmarks/bench_lens.py [--out benchmarks/RESULTS.md]``. Each
+(method, size) runs in its own process so its peak memory (max RSS) is its own. The scene
+is the bundled tabletop image resized to a square, over a depth ramp from 8 m (top) to
+0.5 m (bottom) with a subject plane at 2 m; 50 mm, f/1.8, focus 2 m on a 36 mm sensor
+gives CoCs from about -61 px to +15 px at 1024 px.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from dofgen import scenes  # noqa: E402
+from dofgen.camera import CameraSettings  # noqa: E402
+from dofgen.imageio import to_tensor  # noqa: E402
+from dofgen.lens import METHODS, coc_diameter_px, render  # noqa: E402
+
+CAMERA = CameraSettings(1.8, 50.0, 2.0)
+
+
+def bench_scene(size: int, device: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """(3, size, size) image and (size, size) depth in metres."""
+    image = to_tensor(scenes.load("tabletop").image.resize((size, size)))
+    rows = torch.linspace(0.0, 1.0, size)[:, None].expand(size, size)
+    depth = (0.5 * (8.0 / 0.5) ** (1.0 - rows)).clone()
+    depth[size * 3 // 10 : size * 7 // 10, size * 35 // 100 : size * 65 // 100] = 2.0
+    return image.to(device), depth.to(device)
+
+
+def run_one(method: str, size: int, repeats: int, device: str) -> dict:
+    """Median seconds per frame after one warm-up, and this process's peak memory."""
+    image, depth = bench_scene(size, device)
+    times = []
+    with torch.inference_mode():
+        for index in range(repeats + 1):
+            if device == "cuda":
+                torch.cuda.synchronize()
+            start = time.perf_counter()
+            render(image, depth, CAMERA, method)
+            if device == "cuda":
+                torch.cuda.synchronize()
+            if index:
+                times.append(time.perf_counter() - start)
+    result = {
+        "method": method,
+        "size": size,
+        "median_s": statistics.median(times),
+        "repeats": repeats,
+        "max_coc_px": float(coc_diameter_px(depth, CAMERA, size).abs().max()),
+        "peak_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
+    }
+    if device == "cuda":
+        result["peak_cuda_gib"] = torch.cuda.max_memory_allocated() / 2**30
+    return result
+
+
+def machine(device: str) -> str:
+    if device == "cuda":
+        return f"{torch.cuda.get_device_name()} (CUDA), host {platform.machine()} with {os.cpu_count()} cores"
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--one", nargs=2, metavar=("METHOD", "SIZE"), help=argparse.SUPPRESS)
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[512, 1024])
+    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
+    parser.add_argument("--repeats", type=int, default=5, help="timed runs of layered (baselines: 1 at 1024, 2 at 512)")
+    parser.add_argument("--out", type=Path, help="append the table to this Markdown file")
+    args = parser.parse_args()
+    if args.one:
+        method, size = args.one[0], int(args.one[1])
+        repeats = args.repeats if method == "layered" else (1 if size >= 1024 else 2)
+        print(json.dumps(run_one(method, size, repeats, args.device)))
+        return
+    rows = []
+    for size in args.sizes:
+        for method in args.methods:
+            command = [sys.executable, __file__, "--one", method, str(size), "--device", args.device, "--repeats", str(args.repeats)]
+            output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+            rows.append(json.loads(output.strip().splitlines()[-1]))
+            print(rows[-1], flush=True)
+    lines = [
+        f"### Lens timings — {datetime.date.today().isoformat()}",
+        "",
+        f"Machine: {machine(args.device)}; torch {torch.__version__}, {torch.get_num_threads()} threads.",
+        "Median seconds per frame after one warm-up; peak memory of the process (max RSS"
+        + (", and CUDA peak allocated" if args.device == "cuda" else "") + ").",
+        "",
+        "| method | size | max CoC (px) | s / frame | runs | peak RSS (GiB) |" + (" peak CUDA (GiB) |" if args.device == "cuda" else ""),
+        "|---|---|---|---|---|---|" + ("---|" if args.device == "cuda" else ""),
+    ]
+    for row in rows:
+        line = f"| {row['method']} | {row['size']}² | {row['max_coc_px']:.1f} | {row['median_s']:.3f} | {row['repeats']} | {row['peak_rss_gib']:.2f} |"
+        if args.device == "cuda":
+            line += f" {row['peak_cuda_gib']:.2f} |"
+        lines.append(line)
+    for size in args.sizes:
+        by = {row["method"]: row["median_s"] for row in rows if row["size"] == size}
+        if "layered" in by and "taf" in by:
+            lines.append(f"\nAt {size}²: layered is {by['taf'] / by['layered']:.0f}x faster than taf.")
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.out:
+        with args.out.open("a") as handle:
+            handle.write("\n" + text)
+
+
+if __name__ == "__main__":
+    main()
