@@ -3,8 +3,8 @@
 Run by hand: ``python benchmarks/bench_lens.py [--out benchmarks/RESULTS.md]``. Each
 (method, size) runs in its own process so its peak memory (max RSS) is its own. The scene
 is the bundled tabletop image resized to a square, over a depth ramp from 8 m (top) to
-0.5 m (bottom) with a subject plane at 2 m; 50 mm, f/1.8, focus 2 m on a 36 mm sensor
-gives CoCs from about -61 px to +15 px at 1024 px.
+0.5 m (bottom) with a subject plane at 2 m; 50 mm, f/1.8, focus 2 m gives CoCs from about
+-61 px to +15 px at every size (the sensor width scales with the size: 36 mm at 1024 px).
 """
 
 from __future__ import annotations
@@ -31,7 +31,11 @@ from dofgen.camera import CameraSettings  # noqa: E402
 from dofgen.imageio import to_tensor  # noqa: E402
 from dofgen.lens import METHODS, coc_diameter_px, render  # noqa: E402
 
-CAMERA = CameraSettings(1.8, 50.0, 2.0)
+
+
+def bench_camera(size: int) -> CameraSettings:
+    """50 mm f/1.8 focused at 2 m, sensor sized so the largest CoC is ~61 px at any size."""
+    return CameraSettings(1.8, 50.0, 2.0, sensor_width_mm=36.0 * size / 1024)
 
 
 def bench_scene(size: int, device: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -46,13 +50,14 @@ def bench_scene(size: int, device: str) -> tuple[torch.Tensor, torch.Tensor]:
 def run_one(method: str, size: int, repeats: int, device: str) -> dict:
     """Median seconds per frame after one warm-up, and this process's peak memory."""
     image, depth = bench_scene(size, device)
+    camera = bench_camera(size)
     times = []
     with torch.inference_mode():
         for index in range(repeats + 1):
             if device == "cuda":
                 torch.cuda.synchronize()
             start = time.perf_counter()
-            render(image, depth, CAMERA, method)
+            render(image, depth, camera, method)
             if device == "cuda":
                 torch.cuda.synchronize()
             if index:
@@ -62,7 +67,7 @@ def run_one(method: str, size: int, repeats: int, device: str) -> dict:
         "size": size,
         "median_s": statistics.median(times),
         "repeats": repeats,
-        "max_coc_px": float(coc_diameter_px(depth, CAMERA, size).abs().max()),
+        "max_coc_px": float(coc_diameter_px(depth, camera, size).abs().max()),
         "peak_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
     }
     if device == "cuda":

@@ -104,3 +104,14 @@ def test_drbokeh_uses_the_given_matte():
     out = render(image, depth, CameraSettings(1.4, 50.0, 6.0), "drbokeh", matte=matte)
     default = render(image, depth, CameraSettings(1.4, 50.0, 6.0), "drbokeh")
     assert out.shape == image.shape and not torch.allclose(out, default)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("method", METHODS)
+def test_cuda_matches_cpu(method):
+    image, depth = _scene(batch=2, size=64)
+    camera = CameraSettings(1.4, 50.0, 2.0, sensor_width_mm=12.0)
+    on_cpu = render(image, depth, camera, method, highlight_boost=0.5)
+    on_gpu = render(image.cuda(), depth.cuda(), camera, method, highlight_boost=0.5)
+    assert on_gpu.device.type == "cuda"
+    assert torch.allclose(on_gpu.cpu(), on_cpu, atol=2e-4)
