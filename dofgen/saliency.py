@@ -1,0 +1,129 @@
+"""Saliency S (Figure A5): a transformers foreground-segmentation model, or spectral residual.
+
+The model default is CLIPSeg (``CIDAS/clipseg-rd64-refined``, Apache-2.0 on its model card):
+text-prompted segmentation native to transformers, asked for the photo's main subject. With
+no model configured or loadable, :class:`SpectralResidualSaliency` (Hou and Zhang, CVPR 2007)
+needs no weights.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from dofgen.imageio import to_tensor
+
+DEFAULT_SALIENCY_MODEL = "CIDAS/clipseg-rd64-refined"
+DEFAULT_PROMPT = "the main subject of the photo"
+#: Side, in pixels, at which spectral residual looks at the image (Hou and Zhang use 64).
+SPECTRAL_SIZE = 64
+
+
+def _normalise(saliency: torch.Tensor) -> torch.Tensor:
+    low, high = saliency.min(), saliency.max()
+    if not torch.isfinite(high - low) or high - low < 1e-12:
+        return torch.zeros_like(saliency)
+    return (saliency - low) / (high - low)
+
+
+def _gaussian_blur(image: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Blur (1, 1, h, w) with a separable Gaussian (reflect padding)."""
+    radius = max(1, math.ceil(3 * sigma))
+    x = torch.arange(-radius, radius + 1, dtype=image.dtype)
+    kernel = torch.exp(-(x**2) / (2 * sigma**2))
+    kernel = kernel / kernel.sum()
+    padded = F.pad(image, (radius, radius, radius, radius), mode="reflect" if min(image.shape[-2:]) > radius else "replicate")
+    blurred = F.conv2d(padded, kernel.view(1, 1, 1, -1))
+    return F.conv2d(blurred, kernel.view(1, 1, -1, 1))
+
+
+def spectral_residual(image: torch.Tensor) -> torch.Tensor:
+    """Spectral-residual saliency (Hou and Zhang 2007).
+
+    The log amplitude spectrum minus its local (3x3) average keeps what is unexpected in
+    the image; back with the original phase, squared and smoothed, it marks salient regions.
+
+    Args:
+        image: (3, H, W) sRGB in [0, 1].
+
+    Returns:
+        (H, W) saliency in [0, 1].
+    """
+    height, width = image.shape[-2:]
+    gray = image.mean(dim=0, keepdim=True)[None].float()
+    if float(gray.std()) < 1e-4:  # a flat image: nothing stands out
+        return torch.zeros(height, width)
+    scale = SPECTRAL_SIZE / max(height, width)
+    small = F.interpolate(gray, size=(max(8, round(height * scale)), max(8, round(width * scale))), mode="area")
+    spectrum = torch.fft.fft2(small)
+    log_amplitude = torch.log(spectrum.abs() + 1e-8)
+    residual = log_amplitude - F.avg_pool2d(F.pad(log_amplitude, (1, 1, 1, 1), mode="replicate"), 3, stride=1)
+    saliency = torch.fft.ifft2(torch.exp(torch.complex(residual, torch.angle(spectrum)))).abs() ** 2
+    saliency = _gaussian_blur(saliency, sigma=2.5)
+    return _normalise(F.interpolate(saliency, size=(height, width), mode="bilinear", align_corners=False)[0, 0])
+
+
+class SpectralResidualSaliency:
+    """Saliency that needs no weights; see :func:`spectral_residual`."""
+
+    name = "spectral residual (Hou and Zhang 2007)"
+
+    def __call__(self, image: Image.Image) -> torch.Tensor:
+        """(H, W) saliency in [0, 1] for a PIL image."""
+        return spectral_residual(to_tensor(image))
+
+
+class SaliencyEstimator:
+    """A transformers text-prompted segmentation model (CLIPSeg) asked for the main subject."""
+
+    def __init__(self, model: torch.nn.Module, processor, device: torch.device, prompt: str, name: str) -> None:
+        self.model = model.eval().to(device)
+        self.processor = processor
+        self.device = device
+        self.prompt = prompt
+        self.name = name
+
+    @classmethod
+    def from_pretrained(
+        cls, model_id_or_path: str = DEFAULT_SALIENCY_MODEL, device: str | torch.device | None = None, prompt: str = DEFAULT_PROMPT
+    ) -> "SaliencyEstimator":
+        """Load the model and its processor.
+
+        Raises:
+            RuntimeError: the model cannot be loaded; says what to set.
+        """
+        from transformers import AutoProcessor, CLIPSegForImageSegmentation
+
+        device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        try:
+            processor = AutoProcessor.from_pretrained(model_id_or_path)
+            model = CLIPSegForImageSegmentation.from_pretrained(model_id_or_path)
+        except Exception as error:  # network, missing files, wrong architecture: one clear message
+            raise RuntimeError(
+                f"could not load the saliency model {model_id_or_path!r} ({type(error).__name__}: {error}). "
+                "Set DOFGEN_SALIENCY to a local folder with a CLIPSeg model and processor, to 'spectral' for "
+                "the weight-free estimator, or go online so the hub id can download."
+            ) from error
+        return cls(model, processor, device, prompt, str(model_id_or_path))
+
+    @torch.inference_mode()
+    def __call__(self, image: Image.Image) -> torch.Tensor:
+        """(H, W) saliency in [0, 1] at the image's resolution."""
+        image = image.convert("RGB")
+        inputs = self.processor(text=[self.prompt], images=[image], padding=True, return_tensors="pt").to(self.device)
+        logits = self.model(**inputs).logits.reshape(1, 1, *inputs["pixel_values"].shape[-2:])
+        probability = torch.sigmoid(logits.float())
+        return F.interpolate(probability, size=(image.height, image.width), mode="bilinear", align_corners=False)[0, 0].cpu()
+
+
+def load_saliency(model_id_or_path: str | None = None) -> SaliencyEstimator | SpectralResidualSaliency:
+    """The configured estimator (argument, else DOFGEN_SALIENCY, else the default model);
+    ``"spectral"`` or an empty value selects spectral residual."""
+    choice = os.environ.get("DOFGEN_SALIENCY", DEFAULT_SALIENCY_MODEL) if model_id_or_path is None else model_id_or_path
+    if choice.strip().lower() in ("", "spectral", "spectral-residual"):
+        return SpectralResidualSaliency()
+    return SaliencyEstimator.from_pretrained(choice)
