@@ -12,6 +12,7 @@ import torch
 from PIL import Image
 
 from dofgen.camera import DEFAULT_FOCUS_DISTANCE_M, CameraSettings
+from dofgen.depth import fill_holes
 
 SCENES_DIR = Path(__file__).resolve().parent.parent / "assets" / "scenes"
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
@@ -40,7 +41,7 @@ def load(name: str) -> Scene:
     folder = SCENES_DIR / name
     meta = json.loads((folder / "scene.json").read_text())
     image = Image.open(folder / "image.png").convert("RGB")
-    depth = _read_depth(folder, meta)
+    depth = _read_depth(folder)
     if depth.shape != (image.height, image.width):
         raise ValueError(f"scene {name!r}: depth {tuple(depth.shape)} does not match image {image.size[::-1]}")
     cam = meta.get("camera", {})
@@ -53,8 +54,10 @@ def load(name: str) -> Scene:
     return Scene(name=name, image=image, depth=depth, camera=camera, meta=meta)
 
 
-def _read_depth(folder: Path, meta: dict) -> torch.Tensor:
+def _read_depth(folder: Path) -> torch.Tensor:
+    """Depth in metres from depth.npy (metres) or depth.png (16-bit millimetres), holes filled."""
     if (folder / "depth.npy").is_file():
-        return torch.from_numpy(np.load(folder / "depth.npy", allow_pickle=False).astype(np.float32))
-    millimetres = np.asarray(Image.open(folder / "depth.png"), dtype=np.float32)
-    return torch.from_numpy(millimetres / 1000.0)
+        depth = torch.from_numpy(np.load(folder / "depth.npy", allow_pickle=False).astype(np.float32))
+    else:
+        depth = torch.from_numpy(np.asarray(Image.open(folder / "depth.png"), dtype=np.float32) / 1000.0)
+    return fill_holes(depth)[0]

@@ -8,12 +8,12 @@ from PIL import Image
 
 from app import build_app
 from dofgen import scenes
-from dofgen.ui.explore import load_scene, refocus
+from dofgen.ui.explore import focus_from_click, load_scene, refocus
 
 
 def test_bundled_scenes_load_with_metric_depth():
     names = scenes.list()
-    assert {"tabletop", "street-at-night"} <= set(names)
+    assert {"tabletop", "street-at-night", "motorcycle"} <= set(names)
     for name in names:
         scene = scenes.load(name)
         assert scene.depth.shape == (scene.image.height, scene.image.width)
@@ -35,6 +35,16 @@ def test_refocus_changes_with_aperture_and_focus():
     # focusing on the wall sharpens its top rows (the string lights)
     top = slice(0, 200)
     assert np.abs(far[top] - original[top]).mean() < np.abs(wide[top] - original[top]).mean() / 2
+
+
+def test_click_focuses_on_the_surface_under_the_pointer():
+    state = load_scene("tabletop")[0]
+    red_cylinder = gr.SelectData(None, {"index": [450, 600], "value": None})
+    wall = gr.SelectData(None, {"index": [500, 100], "value": None})
+    assert focus_from_click(state, red_cylinder) == pytest.approx(float(state.depth[600, 450]), rel=0.05)
+    assert focus_from_click(state, wall) == pytest.approx(5.0, rel=0.03)
+    with pytest.raises(gr.Error, match="outside"):
+        focus_from_click(state, gr.SelectData(None, {"index": [5000, 10], "value": None}))
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ from PIL import Image
 
 from dofgen import scenes
 from dofgen.camera import STANDARD_STOPS, CameraSettings
+from dofgen.focus import focus_at
 from dofgen.imageio import to_pil, to_tensor
 from dofgen.lens import render
 
@@ -70,6 +71,17 @@ def refocus(
     return to_pil(out)
 
 
+def focus_from_click(state: LoadedScene | None, event: gr.SelectData) -> float:
+    """Focus distance (metres) at the clicked pixel of the shown image."""
+    if state is None:
+        raise gr.Error("Pick a scene first.")
+    x, y = (event.index or (None, None))[:2]
+    try:
+        return round(focus_at(state.depth, x, y), 2)
+    except (TypeError, ValueError) as error:
+        raise gr.Error(str(error)) from None
+
+
 def build_explore_tab(demo: gr.Blocks) -> None:
     """Lay out the Explore tab inside ``demo`` (the current ``gr.Blocks``)."""
     names = scenes.list()
@@ -77,6 +89,7 @@ def build_explore_tab(demo: gr.Blocks) -> None:
     with gr.Row():
         with gr.Column(scale=3):
             image = gr.Image(label="Refocused", type="pil", elem_id="explore-image", interactive=False, format="png")
+            gr.Markdown("Click on the picture to focus there.")
             caption = gr.Markdown()
         with gr.Column(scale=2):
             scene = gr.Dropdown(names, value=names[0] if names else None, label="Scene", elem_id="explore-scene")
@@ -101,4 +114,5 @@ def build_explore_tab(demo: gr.Blocks) -> None:
         control.release(refocus, controls, image, show_progress="minimal")
     for control in (blades, method):
         control.change(refocus, controls, image)
+    image.select(focus_from_click, state, focus).then(refocus, controls, image)
     demo.load(load_scene, scene, [state, image, focus, focal, caption]).then(refocus, controls, image)
