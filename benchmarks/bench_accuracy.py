@@ -18,6 +18,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.report import report  # noqa: E402
 from dofgen.camera import CameraSettings  # noqa: E402
 from dofgen.groundtruth import Plane, noise_texture, render_planes  # noqa: E402
 from dofgen.lens import METHODS, coc_diameter_px, render  # noqa: E402
@@ -71,11 +72,7 @@ def main() -> None:
             cells.append(f"{psnr(out, truth, interior):.1f}")
             cells.append(f"{psnr(out, truth, edges):.1f}" if edges.any() else "–")
         lines.append(f"| {name} | {coc:.1f} | " + " | ".join(cells) + " |")
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.out:
-        with args.out.open("a") as handle:
-            handle.write("\n" + text)
+    report("\n".join(lines) + "\n", args.out)
 
 
 if __name__ == "__main__":

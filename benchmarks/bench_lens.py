@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from dofgen import scenes  # noqa: E402
+from benchmarks.report import report  # noqa: E402
 from dofgen.camera import CameraSettings  # noqa: E402
 from dofgen.imageio import to_tensor  # noqa: E402
 from dofgen.lens import METHODS, coc_diameter_px, render  # noqa: E402
@@ -129,11 +130,7 @@ def main() -> None:
         by = {row["method"]: row["median_s"] for row in rows if row["size"] == size}
         if "layered" in by and "taf" in by:
             lines.append(f"\nAt {size}²: layered is {by['taf'] / by['layered']:.0f}x faster than taf.")
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.out:
-        with args.out.open("a") as handle:
-            handle.write("\n" + text)
+    report("\n".join(lines) + "\n", args.out)
 
 
 if __name__ == "__main__":

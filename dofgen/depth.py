@@ -13,6 +13,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from dofgen.loading import load_or_explain, resolve_device
+
 #: Metric Depth Anything V2 Small, fine-tuned on Hypersim (indoor, up to 20 m): metric output
 #: in metres, the small (25M-parameter) backbone that runs on a CPU, Apache-2.0. Generated
 #: portraits, food, animals and objects sit mostly within 20 m. For landscapes, set
@@ -95,17 +97,12 @@ class DepthEstimator:
         """
         from transformers import AutoImageProcessor, AutoModelForDepthEstimation
 
-        device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        try:
-            processor = AutoImageProcessor.from_pretrained(model_id_or_path)
-            model = AutoModelForDepthEstimation.from_pretrained(model_id_or_path)
-        except Exception as error:  # network, missing files, bad config: one clear message
-            raise RuntimeError(
-                f"could not load the depth model {model_id_or_path!r} ({type(error).__name__}: {error}). "
-                "Set DOFGEN_DEPTH to a local folder with a transformers depth-estimation model "
-                "(config.json, weights, preprocessor_config.json), or go online so the hub id can download."
-            ) from error
-        return cls(model, processor, device)
+        processor, model = load_or_explain(
+            "depth model", model_id_or_path, "DOFGEN_DEPTH",
+            "a local folder with a transformers depth-estimation model (config.json, weights, preprocessor_config.json)",
+            lambda: (AutoImageProcessor.from_pretrained(model_id_or_path), AutoModelForDepthEstimation.from_pretrained(model_id_or_path)),
+        )
+        return cls(model, processor, resolve_device(device))
 
     @torch.inference_mode()
     def __call__(self, image: Image.Image) -> DepthMap:

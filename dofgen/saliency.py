@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from dofgen.imageio import to_tensor
+from dofgen.loading import load_or_explain, resolve_device
 
 DEFAULT_SALIENCY_MODEL = "CIDAS/clipseg-rd64-refined"
 DEFAULT_PROMPT = "the main subject of the photo"
@@ -98,17 +99,12 @@ class SaliencyEstimator:
         """
         from transformers import AutoProcessor, CLIPSegForImageSegmentation
 
-        device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        try:
-            processor = AutoProcessor.from_pretrained(model_id_or_path)
-            model = CLIPSegForImageSegmentation.from_pretrained(model_id_or_path)
-        except Exception as error:  # network, missing files, wrong architecture: one clear message
-            raise RuntimeError(
-                f"could not load the saliency model {model_id_or_path!r} ({type(error).__name__}: {error}). "
-                "Set DOFGEN_SALIENCY to a local folder with a CLIPSeg model and processor, to 'spectral' for "
-                "the weight-free estimator, or go online so the hub id can download."
-            ) from error
-        return cls(model, processor, device, prompt, str(model_id_or_path))
+        processor, model = load_or_explain(
+            "saliency model", model_id_or_path, "DOFGEN_SALIENCY",
+            "a local folder with a CLIPSeg model and processor, or to 'spectral' for the weight-free estimator",
+            lambda: (AutoProcessor.from_pretrained(model_id_or_path), CLIPSegForImageSegmentation.from_pretrained(model_id_or_path)),
+        )
+        return cls(model, processor, resolve_device(device), prompt, str(model_id_or_path))
 
     @torch.inference_mode()
     def __call__(self, image: Image.Image) -> torch.Tensor:
