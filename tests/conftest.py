@@ -48,3 +48,17 @@ def psnr(a: torch.Tensor, b: torch.Tensor, where: torch.Tensor) -> float:
     """PSNR in dB of (3, H, W) images over the (H, W) boolean region ``where``."""
     mse = (a - b).square()[:, where].mean()
     return float(10 * torch.log10(1.0 / mse))
+
+
+@pytest.fixture(scope="session")
+def tiny_sdxl_path(tmp_path_factory):
+    from tiny_models import save_tiny_sdxl
+
+    return save_tiny_sdxl(tmp_path_factory.mktemp("models") / "sdxl")
+
+
+@pytest.fixture(scope="session")
+def tiny_depth_path(tmp_path_factory):
+    from tiny_models import save_tiny_depth_anything
+
+    return save_tiny_depth_anything(tmp_path_factory.mktemp("models") / "depth")

@@ -1,0 +1,166 @@
+"""Generator G (Figure A5): a few-step SDXL that makes the all-in-focus image.
+
+Default: SDXL-Turbo (``stabilityai/sdxl-turbo``), a 4-step-capable distilled SDXL that
+diffusers loads as one repository. Scheduler: Euler ancestral with trailing timesteps, 4
+steps, guidance scale 0 (the distilled model needs no classifier-free guidance). Licence:
+Stability AI's non-commercial research community licence (SAI-NC) — fine for a research
+Space; set ``DOFGEN_GENERATOR`` to another diffusers SDXL checkpoint (for example a local
+folder with SDXL-Lightning's 4-step UNet merged into SDXL base) for other uses. Any diffusers
+SDXL checkpoint or folder works; for an undistilled one pass ``steps`` and ``guidance_scale``.
+
+The lens adds the blur, so the prompt is steered toward deep depth of field
+(:data:`DEEP_DOF_SUFFIX`, and :data:`NEGATIVE_PROMPT` when guidance is on). The study's
+baselines instead write the camera into the prompt (``exif_in_prompt=True``).
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from PIL import Image
+
+from dofgen.camera import CameraSettings
+from dofgen.loading import load_or_explain, resolve_device
+
+DEFAULT_GENERATOR = "stabilityai/sdxl-turbo"
+DEFAULT_STEPS = 4
+DEFAULT_GUIDANCE = 0.0
+#: Appended to the prompt for the all-in-focus image.
+DEEP_DOF_SUFFIX = ", deep depth of field, everything in sharp focus, f/16"
+#: Used when guidance_scale > 1 (classifier-free guidance; a distilled model at 0 ignores it).
+NEGATIVE_PROMPT = "bokeh, shallow depth of field, blurry background, defocused, out of focus, tilt-shift"
+MAX_PROMPT_CHARS = 2000
+MAX_SIDE = 2048
+#: Subfolder of a checkpoint that holds a trained ``ExifEmbedding`` (Section F.3).
+EXIF_SUBFOLDER = "exif_embedding"
+
+Progress = Callable[[int, int], None]
+
+
+class PromptTruncatedWarning(UserWarning):
+    """The prompt is longer than the text encoders take; the rest is cut off."""
+
+
+def camera_text(camera: CameraSettings) -> str:
+    """The camera as prompt text, e.g. "shot at f/2.8, 50mm"."""
+    return f"shot at f/{float(camera.f_number):g}, {float(camera.focal_length_mm):g}mm"
+
+
+def check_size(width: int, height: int) -> None:
+    """Raise ``ValueError`` unless both sides are multiples of 8 from 64 to 2048."""
+    for name, side in (("width", width), ("height", height)):
+        if not isinstance(side, int) or side % 8 or not 64 <= side <= MAX_SIDE:
+            raise ValueError(f"{name}={side!r} must be a multiple of 8 from 64 to {MAX_SIDE}")
+
+
+class Generator:
+    """Wraps a diffusers SDXL pipeline; ``generate`` returns the all-in-focus image."""
+
+    def __init__(self, pipe, steps: int = DEFAULT_STEPS, guidance_scale: float = DEFAULT_GUIDANCE, exif_embedding=None) -> None:
+        self.pipe = pipe
+        self.steps = steps
+        self.guidance_scale = guidance_scale
+        self.exif_embedding = exif_embedding
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        model_id_or_path: str = DEFAULT_GENERATOR,
+        device: str | torch.device | None = None,
+        dtype: torch.dtype | None = None,
+        steps: int = DEFAULT_STEPS,
+        guidance_scale: float = DEFAULT_GUIDANCE,
+    ) -> "Generator":
+        """Load an SDXL pipeline (hub id or folder) and, when it has one, its EXIF embedding.
+
+        Raises:
+            RuntimeError: the model cannot be loaded; says what to set.
+        """
+        from diffusers import EulerAncestralDiscreteScheduler, StableDiffusionXLPipeline
+
+        from dofgen.exif_embedding import ExifEmbedding
+
+        device = resolve_device(device)
+        dtype = dtype or (torch.float16 if device.type == "cuda" else torch.float32)
+        pipe = load_or_explain(
+            "generator", model_id_or_path, "DOFGEN_GENERATOR",
+            "a local folder with a diffusers SDXL pipeline (model_index.json, unet, vae, text_encoder(_2), tokenizer(_2), scheduler)",
+            lambda: StableDiffusionXLPipeline.from_pretrained(model_id_or_path, dtype=dtype),
+        )
+        pipe.scheduler = EulerAncestralDiscreteScheduler.from_config(pipe.scheduler.config, timestep_spacing="trailing")
+        pipe.set_progress_bar_config(disable=True)
+        exif = None
+        if Path(model_id_or_path, EXIF_SUBFOLDER).is_dir():
+            exif = ExifEmbedding.from_pretrained(Path(model_id_or_path, EXIF_SUBFOLDER)).to(device=device, dtype=dtype)
+            exif.attach(pipe.unet)
+        return cls(pipe.to(device), steps, guidance_scale, exif)
+
+    def prompt_notes(self, prompt: str) -> list[str]:
+        """Problems with ``prompt`` worth telling the user (today: truncation)."""
+        tokens = self.pipe.tokenizer(prompt, truncation=False)["input_ids"]
+        limit = self.pipe.tokenizer.model_max_length
+        if len(tokens) > limit:
+            return [f"the prompt is {len(tokens)} tokens; the text encoders take {limit}, so the end is cut off"]
+        return []
+
+    def generate(
+        self,
+        prompt: str,
+        seed: int = 0,
+        camera: CameraSettings | None = None,
+        width: int = 1024,
+        height: int = 1024,
+        steps: int | None = None,
+        *,
+        exif_in_prompt: bool = False,
+        progress: Progress | None = None,
+    ) -> Image.Image:
+        """The image for ``prompt``: all in focus, or (``exif_in_prompt``) as the camera says.
+
+        Same prompt, seed and settings give the same image.
+        """
+        if not isinstance(prompt, str) or not prompt.strip():
+            raise ValueError("the prompt is empty; describe the picture you want")
+        if len(prompt) > MAX_PROMPT_CHARS:
+            raise ValueError(f"the prompt is {len(prompt)} characters; keep it under {MAX_PROMPT_CHARS}")
+        check_size(width, height)
+        steps = steps or self.steps
+        if exif_in_prompt:
+            if camera is None:
+                raise ValueError("exif_in_prompt needs a camera")
+            text = f"{prompt.strip()}, {camera_text(camera)}"
+        else:
+            text = prompt.strip() + DEEP_DOF_SUFFIX
+        for note in self.prompt_notes(text):
+            warnings.warn(note, PromptTruncatedWarning, stacklevel=2)
+        if self.exif_embedding is not None:
+            chosen = camera or CameraSettings(16.0, 50.0, 3.0)
+            self.exif_embedding.set_camera(chosen.f_number, chosen.focal_length_mm)
+        generator = torch.Generator(device="cpu").manual_seed(int(seed))  # same noise on any device
+
+        def on_step(pipe, step: int, timestep, callback_kwargs: dict) -> dict:
+            if progress:
+                progress(step + 1, steps)
+            return callback_kwargs
+
+        output = self.pipe(
+            prompt=text,
+            negative_prompt=NEGATIVE_PROMPT if (self.guidance_scale > 1 and not exif_in_prompt) else None,
+            num_inference_steps=steps,
+            guidance_scale=self.guidance_scale,
+            width=width,
+            height=height,
+            generator=generator,
+            callback_on_step_end=on_step,
+            output_type="pil",
+        )
+        return output.images[0]
+
+
+def model_id_from_env() -> str:
+    """The generator to load: DOFGEN_GENERATOR, or the default."""
+    return os.environ.get("DOFGEN_GENERATOR", DEFAULT_GENERATOR)

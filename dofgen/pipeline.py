@@ -1,0 +1,202 @@
+"""The pipeline of Figure A5: prompt → all-in-focus image → depth, saliency → focus → lens.
+
+The scene (image, depth, saliency) is made once; :func:`refocus` re-runs only the lens, which
+is what keeps a sweep's scene identical and the sliders interactive.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+import torch
+from PIL import Image
+
+from dofgen.camera import CameraSettings
+from dofgen.depth import DepthEstimator, fill_holes
+from dofgen.focus import focus_distance as saliency_focus
+from dofgen.generator import Generator
+from dofgen.imageio import to_pil, to_tensor
+from dofgen.lens import coc_diameter_px, render
+from dofgen.saliency import SaliencyEstimator, SpectralResidualSaliency
+
+#: progress(stage, done, total): stage is "generate", "depth", "saliency" or "lens".
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class DefocusResult:
+    """One scene and one rendering of it.
+
+    Attributes:
+        all_in_focus: the generated (or given) image.
+        depth: (H, W) metres.
+        saliency: (H, W) in [0, 1].
+        focus_distance: metres, used for ``image``.
+        focus_source: where the focus distance came from ("saliency", "user", "camera").
+        camera: the camera ``image`` was rendered with (its focus distance included).
+        coc: (H, W) signed circle of confusion in pixels.
+        image: the defocused image.
+        method: the lens used.
+        timings: seconds per stage.
+        notes: things the user should know (truncated prompt, relative depth, ...).
+    """
+
+    all_in_focus: Image.Image
+    depth: torch.Tensor
+    saliency: torch.Tensor
+    focus_distance: float
+    focus_source: str
+    camera: CameraSettings
+    coc: torch.Tensor
+    image: Image.Image
+    method: str = "layered"
+    timings: dict[str, float] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+
+def refocus(
+    result: DefocusResult,
+    camera: CameraSettings,
+    focus_distance: float | None = None,
+    method: str | None = None,
+    *,
+    blades: int = 0,
+    highlight_boost: float = 0.0,
+    matte: torch.Tensor | None = None,
+) -> DefocusResult:
+    """Re-run only the lens on ``result``'s scene.
+
+    ``focus_distance`` None keeps the result's focus; a value overrides it (and the
+    camera's). ``method`` None keeps the result's lens.
+    """
+    source = result.focus_source if focus_distance is None else "user"
+    focus = result.focus_distance if focus_distance is None else float(focus_distance)
+    camera = camera.replace(focus_distance_m=focus)
+    method = method or result.method
+    start = time.perf_counter()
+    image = to_tensor(result.all_in_focus)
+    with torch.inference_mode():
+        out = render(image, result.depth, camera, method, blades=blades, highlight_boost=highlight_boost, matte=matte)
+        coc = coc_diameter_px(result.depth, camera, image.shape[-1])
+    timings = dict(result.timings, lens=time.perf_counter() - start)
+    return replace(result, focus_distance=focus, focus_source=source, camera=camera, coc=coc, image=to_pil(out), method=method, timings=timings)
+
+
+class DefocusPipeline:
+    """Generator, depth and saliency models composed as in Figure A5.
+
+    Any component may be None: without a generator only :meth:`from_image` works; without a
+    depth model :meth:`from_image` needs a depth map; without a saliency model, spectral
+    residual is used.
+    """
+
+    def __init__(
+        self,
+        generator: Generator | None = None,
+        depth: DepthEstimator | None = None,
+        saliency: SaliencyEstimator | SpectralResidualSaliency | None = None,
+    ) -> None:
+        self.generator = generator
+        self.depth = depth
+        self.saliency = saliency or SpectralResidualSaliency()
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        generator: str | None = None,
+        depth: str | None = None,
+        saliency: str | None = None,
+        device: str | torch.device | None = None,
+    ) -> "DefocusPipeline":
+        """Load each component from a hub id or folder (None: the configured default;
+        saliency ``"spectral"``: no weights)."""
+        from dofgen import depth as depth_module
+        from dofgen import generator as generator_module
+        from dofgen.saliency import load_saliency
+
+        return cls(
+            generator=Generator.from_pretrained(generator or generator_module.model_id_from_env(), device=device),
+            depth=DepthEstimator.from_pretrained(depth or depth_module.model_id_from_env(), device=device),
+            saliency=load_saliency(saliency),
+        )
+
+    def __call__(
+        self,
+        prompt: str,
+        camera: CameraSettings,
+        seed: int = 0,
+        focus_distance: float | None = None,
+        method: str = "layered",
+        *,
+        width: int = 1024,
+        height: int = 1024,
+        progress: Progress | None = None,
+    ) -> DefocusResult:
+        """Generate the scene for ``prompt`` and render it through the lens with ``camera``."""
+        if self.generator is None:
+            raise RuntimeError("this pipeline has no generator; set DOFGEN_GENERATOR or use from_image()")
+        notes = self.generator.prompt_notes(prompt) if isinstance(prompt, str) and prompt.strip() else []
+        start = time.perf_counter()
+        image = self.generator.generate(
+            prompt, seed, camera, width, height, progress=(lambda done, total: progress("generate", done, total)) if progress else None
+        )
+        timings = {"generate": time.perf_counter() - start}
+        return self._scene(image, None, camera, focus_distance, method, timings, notes, progress)
+
+    def from_image(
+        self,
+        image: Image.Image,
+        depth: torch.Tensor | None = None,
+        camera: CameraSettings | None = None,
+        focus_distance: float | None = None,
+        method: str = "layered",
+        progress: Progress | None = None,
+    ) -> DefocusResult:
+        """A user's photo: the camera from its EXIF unless given, depth from the model unless given."""
+        notes: list[str] = []
+        if camera is None:
+            exif = CameraSettings.from_exif(image)
+            camera = exif.camera
+            notes.append(f"camera from EXIF: {', '.join(exif.from_exif)}" if exif.from_exif else "no usable EXIF; default camera")
+        return self._scene(image.convert("RGB"), depth, camera, focus_distance, method, {}, notes, progress)
+
+    def _scene(self, image, depth, camera, focus_distance, method, timings, notes, progress) -> DefocusResult:
+        def report(stage: str) -> None:
+            if progress:
+                progress(stage, 1, 1)
+
+        start = time.perf_counter()
+        if depth is None:
+            if self.depth is None:
+                raise RuntimeError("no depth map was given and no depth model is loaded; set DOFGEN_DEPTH")
+            estimate = self.depth(image)
+            depth = estimate.depth
+            if not estimate.metric:
+                notes.append(estimate.conversion)
+        else:
+            if tuple(depth.shape[-2:]) != (image.height, image.width):
+                raise ValueError(f"depth {tuple(depth.shape[-2:])} does not match the image {(image.height, image.width)}")
+            depth, holes = fill_holes(depth.reshape(image.height, image.width))
+            if holes:
+                notes.append(f"{holes} depth holes filled")
+        timings["depth"] = time.perf_counter() - start
+        report("depth")
+        start = time.perf_counter()
+        saliency = self.saliency(image)
+        timings["saliency"] = time.perf_counter() - start
+        report("saliency")
+        if focus_distance is None:
+            focal_m = float(camera.focal_length_mm) / 1000.0
+            focus, source = max(saliency_focus(depth, saliency), focal_m * 1.5), "saliency"
+        else:
+            focus, source = float(focus_distance), "user"
+        scene = DefocusResult(
+            all_in_focus=image, depth=depth, saliency=saliency, focus_distance=focus, focus_source=source,
+            camera=camera.replace(focus_distance_m=focus), coc=torch.zeros_like(depth), image=image, method=method,
+            timings=timings, notes=tuple(notes),
+        )
+        result = refocus(scene, scene.camera)
+        report("lens")
+        return result

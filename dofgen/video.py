@@ -1,0 +1,120 @@
+"""Sweep videos: aperture sweeps (focus fixed) and focus sweeps, written as H.264 MP4."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import imageio.v2 as imageio
+import numpy as np
+import torch
+from PIL import Image, ImageDraw, ImageFont
+
+from dofgen.camera import STUDY_STOPS
+
+Progress = Callable[[int, int], None]
+
+#: Default frames between consecutive stops of an aperture sweep.
+FRAMES_PER_STOP = 6
+
+
+def aperture_values(stops: Sequence[float] = STUDY_STOPS, frames_per_stop: int = FRAMES_PER_STOP) -> list[float]:
+    """f-numbers of an aperture sweep: geometric steps from each stop to the next, ending on
+    the last stop (``frames_per_stop * (len(stops) - 1) + 1`` values)."""
+    if len(stops) < 2 or frames_per_stop < 1:
+        raise ValueError("an aperture sweep needs at least two stops and one frame per stop")
+    values = []
+    for start, end in zip(stops[:-1], stops[1:]):
+        values += [start * (end / start) ** (j / frames_per_stop) for j in range(frames_per_stop)]
+    return values + [float(stops[-1])]
+
+
+def focus_values(near_m: float, far_m: float, frames: int) -> list[float]:
+    """Focus distances from near to far, evenly spaced in 1/distance (as a focus ring turns)."""
+    if frames < 2 or not 0 < near_m < far_m:
+        raise ValueError("a focus sweep needs 0 < near < far and at least two frames")
+    return [1.0 / ((1 - t) / near_m + t / far_m) for t in np.linspace(0.0, 1.0, frames)]
+
+
+def _sweep(result, cameras: list, progress: Progress | None, label: Callable | None) -> list[Image.Image]:
+    from dofgen.pipeline import refocus
+
+    frames = []
+    for index, camera in enumerate(cameras):
+        frame = refocus(result, camera, focus_distance=camera.focus_distance_m).image
+        frames.append(caption(frame, label(camera)) if label else frame)
+        if progress:
+            progress(index + 1, len(cameras))
+    return frames
+
+
+def aperture_sweep(
+    result,
+    stops: Sequence[float] = STUDY_STOPS,
+    frames_per_stop: int = FRAMES_PER_STOP,
+    progress: Progress | None = None,
+    captions: bool = False,
+) -> list[Image.Image]:
+    """Frames of ``result``'s scene (a ``DefocusResult``) as the aperture closes over ``stops``,
+    focus fixed; ``captions`` burns the f-number into each frame."""
+    cameras = [result.camera.replace(f_number=n, focus_distance_m=result.focus_distance) for n in aperture_values(stops, frames_per_stop)]
+    return _sweep(result, cameras, progress, (lambda c: f"f/{float(c.f_number):.1f}") if captions else None)
+
+
+def focus_sweep(result, frames: int = 48, progress: Progress | None = None, captions: bool = False) -> list[Image.Image]:
+    """Frames of ``result``'s scene as focus moves from its nearest to its farthest depth;
+    ``captions`` burns the focus distance into each frame."""
+    depth = result.depth[torch.isfinite(result.depth)]
+    focal_m = float(result.camera.focal_length_mm) / 1000.0
+    near = max(float(torch.quantile(depth.float(), 0.02)), focal_m * 1.5)
+    far = max(float(torch.quantile(depth.float(), 0.98)), near * 1.01)
+    cameras = [result.camera.replace(focus_distance_m=d) for d in focus_values(near, far, frames)]
+    return _sweep(result, cameras, progress, (lambda c: f"{float(c.focus_distance_m):.2f} m") if captions else None)
+
+
+def caption(frame: Image.Image, text: str) -> Image.Image:
+    """The frame with ``text`` (e.g. "f/2.8") burnt into its lower-left corner."""
+    frame = frame.copy()
+    draw = ImageDraw.Draw(frame)
+    size = max(12, frame.height // 24)
+    font = ImageFont.load_default(size=size)
+    x, y = size // 2, frame.height - size * 2
+    box = draw.textbbox((x, y), text, font=font)
+    draw.rectangle([box[0] - 6, box[1] - 4, box[2] + 6, box[3] + 4], fill=(0, 0, 0))
+    draw.text((x, y), text, fill=(255, 255, 255), font=font)
+    return frame
+
+
+def _pad_to_16(frame: np.ndarray) -> np.ndarray:
+    """Pad (H, W, 3) with black to multiples of 16, centred; never resample."""
+    height, width = frame.shape[:2]
+    pad_h, pad_w = (-height) % 16, (-width) % 16
+    return np.pad(frame, ((pad_h // 2, pad_h - pad_h // 2), (pad_w // 2, pad_w - pad_w // 2), (0, 0)))
+
+
+def write_mp4(frames: Sequence[Image.Image | np.ndarray], path: str | Path, fps: float = 12.0) -> Path:
+    """Write frames as H.264 (yuv420p, +faststart) MP4, padded to multiples of 16.
+
+    Returns:
+        The path written.
+    """
+    if not frames:
+        raise ValueError("no frames to write")
+    if not (isinstance(fps, (int, float)) and math.isfinite(fps) and 0 < fps <= 120):
+        raise ValueError(f"fps={fps!r} must be between 0 and 120")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arrays = [np.asarray(frame.convert("RGB") if isinstance(frame, Image.Image) else frame, dtype=np.uint8) for frame in frames]
+    if len({a.shape for a in arrays}) != 1:
+        raise ValueError("all frames must have the same size")
+    writer = imageio.get_writer(
+        path, format="FFMPEG", fps=fps, codec="libx264", pixelformat="yuv420p", macro_block_size=16,
+        output_params=["-movflags", "+faststart", "-crf", "18"], ffmpeg_log_level="error",
+    )
+    try:
+        for array in arrays:
+            writer.append_data(_pad_to_16(array))
+    finally:
+        writer.close()
+    return path
