@@ -100,7 +100,10 @@ class DepthEstimator:
         processor, model = load_or_explain(
             "depth model", model_id_or_path, "DOFGEN_DEPTH",
             "a local folder with a transformers depth-estimation model (config.json, weights, preprocessor_config.json)",
-            lambda: (AutoImageProcessor.from_pretrained(model_id_or_path), AutoModelForDepthEstimation.from_pretrained(model_id_or_path)),
+            lambda offline: (
+                AutoImageProcessor.from_pretrained(model_id_or_path, local_files_only=offline),
+                AutoModelForDepthEstimation.from_pretrained(model_id_or_path, local_files_only=offline),
+            ),
         )
         return cls(model, processor, resolve_device(device))
 

@@ -89,7 +89,7 @@ class Generator:
         pipe = load_or_explain(
             "generator", model_id_or_path, "DOFGEN_GENERATOR",
             "a local folder with a diffusers SDXL pipeline (model_index.json, unet, vae, text_encoder(_2), tokenizer(_2), scheduler)",
-            lambda: StableDiffusionXLPipeline.from_pretrained(model_id_or_path, dtype=dtype),
+            lambda offline: StableDiffusionXLPipeline.from_pretrained(model_id_or_path, dtype=dtype, local_files_only=offline),
         )
         pipe.scheduler = EulerAncestralDiscreteScheduler.from_config(pipe.scheduler.config, timestep_spacing="trailing")
         pipe.set_progress_bar_config(disable=True)

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Callable
+from functools import lru_cache
+from pathlib import Path
 from typing import TypeVar
 
 import torch
+
+HUB_HOST = "huggingface.co"
 
 T = TypeVar("T")
 
@@ -15,8 +21,26 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
     return torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
 
 
-def load_or_explain(kind: str, model_id_or_path: str, env_var: str, needs: str, load: Callable[[], T]) -> T:
-    """Run ``load``; on any failure raise one ``RuntimeError`` that says what to set.
+@lru_cache(maxsize=1)
+def _hub_resolves() -> bool:
+    try:
+        socket.getaddrinfo(HUB_HOST, 443)
+    except OSError:
+        return False
+    return True
+
+
+def local_files_only(model_id_or_path: str) -> bool:
+    """True when a hub id cannot be downloaded now (HF_HUB_OFFLINE set, or the hub's name
+    does not resolve): load from the local cache only, without minutes of retries."""
+    if Path(model_id_or_path).is_dir():
+        return False
+    return os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes") or not _hub_resolves()
+
+
+def load_or_explain(kind: str, model_id_or_path: str, env_var: str, needs: str, load: Callable[[bool], T]) -> T:
+    """Run ``load(local_files_only)``; on any failure raise one ``RuntimeError`` that says
+    what to set.
 
     Args:
         kind: what is loaded, e.g. "depth model".
@@ -24,7 +48,7 @@ def load_or_explain(kind: str, model_id_or_path: str, env_var: str, needs: str, 
         needs: what a local folder must hold (or another choice the variable accepts).
     """
     try:
-        return load()
+        return load(local_files_only(model_id_or_path))
     except Exception as error:  # network, missing files, bad config: one clear message
         raise RuntimeError(
             f"could not load the {kind} {model_id_or_path!r} ({type(error).__name__}: {error}). "

@@ -101,6 +101,7 @@ class DefocusPipeline:
         self.generator = generator
         self.depth = depth
         self.saliency = saliency or SpectralResidualSaliency()
+        self.notes = [f"saliency: spectral residual, since {reason}"] if (reason := getattr(self.saliency, "reason", "")) else []
 
     @classmethod
     def from_pretrained(
@@ -137,7 +138,7 @@ class DefocusPipeline:
         """Generate the scene for ``prompt`` and render it through the lens with ``camera``."""
         if self.generator is None:
             raise RuntimeError("this pipeline has no generator; set DOFGEN_GENERATOR or use from_image()")
-        notes = self.generator.prompt_notes(prompt) if isinstance(prompt, str) and prompt.strip() else []
+        notes = self.notes + (self.generator.prompt_notes(prompt) if isinstance(prompt, str) and prompt.strip() else [])
         start = time.perf_counter()
         image = self.generator.generate(
             prompt, seed, camera, width, height, progress=(lambda done, total: progress("generate", done, total)) if progress else None
@@ -155,7 +156,7 @@ class DefocusPipeline:
         progress: Progress | None = None,
     ) -> DefocusResult:
         """A user's photo: the camera from its EXIF unless given, depth from the model unless given."""
-        notes: list[str] = []
+        notes = list(self.notes)
         if camera is None:
             exif = CameraSettings.from_exif(image)
             camera = exif.camera

@@ -69,9 +69,15 @@ def spectral_residual(image: torch.Tensor) -> torch.Tensor:
 
 
 class SpectralResidualSaliency:
-    """Saliency that needs no weights; see :func:`spectral_residual`."""
+    """Saliency that needs no weights; see :func:`spectral_residual`.
+
+    ``reason`` says why it stands in for a model, when it does.
+    """
 
     name = "spectral residual (Hou and Zhang 2007)"
+
+    def __init__(self, reason: str = "") -> None:
+        self.reason = reason
 
     def __call__(self, image: Image.Image) -> torch.Tensor:
         """(H, W) saliency in [0, 1] for a PIL image."""
@@ -102,7 +108,10 @@ class SaliencyEstimator:
         processor, model = load_or_explain(
             "saliency model", model_id_or_path, "DOFGEN_SALIENCY",
             "a local folder with a CLIPSeg model and processor, or to 'spectral' for the weight-free estimator",
-            lambda: (AutoProcessor.from_pretrained(model_id_or_path), CLIPSegForImageSegmentation.from_pretrained(model_id_or_path)),
+            lambda offline: (
+                AutoProcessor.from_pretrained(model_id_or_path, local_files_only=offline),
+                CLIPSegForImageSegmentation.from_pretrained(model_id_or_path, local_files_only=offline),
+            ),
         )
         return cls(model, processor, resolve_device(device), prompt, str(model_id_or_path))
 
@@ -117,9 +126,15 @@ class SaliencyEstimator:
 
 
 def load_saliency(model_id_or_path: str | None = None) -> SaliencyEstimator | SpectralResidualSaliency:
-    """The configured estimator (argument, else DOFGEN_SALIENCY, else the default model);
-    ``"spectral"`` or an empty value selects spectral residual."""
+    """The configured estimator (argument, else DOFGEN_SALIENCY, else the default model).
+
+    ``"spectral"`` or an empty value selects spectral residual; so does a model that cannot
+    be loaded, with the reason in ``.reason``.
+    """
     choice = os.environ.get("DOFGEN_SALIENCY", DEFAULT_SALIENCY_MODEL) if model_id_or_path is None else model_id_or_path
     if choice.strip().lower() in ("", "spectral", "spectral-residual"):
         return SpectralResidualSaliency()
-    return SaliencyEstimator.from_pretrained(choice)
+    try:
+        return SaliencyEstimator.from_pretrained(choice)
+    except RuntimeError as error:
+        return SpectralResidualSaliency(reason=str(error))

@@ -49,4 +49,6 @@ def test_saliency_choice(tmp_path, monkeypatch):
     monkeypatch.setenv("DOFGEN_SALIENCY", "spectral")
     assert isinstance(load_saliency(), SpectralResidualSaliency)
     with pytest.raises(RuntimeError, match="DOFGEN_SALIENCY"):
-        load_saliency(str(tmp_path / "missing"))
+        SaliencyEstimator.from_pretrained(str(tmp_path / "missing"))
+    fallback = load_saliency(str(tmp_path / "missing"))  # an unloadable model: the weight-free estimator, and why
+    assert isinstance(fallback, SpectralResidualSaliency) and "DOFGEN_SALIENCY" in fallback.reason

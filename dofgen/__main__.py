@@ -1,0 +1,7 @@
+"""Entry point of ``python -m dofgen``."""
+
+import sys
+
+from dofgen.cli import main
+
+sys.exit(main())
