@@ -96,6 +96,7 @@ def _result(args: argparse.Namespace, bar: tqdm):
             Generator.from_pretrained(args.generator or generators.model_id_from_env(), device=args.device),
             DepthEstimator.from_pretrained(args.depth_model or depth_models.model_id_from_env(), device=args.device),
             saliency,
+            args.device,
         )
         camera = _camera(args, CameraSettings(2.8, 50.0, 2.0))
         return pipe(args.prompt, camera, args.seed, args.focus, args.method, width=args.width, height=args.height, progress=progress)
@@ -110,7 +111,7 @@ def _result(args: argparse.Namespace, bar: tqdm):
     estimator = None
     if depth is None:
         estimator = DepthEstimator.from_pretrained(args.depth_model or depth_models.model_id_from_env(), device=args.device)
-    return DefocusPipeline(None, estimator, saliency).from_image(image, depth, camera, args.focus, args.method, progress=progress)
+    return DefocusPipeline(None, estimator, saliency, args.device).from_image(image, depth, camera, args.focus, args.method, progress=progress)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -147,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
             depth_view(result.depth).save(args.out / "depth.png")
             colorize(result.saliency, "viridis", 0.0, 1.0).save(args.out / "saliency.png")
             coc_view(result.coc).save(args.out / "coc.png")
-            np.save(args.out / "depth.npy", result.depth.numpy())
+            np.save(args.out / "depth.npy", result.depth.cpu().numpy())
         summary = {
             "out": str(args.out),
             "focus_distance_m": round(result.focus_distance, 3),

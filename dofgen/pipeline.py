@@ -19,6 +19,7 @@ from dofgen.focus import focus_distance as saliency_focus
 from dofgen.generator import Generator
 from dofgen.imageio import to_pil, to_tensor
 from dofgen.lens import coc_diameter_px, render
+from dofgen.loading import resolve_device
 from dofgen.saliency import SaliencyEstimator, SpectralResidualSaliency
 
 #: progress(stage, done, total): stage is "generate", "depth", "saliency" or "lens".
@@ -76,10 +77,10 @@ def refocus(
     camera = camera.replace(focus_distance_m=focus)
     method = method or result.method
     start = time.perf_counter()
-    image = to_tensor(result.all_in_focus)
+    image = to_tensor(result.all_in_focus).to(result.depth.device)  # the lens runs where the depth is
     with torch.inference_mode():
         out = render(image, result.depth, camera, method, blades=blades, highlight_boost=highlight_boost, matte=matte)
-        coc = coc_diameter_px(result.depth, camera, image.shape[-1])
+        coc = coc_diameter_px(result.depth, camera, image.shape[-1]).cpu()
     timings = dict(result.timings, lens=time.perf_counter() - start)
     return replace(result, focus_distance=focus, focus_source=source, camera=camera, coc=coc, image=to_pil(out), method=method, timings=timings)
 
@@ -89,7 +90,7 @@ class DefocusPipeline:
 
     Any component may be None: without a generator only :meth:`from_image` works; without a
     depth model :meth:`from_image` needs a depth map; without a saliency model, spectral
-    residual is used.
+    residual is used. The lens runs on ``device`` (default: CUDA when available).
     """
 
     def __init__(
@@ -97,7 +98,9 @@ class DefocusPipeline:
         generator: Generator | None = None,
         depth: DepthEstimator | None = None,
         saliency: SaliencyEstimator | SpectralResidualSaliency | None = None,
+        device: str | torch.device | None = None,
     ) -> None:
+        self.device = resolve_device(device)
         self.generator = generator
         self.depth = depth
         self.saliency = saliency or SpectralResidualSaliency()
@@ -121,6 +124,7 @@ class DefocusPipeline:
             generator=Generator.from_pretrained(generator or generator_module.model_id_from_env(), device=device),
             depth=DepthEstimator.from_pretrained(depth or depth_module.model_id_from_env(), device=device),
             saliency=load_saliency(saliency),
+            device=device,
         )
 
     def __call__(
@@ -182,6 +186,7 @@ class DefocusPipeline:
             depth, holes = fill_holes(depth.reshape(image.height, image.width))
             if holes:
                 notes.append(f"{holes} depth holes filled")
+        depth = depth.to(self.device)
         timings["depth"] = time.perf_counter() - start
         report("depth")
         start = time.perf_counter()
