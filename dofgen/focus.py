@@ -45,6 +45,7 @@ def focus_distance(depth: torch.Tensor, saliency: torch.Tensor | None) -> float:
     if saliency is not None:
         if saliency.shape != depth.shape:
             raise ValueError(f"saliency {tuple(saliency.shape)} does not match depth {tuple(depth.shape)}")
+        saliency = saliency.to(depth.device)
         good = torch.isfinite(saliency)
         weights = torch.where(good, saliency.double().clamp(min=0.0) ** SALIENCY_POWER, 0.0)
     weights = torch.where(valid, weights, 0.0)

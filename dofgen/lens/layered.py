@@ -68,7 +68,10 @@ def _blur(rgba: torch.Tensor, diameter: float, blades: int) -> torch.Tensor:
     weight = kernel.expand(rgba.shape[1], 1, size, size)
     # Replicate padding: the scene goes on past the frame, so borders neither darken nor fade.
     rgba = F.pad(rgba, (size // 2,) * 4, mode="replicate").contiguous(memory_format=torch.channels_last)
-    return F.conv2d(rgba, weight, groups=rgba.shape[1])
+    # cuDNN plans every new shape (~80 ms each), and layer windows change shape with every
+    # camera; PyTorch's own depthwise kernel needs no plan.
+    with torch.backends.cudnn.flags(enabled=False):
+        return F.conv2d(rgba, weight, groups=rgba.shape[1])
 
 
 def _resize(state: list[torch.Tensor], factor: int) -> list[torch.Tensor]:
