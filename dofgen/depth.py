@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from dofgen.loading import load_or_explain, resolve_device
+from dofgen.loading import load_processor_and_model, resolve_device
 
 #: Metric Depth Anything V2 Small, fine-tuned on Hypersim (indoor, up to 20 m): metric output
 #: in metres, the small (25M-parameter) backbone that runs on a CPU, Apache-2.0. Generated
@@ -97,13 +97,10 @@ class DepthEstimator:
         """
         from transformers import AutoImageProcessor, AutoModelForDepthEstimation
 
-        processor, model = load_or_explain(
+        processor, model = load_processor_and_model(
             "depth model", model_id_or_path, "DOFGEN_DEPTH",
             "a local folder with a transformers depth-estimation model (config.json, weights, preprocessor_config.json)",
-            lambda offline: (
-                AutoImageProcessor.from_pretrained(model_id_or_path, local_files_only=offline),
-                AutoModelForDepthEstimation.from_pretrained(model_id_or_path, local_files_only=offline),
-            ),
+            AutoImageProcessor, AutoModelForDepthEstimation,
         )
         return cls(model, processor, resolve_device(device))
 

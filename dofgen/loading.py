@@ -54,3 +54,14 @@ def load_or_explain(kind: str, model_id_or_path: str, env_var: str, needs: str, 
             f"could not load the {kind} {model_id_or_path!r} ({type(error).__name__}: {error}). "
             f"Set {env_var} to {needs}, or go online so the hub id can download."
         ) from error
+
+
+def load_processor_and_model(kind: str, model_id_or_path: str, env_var: str, needs: str, processor_class, model_class) -> tuple:
+    """A transformers processor and model from one id or folder, via :func:`load_or_explain`."""
+    return load_or_explain(
+        kind, model_id_or_path, env_var, needs,
+        lambda offline: (
+            processor_class.from_pretrained(model_id_or_path, local_files_only=offline),
+            model_class.from_pretrained(model_id_or_path, local_files_only=offline),
+        ),
+    )

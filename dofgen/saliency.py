@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from dofgen.imageio import to_tensor
-from dofgen.loading import load_or_explain, resolve_device
+from dofgen.loading import load_processor_and_model, resolve_device
 
 DEFAULT_SALIENCY_MODEL = "CIDAS/clipseg-rd64-refined"
 DEFAULT_PROMPT = "the main subject of the photo"
@@ -105,13 +105,10 @@ class SaliencyEstimator:
         """
         from transformers import AutoProcessor, CLIPSegForImageSegmentation
 
-        processor, model = load_or_explain(
+        processor, model = load_processor_and_model(
             "saliency model", model_id_or_path, "DOFGEN_SALIENCY",
             "a local folder with a CLIPSeg model and processor, or to 'spectral' for the weight-free estimator",
-            lambda offline: (
-                AutoProcessor.from_pretrained(model_id_or_path, local_files_only=offline),
-                CLIPSegForImageSegmentation.from_pretrained(model_id_or_path, local_files_only=offline),
-            ),
+            AutoProcessor, CLIPSegForImageSegmentation,
         )
         return cls(model, processor, resolve_device(device), prompt, str(model_id_or_path))
 
