@@ -5,9 +5,12 @@ import os
 import gradio as gr
 
 from dofgen import __version__
-from dofgen.ui.explore import build_explore_tab
+from dofgen.ui.explore import MAX_UPLOAD_BYTES, build_explore_tab
 
 TITLE = "dofgen — fine-grained defocus blur control"
+#: Queue: up to 4 lens renders at once (sliders), 1 sweep and 1 generation at a time, each
+#: in its own group, so a long sweep never holds a slider back; 64 requests wait at most.
+QUEUE = dict(default_concurrency_limit=2, max_size=64)
 
 
 def build_app() -> gr.Blocks:
@@ -23,8 +26,15 @@ def build_app() -> gr.Blocks:
     return demo
 
 
+def launch(demo: gr.Blocks, **kwargs) -> gr.Blocks:
+    """Queue and launch with the app's limits (uploads up to 20 MB)."""
+    demo.queue(**QUEUE).launch(max_file_size=MAX_UPLOAD_BYTES, **kwargs)
+    return demo
+
+
 if __name__ == "__main__":
-    build_app().queue(default_concurrency_limit=2).launch(
+    launch(
+        build_app(),
         server_name=os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0"),
         server_port=int(os.environ.get("PORT", os.environ.get("GRADIO_SERVER_PORT", "7860"))),
     )

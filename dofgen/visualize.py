@@ -31,3 +31,37 @@ def coc_view(coc: torch.Tensor) -> Image.Image:
     """Signed CoC: blue in front of the focal plane, white in focus, red behind."""
     limit = max(float(coc.abs().max()), 1.0)
     return colorize(coc, "RdBu_r", -limit, limit)
+
+
+def with_legend(view: Image.Image, cmap: str, low: float, high: float, label: str) -> Image.Image:
+    """``view`` with a colour bar under it, its ends labelled ``low`` and ``high`` and a caption."""
+    from PIL import ImageDraw, ImageFont
+
+    width = view.width
+    bar_height, text_height = max(8, view.height // 40), max(14, view.height // 30)
+    ramp = colormaps[cmap](np.linspace(0.0, 1.0, width))[:, :3]
+    bar = np.broadcast_to((ramp * 255).round().astype(np.uint8)[None], (bar_height, width, 3))
+    canvas = Image.new("RGB", (width, view.height + bar_height + text_height + 6), (255, 255, 255))
+    canvas.paste(view, (0, 0))
+    canvas.paste(Image.fromarray(np.ascontiguousarray(bar)), (0, view.height + 2))
+    draw = ImageDraw.Draw(canvas)
+    font = ImageFont.load_default(size=text_height - 2)
+    y = view.height + bar_height + 4
+    draw.text((2, y), f"{low:.3g}", fill=(0, 0, 0), font=font)
+    right = f"{high:.3g}"
+    draw.text((width - 2 - draw.textlength(right, font=font), y), right, fill=(0, 0, 0), font=font)
+    draw.text(((width - draw.textlength(label, font=font)) / 2, y), label, fill=(0, 0, 0), font=font)
+    return canvas
+
+
+def scene_maps(result) -> list[tuple[Image.Image, str]]:
+    """Captioned views of a ``DefocusResult``: all-in-focus, depth, saliency and CoC, with legends."""
+    depth = result.depth.detach().float().cpu()
+    near, far = float(torch.quantile(depth, 0.01)), float(torch.quantile(depth, 0.99))
+    limit = max(float(result.coc.abs().max()), 1.0)
+    return [
+        (result.all_in_focus, "All in focus"),
+        (with_legend(colorize(1.0 / depth, "magma", 1.0 / far, 1.0 / near), "magma", far, near, "depth (m), far → near"), "Depth"),
+        (with_legend(colorize(result.saliency, "viridis", 0.0, 1.0), "viridis", 0.0, 1.0, "saliency"), "Saliency"),
+        (with_legend(coc_view(result.coc), "RdBu_r", -limit, limit, "CoC (px): in front ← 0 → behind"), "Circle of confusion"),
+    ]
