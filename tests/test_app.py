@@ -34,11 +34,11 @@ def test_scene_loads_with_automatic_focus_on_the_subject():
     state, image, focus_text, caption, f_number, focal, focus, auto = load_scene("tabletop")
     assert auto is True and "from saliency" in focus_text and "CC0" in caption
     assert 0.5 < focus < 5.5 and focal == 50.0
-    assert image.size == (1024, 683)
+    assert Image.open(image).size == (1024, 683) and image.endswith(".jpg")
 
 
-def _pixels(image: Image.Image) -> np.ndarray:
-    return np.asarray(image, dtype=np.float32)
+def _pixels(image: Image.Image | str) -> np.ndarray:
+    return np.asarray(Image.open(image) if isinstance(image, str) else image, dtype=np.float32)
 
 
 def test_sliders_rerun_only_the_lens():
@@ -118,7 +118,7 @@ def test_photo_with_a_depth_map_and_exif(tmp_path):
     depth[5, 5] = np.nan
     np.save(tmp_path / "depth.npy", depth)
     state, image, focus_text, notes, f_number, focal, focus, auto = use_photo(str(photo), str(tmp_path / "depth.npy"))
-    assert (f_number, focal) == (2.0, 85.0) and image.size == (64, 48)
+    assert (f_number, focal) == (2.0, 85.0) and Image.open(image).size == (64, 48)
     assert "EXIF" in notes and "holes filled" in notes
     assert state.result.depth.shape == (48, 64)
 
@@ -140,7 +140,7 @@ def test_generation_with_tiny_models(monkeypatch, tiny_sdxl_path, tiny_depth_pat
     monkeypatch.setattr(explore, "MODELS", LazyModels())
     monkeypatch.setattr(explore.DefocusPipeline, "__call__", _small(explore.DefocusPipeline.__call__))
     state, image, focus_text, *_ = explore.generate_scene("a lamp", 3, 2.8, 50, progress=lambda *a, **k: None)
-    assert image.size == (64, 64) and state.result.focus_source == "saliency"
+    assert Image.open(image).size == (64, 64) and state.result.focus_source == "saliency"
 
 
 def _small(call):
@@ -155,6 +155,8 @@ def test_maps_and_sweep():
     maps = show_maps(state)
     assert [label for _, label in maps] == ["All in focus", "Depth", "Saliency", "Circle of confusion"]
     assert maps[1][0].height > state.result.image.height  # the legend sits under the map
+    png = explore.download_png(state)
+    assert np.array_equal(_pixels(png), _pixels(state.result.image))  # lossless
     path = render_aperture_sweep(state, progress=lambda *a, **k: None)
     assert path.endswith(".mp4") and open(path, "rb").read(12)[4:8] == b"ftyp"
 

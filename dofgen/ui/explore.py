@@ -7,8 +7,6 @@ A scene (all-in-focus image, depth, saliency) is made once per session and kept 
 from __future__ import annotations
 
 import math
-import tempfile
-import uuid
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -21,6 +19,7 @@ from dofgen import scenes
 from dofgen.camera import STANDARD_STOPS, CameraSettings
 from dofgen.focus import focus_at
 from dofgen.pipeline import DefocusPipeline, DefocusResult, refocus
+from dofgen.ui.files import new_path, save_image
 from dofgen.ui.models import MODELS, ModelUnavailable
 from dofgen.video import aperture_sweep, focus_sweep, write_mp4
 from dofgen.visualize import scene_maps
@@ -29,7 +28,6 @@ METHOD_LABELS = {"Ours (layered)": "layered", "TAF lens (baseline)": "taf", "Dr.
 BLADE_CHOICES = ["Circle", "5", "6", "7", "8", "9"]
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 MAX_UPLOAD_SIDE = 4096
-VIDEO_DIR = Path(tempfile.gettempdir()) / "dofgen-videos"
 SOURCE_LABELS = {"saliency": "automatic, from saliency", "user": "set by you", "camera": "from the camera"}
 
 
@@ -54,7 +52,7 @@ def _start(result: DefocusResult) -> tuple:
     state = ExploreState(result, result.focus_distance)
     camera = result.camera
     return (
-        state, result.image, _focus_text(result), _notes(result),
+        state, save_image(result.image), _focus_text(result), _notes(result),
         float(camera.f_number), float(camera.focal_length_mm), round(result.focus_distance, 2), True,
     )
 
@@ -189,7 +187,7 @@ def refocus_view(
         raise _error(str(error)) from None
     if auto_focus:
         result = replace(result, focus_source="saliency")
-    return ExploreState(result, state.auto_focus_m), result.image, _focus_text(result), round(float(focus), 2)
+    return ExploreState(result, state.auto_focus_m), save_image(result.image), _focus_text(result), round(float(focus), 2)
 
 
 def focus_from_click(state: ExploreState | None, event: gr.SelectData) -> tuple[bool, float]:
@@ -204,7 +202,14 @@ def focus_from_click(state: ExploreState | None, event: gr.SelectData) -> tuple[
 
 
 def _video(frames: list[Image.Image]) -> str:
-    return str(write_mp4(frames, VIDEO_DIR / f"{uuid.uuid4().hex}.mp4", fps=12))
+    return str(write_mp4(frames, new_path(".mp4"), fps=12))
+
+
+def download_png(state: ExploreState | None) -> str:
+    """The current view as a lossless PNG file."""
+    if state is None:
+        raise _error("Pick, generate or upload a scene first.")
+    return save_image(state.result.image, lossless=True)
 
 
 def render_aperture_sweep(state: ExploreState | None, progress: gr.Progress = gr.Progress()) -> str:
@@ -237,17 +242,13 @@ def build_explore_tab(demo: gr.Blocks) -> None:
     with gr.Row(equal_height=False):
         with gr.Column(scale=3, min_width=320):
             image = gr.Image(
-                label="Refocused — click to focus there", type="pil", format="png", elem_id="explore-image",
-                interactive=False, height=560,
+                label="Refocused — click to focus there", type="filepath", elem_id="explore-image",
+                interactive=False, height="min(70vh, 620px)",
             )
             focus_info = gr.Markdown(elem_id="explore-focus-info")
             with gr.Row():
-                sweep_aperture = gr.Button("Aperture sweep (f/1.8 → f/22)", elem_id="explore-sweep-aperture", variant="primary")
-                sweep_focus = gr.Button("Focus sweep (near → far)", elem_id="explore-sweep-focus")
-            video = gr.Video(label="Sweep", elem_id="explore-video", autoplay=True, loop=True, interactive=False)
-            with gr.Accordion("Scene maps: all in focus, depth, saliency, circle of confusion", open=False):
-                maps_button = gr.Button("Show the maps for the current view", elem_id="explore-maps-button")
-                maps = gr.Gallery(columns=2, height="auto", elem_id="explore-maps", show_label=False)
+                png_button = gr.Button("Full-quality PNG", size="sm", elem_id="explore-png-button")
+                png_file = gr.File(label="PNG", elem_id="explore-png", height=60)
         with gr.Column(scale=2, min_width=280):
             with gr.Tabs():
                 with gr.Tab("Bundled scene"):
@@ -277,6 +278,13 @@ def build_explore_tab(demo: gr.Blocks) -> None:
                 list(METHOD_LABELS), value=next(iter(METHOD_LABELS)), label="Lens",
                 info="The baselines gather per pixel: seconds to a minute on a CPU.", elem_id="explore-method",
             )
+    with gr.Row():
+        sweep_aperture = gr.Button("Aperture sweep (f/1.8 → f/22)", elem_id="explore-sweep-aperture", variant="primary")
+        sweep_focus = gr.Button("Focus sweep (near → far)", elem_id="explore-sweep-focus")
+    video = gr.Video(label="Sweep", elem_id="explore-video", autoplay=True, loop=True, interactive=False, height="min(70vh, 620px)")
+    with gr.Accordion("Scene maps: all in focus, depth, saliency, circle of confusion", open=False):
+        maps_button = gr.Button("Show the maps for the current view", elem_id="explore-maps-button")
+        maps = gr.Gallery(columns=2, height="auto", elem_id="explore-maps", show_label=False)
 
     started = [state, image, focus_info, notes, f_number, focal, focus, auto]
     controls = [state, f_number, focal, auto, focus, blades, boost, method]
@@ -295,3 +303,4 @@ def build_explore_tab(demo: gr.Blocks) -> None:
     sweep_aperture.click(render_aperture_sweep, state, video, concurrency_id="sweep", concurrency_limit=1)
     sweep_focus.click(render_focus_sweep, state, video, concurrency_id="sweep", concurrency_limit=1)
     maps_button.click(show_maps, state, maps, concurrency_id="lens")
+    png_button.click(download_png, state, png_file, concurrency_id="lens")
