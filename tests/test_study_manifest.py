@@ -1,0 +1,76 @@
+import json
+import os
+
+import pytest
+
+from study import BASELINES
+from study.manifest import ManifestError, load_manifest
+
+from study_helpers import tiny_video, write_manifest
+
+
+def test_valid_manifest_and_pairs(tmp_path):
+    manifest = load_manifest(write_manifest(tmp_path / "m", prompts=3))
+    assert len(manifest.stimuli) == 3 * 7 and not manifest.demo
+    assert len(manifest.pairs()) == 3 * 6 and ("p0", "sdxl") in manifest.pairs()
+    assert manifest.video("p1", "ours").video.is_file() and manifest.prompt("p2") == "prompt 2"
+
+
+def test_csv_manifest(tmp_path):
+    tiny_video(tmp_path / "a.mp4")
+    tiny_video(tmp_path / "b.mp4")
+    (tmp_path / "m.csv").write_text("prompt_id,prompt,method,video,seed\nx,a cat,ours,a.mp4,1\nx,a cat,sdxl,b.mp4,1\n")
+    manifest = load_manifest(tmp_path / "m.csv")
+    assert manifest.pairs() == [("x", "sdxl")] and manifest.stimuli[0].meta == {"seed": "1"}
+
+
+@pytest.mark.parametrize(
+    "row, message",
+    [
+        ({"prompt_id": "p9", "prompt": "x", "method": "ours", "video": "../outside.mp4"}, "inside the manifest's folder"),
+        ({"prompt_id": "p9", "prompt": "x", "method": "ours", "video": "/etc/passwd"}, "inside the manifest's folder"),
+        ({"prompt_id": "p9", "prompt": "x", "method": "ours", "video": "videos/missing.mp4"}, "does not exist"),
+        ({"prompt_id": "p9", "prompt": "x", "method": "ours", "video": "notes.mp4"}, "not a video"),
+        ({"prompt_id": "p9", "prompt": "x", "method": "magic", "video": "videos/p0-ours.mp4"}, "unknown method"),
+        ({"prompt_id": "p9", "prompt": "x", "method": "no_lens", "video": "videos/p0-ours.mp4"}, "demo manifest"),
+        ({"prompt_id": "p0", "prompt": "x", "method": "ours", "video": "videos/p0-ours.mp4"}, "second 'ours'"),
+        ({"prompt_id": "p9", "prompt": "", "method": "ours", "video": "videos/p0-ours.mp4"}, "missing prompt"),
+        ({"prompt_id": "p9", "prompt": "x", "method": "ours", "video": "videos/p0-ours.mp4"}, "needs an 'ours' video and at least one baseline"),
+    ],
+)
+def test_bad_rows_are_named(tmp_path, row, message):
+    folder = tmp_path / "m"
+    folder.mkdir()
+    (folder / "notes.mp4").write_text("hello")
+    path = write_manifest(folder, prompts=1, extra=[row])
+    with pytest.raises(ManifestError, match=message) as error:
+        load_manifest(path)
+    if "needs" not in message:
+        assert "row 8" in str(error.value)  # 7 stimuli before it
+
+
+def test_links_out_of_the_folder_are_refused(tmp_path):
+    outside = tiny_video(tmp_path / "outside.mp4")
+    folder = tmp_path / "m"
+    path = write_manifest(folder, prompts=1)
+    os.symlink(outside, folder / "videos" / "link.mp4")
+    with path.open("a") as handle:
+        handle.write(json.dumps({"prompt_id": "p0", "prompt": "x", "method": "no_lens", "video": "videos/link.mp4"}) + "\n")
+    demo = write_manifest(tmp_path / "demo", prompts=1, demo=True, extra=[{"prompt_id": "p0", "prompt": "x", "method": "no_lens", "video": "../outside.mp4"}])
+    with pytest.raises(ManifestError, match="inside"):
+        load_manifest(demo)
+    lines = demo.read_text().splitlines()[:-1] + [json.dumps({"prompt_id": "p0", "prompt": "x", "method": "no_lens", "video": "videos/link.mp4"})]
+    os.symlink(outside, tmp_path / "demo" / "videos" / "link.mp4")
+    demo.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ManifestError, match="leads outside"):
+        load_manifest(demo)
+
+
+def test_broken_json_and_missing_file(tmp_path):
+    path = write_manifest(tmp_path / "m", prompts=1)
+    path.write_text(path.read_text() + "{not json\n")
+    with pytest.raises(ManifestError, match="line 8: not valid JSON"):
+        load_manifest(path)
+    with pytest.raises(ManifestError, match="no manifest"):
+        load_manifest(tmp_path / "nothing.jsonl")
+    assert BASELINES[0] == "sdxl"
