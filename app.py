@@ -6,6 +6,8 @@ import gradio as gr
 
 from dofgen import __version__
 from dofgen.ui.explore import MAX_UPLOAD_BYTES, build_explore_tab
+from dofgen.ui.results import build_results_tab
+from dofgen.ui.study import HEAD, build_study_tab
 
 TITLE = "dofgen — fine-grained defocus blur control"
 #: Queue: up to 4 lens renders at once (sliders), 1 sweep and 1 generation at a time, each
@@ -23,12 +25,16 @@ def build_app() -> gr.Blocks:
         )
         with gr.Tab("Explore"):
             build_explore_tab(demo)
+        with gr.Tab("Study"):
+            build_study_tab(demo)
+        with gr.Tab("Results"):
+            build_results_tab(demo)
     return demo
 
 
 def launch(demo: gr.Blocks, **kwargs) -> gr.Blocks:
     """Queue and launch with the app's limits (uploads up to 20 MB)."""
-    demo.queue(**QUEUE).launch(max_file_size=MAX_UPLOAD_BYTES, **kwargs)
+    demo.queue(**QUEUE).launch(max_file_size=MAX_UPLOAD_BYTES, head=HEAD, **kwargs)
     return demo
 
 

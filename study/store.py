@@ -28,6 +28,11 @@ CHOICES = ("left", "right")
 _PARTICIPANT = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 
 
+def valid_participant(participant_id: object) -> bool:
+    """8 to 64 letters, digits, '-' or '_' (ids are random; nothing else reaches a file)."""
+    return isinstance(participant_id, str) and bool(_PARTICIPANT.match(participant_id))
+
+
 class VoteRefused(ValueError):
     """A malformed or not-allowed vote; nothing was stored."""
 
@@ -106,9 +111,13 @@ class VoteStore:
 
     @staticmethod
     def check_participant(participant_id: object) -> str:
-        if not isinstance(participant_id, str) or not _PARTICIPANT.match(participant_id):
+        if not valid_participant(participant_id):
             raise VoteRefused("the participant id must be 8 to 64 letters, digits, '-' or '_'")
         return participant_id
+
+    def has_participant(self, participant_id: str) -> bool:
+        with self._lock:
+            return participant_id in self._questions
 
     def questions(self, participant_id: str) -> list[Question]:
         """The participant's questions: stored ones on a return visit, else newly assigned

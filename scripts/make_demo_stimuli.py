@@ -1,0 +1,59 @@
+"""Render the bundled demo stimuli for the Study and Results tabs (assets/study/demo/).
+
+Run from the repository root: ``python scripts/make_demo_stimuli.py``. For each bundled scene
+(standing in for a prompt) and each method that needs no generator — ``ours`` (layered lens),
+``deepdof_taf`` (our all-in-focus scene through the TAF lens), ``drbokeh_lens`` (through the
+Dr.Bokeh-style lens, a control) and ``no_lens`` (the unblurred scene, a control) — an aperture
+sweep over the study stops, 384 px wide, 2 frames per stop. These are demo stimuli only: the
+real study's stimuli come from the real models (see README).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from dofgen import scenes  # noqa: E402
+from dofgen.camera import STUDY_STOPS  # noqa: E402
+from dofgen.pipeline import DefocusPipeline  # noqa: E402
+from dofgen.video import aperture_sweep, write_mp4  # noqa: E402
+
+OUT = ROOT / "assets" / "study" / "demo"
+WIDTH = 384
+LENSES = {"ours": "layered", "deepdof_taf": "taf", "drbokeh_lens": "drbokeh"}
+
+
+def main() -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    rows = [{"manifest": {"demo": True, "description": "Demo stimuli rendered from the bundled scenes; not the paper's study."}}]
+    pipeline = DefocusPipeline(device="cpu")
+    for name in scenes.list():
+        scene = scenes.load(name)
+        height = round(scene.image.height * WIDTH / scene.image.width / 2) * 2
+        image = scene.image.resize((WIDTH, height))
+        depth = F.interpolate(scene.depth[None, None], size=(height, WIDTH), mode="nearest")[0, 0]
+        base = pipeline.from_image(image, depth, camera=scene.camera.replace(f_number=1.8))
+        title = scene.meta.get("title", name)
+        for method, lens in LENSES.items():
+            result = base if lens == "layered" else type(base)(**{**base.__dict__, "method": lens})
+            frames = aperture_sweep(result, STUDY_STOPS, frames_per_stop=2, captions=True)
+            video = write_mp4(frames, OUT / "videos" / f"{name}-{method}.mp4", fps=6)
+            rows.append({"prompt_id": name, "prompt": title, "method": method, "video": f"videos/{video.name}"})
+            print(video, flush=True)
+        frames = [base.all_in_focus] * (2 * (len(STUDY_STOPS) - 1) + 1)
+        video = write_mp4(frames, OUT / "videos" / f"{name}-no_lens.mp4", fps=6)
+        rows.append({"prompt_id": name, "prompt": title, "method": "no_lens", "video": f"videos/{video.name}"})
+    (OUT / "manifest.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    print(f"wrote {OUT / 'manifest.jsonl'}")
+
+
+if __name__ == "__main__":
+    torch.set_grad_enabled(False)
+    main()
