@@ -12,6 +12,10 @@ from app import build_app, launch
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-dev-shm-usage"]
 
+import sys
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
 if not Path(CHROMIUM).exists():
     if os.environ.get("CI"):
         raise RuntimeError("CI must install Debian's chromium (apt-get install chromium) for the browser test")
@@ -139,3 +143,58 @@ def test_upload_and_slider_latency_at_1024(app_url, browser, tmp_path):
     latencies.sort()
     print(f"1024x1024 slider release to new image: median {latencies[2]:.2f} s, all {[round(x, 2) for x in latencies]}")
     assert latencies[2] < 10  # the 1 s target is recorded in benchmarks/RESULTS.md, not asserted
+
+
+def test_a_participant_answers_twenty_questions_in_a_browser(browser, tmp_path, monkeypatch):
+    """Consent, 20 clicks, a completion code; the stored votes match the clicks."""
+    import re
+
+    from dofgen.ui import study as study_ui
+    from study import BASELINES, CONTROLS, OURS
+    from study.store import read_votes
+
+    from study_helpers import tiny_video, write_manifest
+
+    folder = tmp_path / "stimuli"
+    manifest = write_manifest(folder, prompts=5)
+    for index, video in enumerate(sorted((folder / "videos").glob("p*.mp4"))):
+        tiny_video(video, shade=index * 7)  # distinct files, so distinct opaque names
+    service = study_ui.StudyService(manifest, tmp_path / "data")
+    monkeypatch.setattr(study_ui, "_SERVICE", service)
+    demo = build_app()
+    launch(demo, prevent_thread_lock=True, server_name="127.0.0.1", quiet=True)
+    shots = _shots_dir(tmp_path)
+    try:
+        page = browser.new_page(viewport={"width": 1366, "height": 900})
+        page.goto(demo.local_url)
+        page.get_by_role("tab", name="Study").click()
+        page.locator("#study-consent input").check()
+        page.locator("#study-start").click()
+        clicks = []
+        for k in range(20):
+            page.wait_for_function(
+                "k => (document.querySelector('#study-progress') || {}).innerText?.includes(`Question ${k} of 20`)", arg=k + 1, timeout=30_000
+            )
+            page.wait_for_selector("#study-left-video video[src]")
+            if k == 0:
+                page.wait_for_timeout(500)
+                page.screenshot(path=str(shots / "study-laptop.png"), full_page=True)
+            html = page.content()
+            leaked = [m for m in (OURS, *BASELINES, *CONTROLS) if re.search(rf"(?<![A-Za-z0-9]){m}(?![A-Za-z0-9])", html)]
+            assert leaked == [], f"question {k + 1} names {leaked}"
+            choice = "left" if (k * 7) % 3 else "right"
+            clicks.append(choice)
+            page.locator(f"#study-vote-{choice}").click()
+        page.wait_for_function("() => (document.querySelector('#study-done') || {}).innerText?.includes('completion code')", timeout=30_000)
+        votes = sorted(read_votes(service.store.folder), key=lambda v: v["question_index"])
+        assert [v["choice"] for v in votes] == clicks
+        phone = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2)
+        phone.goto(demo.local_url)
+        phone.get_by_role("tab", name="Study").click()
+        phone.locator("#study-consent input").check()
+        phone.locator("#study-start").click()
+        phone.wait_for_selector("#study-right-video video[src]", timeout=30_000)
+        phone.wait_for_timeout(500)
+        phone.screenshot(path=str(shots / "study-phone.png"), full_page=True)
+    finally:
+        demo.close()
