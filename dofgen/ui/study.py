@@ -37,6 +37,10 @@ your impression. We store your choices with a random participant number — no n
 address, nothing that identifies you — to publish aggregated results. You can stop at any
 time; a page refresh brings you back where you were.
 """
+DEMO_NOTE = (
+    "*These are demo videos rendered from the app's bundled scenes, so that the study can be tried "
+    "out; the real study's videos are made with the generator and depth models.*"
+)
 #: Makes the study's videos muted and inline so browsers let them autoplay and loop.
 HEAD = """<script>
 new MutationObserver(() => {
@@ -139,7 +143,7 @@ def resume(participant_id: str | None) -> tuple:
         return _screen(participant_id or "", None, svc.error)
     if participant_id and svc.store.has_participant(participant_id):
         return _screen(participant_id, _next_session(participant_id))
-    return _screen(participant_id or "", None)
+    return _screen(participant_id or "", None, DEMO_NOTE if svc.manifest.demo else "")
 
 
 def begin(participant_id: str | None, consent: bool) -> tuple:
