@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -42,7 +43,7 @@ def main() -> None:
         base = pipeline.from_image(image, depth, camera=scene.camera.replace(f_number=1.8))
         title = scene.meta.get("title", name)
         for method, lens in LENSES.items():
-            result = base if lens == "layered" else type(base)(**{**base.__dict__, "method": lens})
+            result = replace(base, method=lens)
             frames = aperture_sweep(result, STUDY_STOPS, frames_per_stop=2, captions=True)
             video = write_mp4(frames, OUT / "videos" / f"{name}-{method}.mp4", fps=6)
             rows.append({"prompt_id": name, "prompt": title, "method": method, "video": f"videos/{video.name}"})
