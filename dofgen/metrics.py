@@ -71,3 +71,35 @@ def blur_monotonicity(sweeps: Iterable[Union[torch.Tensor, Sequence[Frame]]]) ->
     if total == 0:
         raise ValueError("no sweeps given")
     return 100.0 * rising / total
+
+
+def content_consistency(frames: Sequence[Frame], segmenter, k: int = 3) -> float:
+    """Percentage (0 to 100) of pixels whose class stays the same across a sweep (Section F.2).
+
+    Each frame is segmented; a pixel is consistent when at least one class is among its top
+    ``k`` (3) in every frame — open-set models name the same thing differently from frame to
+    frame, so top-1 alone would be too strict.
+
+    Args:
+        frames: the sweep's frames, all the same size.
+        segmenter: an object with ``top_classes(image, k) -> (k, H, W)`` (a
+            ``dofgen.segmentation.Segmenter``); None is an error, not a guess.
+    """
+    if segmenter is None:
+        raise ValueError("Content Consistency needs a segmentation model (DOFGEN_SEGMENTER); none is loaded")
+    if len(frames) < 2:
+        raise ValueError("Content Consistency needs at least two frames")
+    images = [frame if isinstance(frame, Image.Image) else Image.fromarray((as_frame(frame).permute(1, 2, 0).clamp(0, 1) * 255).round().byte().numpy()) for frame in frames]
+    if len({image.size for image in images}) != 1:
+        raise ValueError("all frames must have the same size")
+    common = None
+    for image in images:
+        top = segmenter.top_classes(image, k)  # (k, H, W)
+        if common is None:
+            common = top
+            alive = torch.ones(top.shape, dtype=torch.bool)
+        else:
+            # keep each first-frame candidate class that is still in this frame's top k
+            alive &= (common[:, None] == top[None]).any(dim=1)
+    consistent = alive.any(dim=0)
+    return 100.0 * float(consistent.float().mean())
