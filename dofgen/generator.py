@@ -117,9 +117,11 @@ class Generator:
         steps: int | None = None,
         *,
         exif_in_prompt: bool = False,
+        deep_dof: bool = True,
         progress: Progress | None = None,
     ) -> Image.Image:
-        """The image for ``prompt``: all in focus, or (``exif_in_prompt``) as the camera says.
+        """The image for ``prompt``: all in focus, or (``exif_in_prompt``) as the camera says;
+        ``deep_dof=False`` sends the prompt as it is (the study's plain-prompt baselines).
 
         Same prompt, seed and settings give the same image.
         """
@@ -134,7 +136,7 @@ class Generator:
                 raise ValueError("exif_in_prompt needs a camera")
             text = f"{prompt.strip()}, {camera_text(camera)}"
         else:
-            text = prompt.strip() + DEEP_DOF_SUFFIX
+            text = prompt.strip() + (DEEP_DOF_SUFFIX if deep_dof else "")
         for note in self.prompt_notes(text):
             warnings.warn(note, PromptTruncatedWarning, stacklevel=2)
         if self.exif_embedding is not None:
@@ -149,7 +151,7 @@ class Generator:
 
         output = self.pipe(
             prompt=text,
-            negative_prompt=NEGATIVE_PROMPT if (self.guidance_scale > 1 and not exif_in_prompt) else None,
+            negative_prompt=NEGATIVE_PROMPT if (self.guidance_scale > 1 and deep_dof and not exif_in_prompt) else None,
             num_inference_steps=steps,
             guidance_scale=self.guidance_scale,
             width=width,

@@ -37,12 +37,12 @@ def focus_values(near_m: float, far_m: float, frames: int) -> list[float]:
     return [1.0 / ((1 - t) / near_m + t / far_m) for t in np.linspace(0.0, 1.0, frames)]
 
 
-def _sweep(result, cameras: list, progress: Progress | None, label: Callable | None) -> list[Image.Image]:
+def _sweep(result, cameras: list, progress: Progress | None, label: Callable | None, lens: dict) -> list[Image.Image]:
     from dofgen.pipeline import refocus
 
     frames = []
     for index, camera in enumerate(cameras):
-        frame = refocus(result, camera, focus_distance=camera.focus_distance_m).image
+        frame = refocus(result, camera, focus_distance=camera.focus_distance_m, **lens).image
         frames.append(caption(frame, label(camera)) if label else frame)
         if progress:
             progress(index + 1, len(cameras))
@@ -55,11 +55,13 @@ def aperture_sweep(
     frames_per_stop: int = FRAMES_PER_STOP,
     progress: Progress | None = None,
     captions: bool = False,
+    **lens,
 ) -> list[Image.Image]:
     """Frames of ``result``'s scene (a ``DefocusResult``) as the aperture closes over ``stops``,
-    focus fixed; ``captions`` burns the f-number into each frame."""
+    focus fixed; ``captions`` burns the f-number into each frame; ``lens`` goes to
+    ``refocus`` (blades, highlight_boost, matte)."""
     cameras = [result.camera.replace(f_number=n, focus_distance_m=result.focus_distance) for n in aperture_values(stops, frames_per_stop)]
-    return _sweep(result, cameras, progress, (lambda c: f"f/{float(c.f_number):.1f}") if captions else None)
+    return _sweep(result, cameras, progress, (lambda c: f"f/{float(c.f_number):.1f}") if captions else None, lens)
 
 
 def focus_sweep(result, frames: int = 48, progress: Progress | None = None, captions: bool = False) -> list[Image.Image]:
@@ -70,7 +72,7 @@ def focus_sweep(result, frames: int = 48, progress: Progress | None = None, capt
     near = max(float(torch.quantile(depth.float(), 0.02)), focal_m * 1.5)
     far = max(float(torch.quantile(depth.float(), 0.98)), near * 1.01)
     cameras = [result.camera.replace(focus_distance_m=d) for d in focus_values(near, far, frames)]
-    return _sweep(result, cameras, progress, (lambda c: f"{float(c.focus_distance_m):.2f} m") if captions else None)
+    return _sweep(result, cameras, progress, (lambda c: f"{float(c.focus_distance_m):.2f} m") if captions else None, {})
 
 
 def caption(frame: Image.Image, text: str) -> Image.Image:

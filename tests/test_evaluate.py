@@ -1,0 +1,65 @@
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from PIL import Image
+
+from dofgen.evaluate import main, stop_frames
+from dofgen.metrics import content_consistency
+from dofgen.segmentation import Segmenter
+
+from tiny_models import save_tiny_segformer
+
+DEMO = "assets/study/demo/manifest.jsonl"
+
+
+class ColourClasses:
+    """A segmenter whose classes are the quantised red and green of each pixel (known answer)."""
+
+    def top_classes(self, image: Image.Image, k: int = 3) -> torch.Tensor:
+        rgb = torch.from_numpy(np.asarray(image.convert("RGB"), dtype=np.int64))
+        return torch.stack([rgb[..., 0] // 64, 10 + rgb[..., 1] // 64, 20 + rgb[..., 2] // 64])[:k]
+
+
+def test_content_consistency_known_answers():
+    frame = np.zeros((10, 20, 3), np.uint8)
+    same = [frame, frame.copy(), frame.copy()]
+    assert content_consistency(same, ColourClasses()) == 100.0
+    changed = frame.copy()
+    changed[:5, :, :] = 255  # the top half changes every class
+    assert content_consistency([frame, changed], ColourClasses()) == pytest.approx(50.0)
+    partly = frame.copy()
+    partly[:, :10, 0] = 255  # only red changes on the left: green and blue still match
+    assert content_consistency([frame, partly], ColourClasses()) == 100.0
+    assert content_consistency([frame, partly], ColourClasses(), k=1) == pytest.approx(50.0)
+    with pytest.raises(ValueError, match="segmentation model"):
+        content_consistency(same, None)
+
+
+def test_tiny_segformer_through_from_pretrained(tmp_path):
+    segmenter = Segmenter.from_pretrained(str(save_tiny_segformer(tmp_path / "seg")), device="cpu")
+    image = Image.fromarray((np.random.default_rng(0).random((40, 60, 3)) * 255).astype(np.uint8))
+    top = segmenter.top_classes(image)
+    assert top.shape == (3, 40, 60) and int(top.max()) < 12
+    assert content_consistency([image, image], segmenter) == 100.0
+    with pytest.raises(RuntimeError, match="DOFGEN_SEGMENTER"):
+        Segmenter.from_pretrained(str(tmp_path / "none"))
+
+
+def test_stop_frames():
+    frames = [np.full((2, 2, 3), i, np.uint8) for i in (0, 0, 1, 1, 2)]
+    assert [int(f[0, 0, 0]) for f in stop_frames(frames, 2)] == [0, 1, 2]
+    assert [int(f[0, 0, 0]) for f in stop_frames(frames, None)] == [0, 1, 2]
+
+
+def test_demo_stimuli_table(tmp_path, capsys):
+    seg = save_tiny_segformer(tmp_path / "seg")
+    assert main(["--manifest", DEMO, "--out", str(tmp_path / "eval"), "--segmenter", str(seg), "--device", "cpu"]) == 0
+    table = pd.read_csv(tmp_path / "eval" / "table.csv").set_index("method")
+    assert table.loc["ours", "blur_monotonicity"] == 100.0  # every stop of every demo sweep
+    assert table.loc["no_lens", "blur_monotonicity"] < 100.0
+    assert table["content_consistency"].between(0, 100).all()
+    per_prompt = pd.read_csv(tmp_path / "eval" / "per_prompt.csv")
+    assert len(per_prompt) == 12 and set(per_prompt["stops"]) == {8}
+    assert "| ours | 3 | 100.00 |" in (tmp_path / "eval" / "table.md").read_text()
+    assert main(["--manifest", str(tmp_path / "none.jsonl"), "--out", str(tmp_path / "e2"), "--segmenter", "none"]) == 2
