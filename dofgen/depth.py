@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from dofgen.loading import load_processor_and_model, resolve_device
+from dofgen.loading import TransformersComponent, load_processor_and_model, resolve_device
 
 #: Metric Depth Anything V2 Small, fine-tuned on Hypersim (indoor, up to 20 m): metric output
 #: in metres, the small (25M-parameter) backbone that runs on a CPU, Apache-2.0. Generated
@@ -75,16 +75,14 @@ def _fill_max(depth: torch.Tensor) -> torch.Tensor:
     return torch.where(holes, up, depth)
 
 
-class DepthEstimator:
+class DepthEstimator(TransformersComponent):
     """A transformers depth-estimation model that returns metres.
 
     Load with :meth:`from_pretrained` (a hub id or a local folder); call with a PIL image.
     """
 
     def __init__(self, model: torch.nn.Module, processor, device: torch.device) -> None:
-        self.model = model.eval().to(device)
-        self.processor = processor
-        self.device = device
+        super().__init__(model, processor, device)
         config = model.config
         self.metric = getattr(config, "depth_estimation_type", None) == "metric" or config.model_type == "zoedepth"
 

@@ -65,3 +65,12 @@ def load_processor_and_model(kind: str, model_id_or_path: str, env_var: str, nee
             model_class.from_pretrained(model_id_or_path, local_files_only=offline),
         ),
     )
+
+
+class TransformersComponent:
+    """A transformers model with its processor, in eval mode on a device."""
+
+    def __init__(self, model: torch.nn.Module, processor, device: torch.device) -> None:
+        self.model = model.eval().to(device)
+        self.processor = processor
+        self.device = device

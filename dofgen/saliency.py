@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from dofgen.imageio import to_tensor
-from dofgen.loading import load_processor_and_model, resolve_device
+from dofgen.loading import TransformersComponent, load_processor_and_model, resolve_device
 
 DEFAULT_SALIENCY_MODEL = "CIDAS/clipseg-rd64-refined"
 DEFAULT_PROMPT = "the main subject of the photo"
@@ -84,13 +84,11 @@ class SpectralResidualSaliency:
         return spectral_residual(to_tensor(image))
 
 
-class SaliencyEstimator:
+class SaliencyEstimator(TransformersComponent):
     """A transformers text-prompted segmentation model (CLIPSeg) asked for the main subject."""
 
     def __init__(self, model: torch.nn.Module, processor, device: torch.device, prompt: str, name: str) -> None:
-        self.model = model.eval().to(device)
-        self.processor = processor
-        self.device = device
+        super().__init__(model, processor, device)
         self.prompt = prompt
         self.name = name
 

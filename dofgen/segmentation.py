@@ -14,18 +14,13 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from dofgen.loading import load_processor_and_model, resolve_device
+from dofgen.loading import TransformersComponent, load_processor_and_model, resolve_device
 
 DEFAULT_SEGMENTER = "openmmlab/upernet-convnext-small"
 
 
-class Segmenter:
+class Segmenter(TransformersComponent):
     """Per-pixel class scores from a transformers semantic-segmentation model."""
-
-    def __init__(self, model: torch.nn.Module, processor, device: torch.device) -> None:
-        self.model = model.eval().to(device)
-        self.processor = processor
-        self.device = device
 
     @classmethod
     def from_pretrained(cls, model_id_or_path: str | None = None, device: str | torch.device | None = None) -> "Segmenter":
