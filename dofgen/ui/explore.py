@@ -19,7 +19,7 @@ from dofgen import scenes
 from dofgen.camera import STANDARD_STOPS, CameraSettings
 from dofgen.focus import focus_at
 from dofgen.pipeline import DefocusPipeline, DefocusResult, refocus
-from dofgen.ui.files import new_path, save_image
+from dofgen.ui.files import named_path, new_path, save_image
 from dofgen.ui.models import MODELS, ModelUnavailable
 from dofgen.video import aperture_sweep, focus_sweep, write_mp4
 from dofgen.visualize import scene_maps
@@ -209,7 +209,9 @@ def download_png(state: ExploreState | None) -> str:
     """The current view as a lossless PNG file."""
     if state is None:
         raise _error("Pick, generate or upload a scene first.")
-    return save_image(state.result.image, lossless=True)
+    path = named_path("dofgen.png")
+    state.result.image.save(path, format="PNG")
+    return str(path)
 
 
 def render_aperture_sweep(state: ExploreState | None, progress: gr.Progress = gr.Progress()) -> str:

@@ -5,6 +5,7 @@ Gradio copies each returned file into its own cache, so ours need only outlive t
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 import time
 import uuid
@@ -17,23 +18,32 @@ MAX_AGE_S = 600
 JPEG_QUALITY = 92
 
 
-def new_path(suffix: str) -> Path:
-    """A fresh path with ``suffix`` (".jpg", ".png", ".mp4"); files older than MAX_AGE_S go."""
+def _prune() -> None:
     now = time.time()
     for old in FOLDER.glob("*"):
         try:
             if now - old.stat().st_mtime > MAX_AGE_S:
-                old.unlink()
+                shutil.rmtree(old) if old.is_dir() else old.unlink()
         except OSError:
             pass
+
+
+def new_path(suffix: str) -> Path:
+    """A fresh path with ``suffix`` (".jpg", ".png", ".mp4"); files older than MAX_AGE_S go."""
+    _prune()
     return FOLDER / f"{uuid.uuid4().hex}{suffix}"
 
 
-def save_image(image: Image.Image, lossless: bool = False) -> str:
-    """Write ``image`` as JPEG (quality 92: fast to encode and send) or PNG; return the path."""
-    path = new_path(".png" if lossless else ".jpg")
-    if lossless:
-        image.save(path, format="PNG")
-    else:
-        image.convert("RGB").save(path, format="JPEG", quality=JPEG_QUALITY)
+def named_path(name: str) -> Path:
+    """A fresh path ending in the file name ``name`` (what a download is called)."""
+    _prune()
+    folder = FOLDER / uuid.uuid4().hex
+    folder.mkdir()
+    return folder / name
+
+
+def save_image(image: Image.Image) -> str:
+    """Write ``image`` as JPEG (quality 92: fast to encode and to send); return the path."""
+    path = new_path(".jpg")
+    image.convert("RGB").save(path, format="JPEG", quality=JPEG_QUALITY)
     return str(path)

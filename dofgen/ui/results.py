@@ -10,7 +10,7 @@ import os
 import gradio as gr
 import pandas as pd
 
-from dofgen.ui.files import new_path
+from dofgen.ui.files import named_path
 from dofgen.ui.study import service
 from study.aggregate import bar_chart, preference_table
 from study.store import read_votes
@@ -25,7 +25,7 @@ def results() -> tuple:
     table = preference_table(read_votes(service().store.folder))
     shown = table.rename(columns=DISPLAY).round(3)
     plot = pd.DataFrame({"baseline": table["baseline"], "preference (%)": (table["preference"] * 100).round(1)})
-    png, csv, js = new_path(".png"), new_path(".csv"), new_path(".json")
+    png, csv, js = named_path("preference.png"), named_path("preference.csv"), named_path("preference.json")
     bar_chart(table, png)
     table.to_csv(csv, index=False)
     js.write_text(table.to_json(orient="records", indent=2))
@@ -39,7 +39,7 @@ def export_raw(token: str) -> str:
         raise gr.Error("Raw vote export is off: the app has no STUDY_ADMIN_TOKEN.")
     if not isinstance(token, str) or not hmac.compare_digest(token.encode(), expected.encode()):
         raise gr.Error("That token is not right.")
-    path = new_path(".jsonl")
+    path = named_path("votes.jsonl")
     path.write_text("".join(json.dumps(vote, sort_keys=True) + "\n" for vote in read_votes(service().store.folder)))
     return str(path)
 
