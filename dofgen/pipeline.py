@@ -17,8 +17,8 @@ from dofgen.camera import CameraSettings
 from dofgen.depth import DepthEstimator, fill_holes
 from dofgen.focus import focus_distance as saliency_focus
 from dofgen.generator import Generator
-from dofgen.imageio import to_pil, to_tensor
-from dofgen.lens import coc_diameter_px, render
+from dofgen.imageio import linear_to_pil, to_linear
+from dofgen.lens import coc_diameter_px, render_linear
 from dofgen.loading import resolve_device
 from dofgen.saliency import SaliencyEstimator, SpectralResidualSaliency
 
@@ -77,12 +77,12 @@ def refocus(
     camera = camera.replace(focus_distance_m=focus)
     method = method or result.method
     start = time.perf_counter()
-    image = to_tensor(result.all_in_focus).to(result.depth.device)  # the lens runs where the depth is
+    linear = to_linear(result.all_in_focus, result.depth.device)  # the lens runs where the depth is
     with torch.inference_mode():
-        out = render(image, result.depth, camera, method, blades=blades, highlight_boost=highlight_boost, matte=matte)
-        coc = coc_diameter_px(result.depth, camera, image.shape[-1]).cpu()
+        out = render_linear(linear, result.depth, camera, method, blades=blades, highlight_boost=highlight_boost, matte=matte)
+        coc = coc_diameter_px(result.depth, camera, linear.shape[-1]).cpu()
     timings = dict(result.timings, lens=time.perf_counter() - start)
-    return replace(result, focus_distance=focus, focus_source=source, camera=camera, coc=coc, image=to_pil(out), method=method, timings=timings)
+    return replace(result, focus_distance=focus, focus_source=source, camera=camera, coc=coc, image=linear_to_pil(out), method=method, timings=timings)
 
 
 class DefocusPipeline:

@@ -28,7 +28,7 @@ METHODS: tuple[str, ...] = ("layered", "taf", "drbokeh")
 #: Linear-light gain of a full highlight at ``highlight_boost=1``.
 HIGHLIGHT_GAIN = 8.0
 
-__all__ = ["METHODS", "aperture_kernel", "coc_diameter_px", "render"]
+__all__ = ["METHODS", "aperture_kernel", "coc_diameter_px", "render", "render_linear"]
 
 
 def _as_batch(tensor: torch.Tensor, name: str, channels: int, height: int | None = None, width: int | None = None) -> torch.Tensor:
@@ -45,16 +45,23 @@ def _as_batch(tensor: torch.Tensor, name: str, channels: int, height: int | None
     return tensor
 
 
-def _highlights(linear: torch.Tensor, image: torch.Tensor, coc: torch.Tensor, boost: float) -> torch.Tensor:
+def _highlights(linear: torch.Tensor, coc: torch.Tensor, boost: float) -> torch.Tensor:
     """Lift near-white pixels to HDR radiance so defocused highlights bloom into discs.
 
     Only defocused pixels are lifted (ramping in between 1 and 4 px of CoC), so what is in
     focus is unchanged.
     """
-    brightness = image.amax(dim=1, keepdim=True)
+    brightness = linear_to_srgb(linear.amax(dim=1, keepdim=True))
     bright = ((brightness - 0.85) / 0.15).clamp(0.0, 1.0) ** 2
     defocused = ((coc.abs() - 1.0) / 3.0).clamp(0.0, 1.0)
     return linear * (1.0 + HIGHLIGHT_GAIN * boost * bright * defocused)
+
+
+def _check_image(image: torch.Tensor, what: str) -> None:
+    if not torch.is_tensor(image) or not image.is_floating_point():
+        raise TypeError(f"image must be a floating-point torch.Tensor of {what}")
+    if not torch.isfinite(image).all():
+        raise ValueError("image contains NaN or infinite values")
 
 
 def render(
@@ -82,6 +89,23 @@ def render(
     Returns:
         The defocused image, with the shape, dtype and device of ``image``.
     """
+    _check_image(image, "sRGB values in [0, 1]")
+    out = render_linear(srgb_to_linear(image.float()), depth, camera, method, blades=blades, highlight_boost=highlight_boost, matte=matte)
+    return linear_to_srgb(out).to(image.dtype)
+
+
+def render_linear(
+    linear: torch.Tensor,
+    depth: torch.Tensor,
+    camera: CameraSettings,
+    method: Method = "layered",
+    *,
+    blades: int = 0,
+    highlight_boost: float = 0.0,
+    matte: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """:func:`render` on linear light: (3, H, W) or (B, 3, H, W) in, the same shape out,
+    no sRGB decode or encode (for callers that convert with lookup tables)."""
     if method not in METHODS:
         raise ValueError(f"method={method!r} is unknown; use one of {', '.join(METHODS)}")
     if blades and method != "layered":
@@ -89,11 +113,8 @@ def render(
     aperture_kernel(1.0, blades)  # validates blades
     if not (isinstance(highlight_boost, (int, float)) and math.isfinite(highlight_boost) and highlight_boost >= 0):
         raise ValueError(f"highlight_boost={highlight_boost!r} must be a finite number >= 0")
-    if not torch.is_tensor(image) or not image.is_floating_point():
-        raise TypeError("image must be a floating-point torch.Tensor of sRGB values in [0, 1]")
-    if not torch.isfinite(image).all():
-        raise ValueError("image contains NaN or infinite values")
-    batch = _as_batch(image, "image", 3).float()
+    _check_image(linear, "linear light")
+    batch = _as_batch(linear, "image", 3).float()
     height, width = batch.shape[-2:]
     depth_b = _as_batch(depth, "depth", 1, height, width).to(batch.device, torch.float32)
     check_depth(depth_b)
@@ -102,18 +123,17 @@ def render(
     depth_b = depth_b.expand(batch.shape[0], -1, -1, -1)
 
     coc = coc_diameter_px(depth_b, camera, width)
-    linear = srgb_to_linear(batch)
     if highlight_boost > 0:
-        linear = _highlights(linear, batch, coc, highlight_boost)
+        batch = _highlights(batch, coc, highlight_boost)
     if method == "layered":
-        out = render_layered(linear, coc, blades)
+        out = render_layered(batch, coc, blades)
     elif method == "taf":
-        out = render_taf(linear, coc)
+        out = render_taf(batch, coc)
     else:
         if matte is None:
             matte_b = matte_from_depth(depth_b, camera.focus_distance_m)
         else:
             matte_b = _as_batch(matte, "matte", 1, height, width).to(batch.device, torch.float32)
             matte_b = matte_b.clamp(0.0, 1.0).expand(batch.shape[0], -1, -1, -1)
-        out = render_drbokeh(linear, coc, matte_b)
-    return linear_to_srgb(out).reshape(image.shape).to(image.dtype)
+        out = render_drbokeh(batch, coc, matte_b)
+    return out.reshape(linear.shape)
