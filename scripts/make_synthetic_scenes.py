@@ -8,7 +8,6 @@ the optical axis) of the surface it shows.
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import numpy as np

@@ -7,7 +7,6 @@ JSON, Markdown) and the bar chart (PNG).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -84,7 +83,7 @@ def bar_chart(table: pd.DataFrame, path: str | Path) -> Path:
     errors = np.vstack([rates - rows["wilson_low"].to_numpy() * 100, rows["wilson_high"].to_numpy() * 100 - rates])
     ax.bar(x, rates, color="#e8743b", yerr=errors, capsize=4, label="ours preferred (Wilson 95 %)")
     ax.axhline(50, color="black", linestyle="--", linewidth=1, label="no preference (50 %)")
-    for xi, rate, votes in zip(x, rates, rows["votes"]):
+    for xi, votes in zip(x, rows["votes"]):
         ax.text(xi, 2, f"n={votes}", ha="center", va="bottom", fontsize=7, color="white")
     ax.set_xticks(x, rows["baseline"], rotation=20, ha="right", fontsize=8)
     ax.set_ylim(0, 100)

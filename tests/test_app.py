@@ -1,12 +1,10 @@
 """The Explore handlers and the launched app."""
 
-import io
 
 import gradio as gr
 import numpy as np
 import pytest
-import torch
-from gradio_client import Client, handle_file
+from gradio_client import Client
 from PIL import Image
 
 from app import build_app, launch

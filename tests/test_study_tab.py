@@ -38,7 +38,7 @@ def test_a_participant_answers_twenty_questions(study):
     with pytest.raises(gr.Error, match="agree"):
         begin("", False)
     screen = begin("", True)
-    participant, session = screen[0], screen[1]
+    participant = screen[0]
     assert "Question 1 of 20" in screen[6] and screen[9] == 0
     clicks = []
     for k in range(20):

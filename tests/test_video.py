@@ -1,4 +1,3 @@
-import imageio.v2 as imageio
 import imageio_ffmpeg
 import numpy as np
 import pytest
