@@ -37,7 +37,6 @@ class DefocusResult:
         focus_distance: metres, used for ``image``.
         focus_source: where the focus distance came from ("saliency", "user", "camera").
         camera: the camera ``image`` was rendered with (its focus distance included).
-        coc: (H, W) signed circle of confusion in pixels.
         image: the defocused image.
         method: the lens used.
         timings: seconds per stage.
@@ -50,11 +49,15 @@ class DefocusResult:
     focus_distance: float
     focus_source: str
     camera: CameraSettings
-    coc: torch.Tensor
     image: Image.Image
     method: str = "layered"
     timings: dict[str, float] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+
+    @property
+    def coc(self) -> torch.Tensor:
+        """(H, W) signed circle of confusion in pixels for ``camera`` (derived from the depth)."""
+        return coc_diameter_px(self.depth, self.camera, self.all_in_focus.width).cpu()
 
 
 def refocus(
@@ -80,9 +83,8 @@ def refocus(
     linear = to_linear(result.all_in_focus, result.depth.device)  # the lens runs where the depth is
     with torch.inference_mode():
         out = render_linear(linear, result.depth, camera, method, blades=blades, highlight_boost=highlight_boost, matte=matte)
-        coc = coc_diameter_px(result.depth, camera, linear.shape[-1]).cpu()
     timings = dict(result.timings, lens=time.perf_counter() - start)
-    return replace(result, focus_distance=focus, focus_source=source, camera=camera, coc=coc, image=linear_to_pil(out), method=method, timings=timings)
+    return replace(result, focus_distance=focus, focus_source=source, camera=camera, image=linear_to_pil(out), method=method, timings=timings)
 
 
 class DefocusPipeline:
@@ -200,7 +202,7 @@ class DefocusPipeline:
             focus, source = float(focus_distance), "user"
         scene = DefocusResult(
             all_in_focus=image, depth=depth, saliency=saliency, focus_distance=focus, focus_source=source,
-            camera=camera.replace(focus_distance_m=focus), coc=torch.zeros_like(depth), image=image, method=method,
+            camera=camera.replace(focus_distance_m=focus), image=image, method=method,
             timings=timings, notes=tuple(notes),
         )
         result = refocus(scene, scene.camera)

@@ -58,10 +58,11 @@ def scene_maps(result) -> list[tuple[Image.Image, str]]:
     """Captioned views of a ``DefocusResult``: all-in-focus, depth, saliency and CoC, with legends."""
     depth = result.depth.detach().float().cpu()
     near, far = float(torch.quantile(depth, 0.01)), float(torch.quantile(depth, 0.99))
-    limit = max(float(result.coc.abs().max()), 1.0)
+    coc = result.coc
+    limit = max(float(coc.abs().max()), 1.0)
     return [
         (result.all_in_focus, "All in focus"),
         (with_legend(colorize(1.0 / depth, "magma", 1.0 / far, 1.0 / near), "magma", far, near, "depth (m), far → near"), "Depth"),
         (with_legend(colorize(result.saliency, "viridis", 0.0, 1.0), "viridis", 0.0, 1.0, "saliency"), "Saliency"),
-        (with_legend(coc_view(result.coc), "RdBu_r", -limit, limit, "CoC (px): in front ← 0 → behind"), "Circle of confusion"),
+        (with_legend(coc_view(coc), "RdBu_r", -limit, limit, "CoC (px): in front ← 0 → behind"), "Circle of confusion"),
     ]
