@@ -69,13 +69,15 @@ def refocus(
     blades: int = 0,
     highlight_boost: float = 0.0,
     matte: torch.Tensor | None = None,
+    focus_source: str | None = None,
 ) -> DefocusResult:
     """Re-run only the lens on ``result``'s scene.
 
     ``focus_distance`` None keeps the result's focus; a value overrides it (and the
-    camera's). ``method`` None keeps the result's lens.
+    camera's) and is recorded as the user's unless ``focus_source`` says otherwise.
+    ``method`` None keeps the result's lens.
     """
-    source = result.focus_source if focus_distance is None else "user"
+    source = focus_source or (result.focus_source if focus_distance is None else "user")
     focus = result.focus_distance if focus_distance is None else float(focus_distance)
     camera = camera.replace(focus_distance_m=focus)
     method = method or result.method

@@ -7,7 +7,7 @@ A scene (all-in-focus image, depth, saliency) is made once per session and kept 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
@@ -182,11 +182,10 @@ def refocus_view(
         result = refocus(
             state.result, camera, focus_distance=float(focus), method=method,
             blades=0 if blades == "Circle" else int(blades), highlight_boost=float(highlight_boost),
+            focus_source="saliency" if auto_focus else "user",
         )
     except ValueError as error:
         raise _error(str(error)) from None
-    if auto_focus:
-        result = replace(result, focus_source="saliency")
     return ExploreState(result, state.auto_focus_m), save_image(result.image), _focus_text(result), round(float(focus), 2)
 
 
