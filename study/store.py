@@ -98,9 +98,9 @@ class VoteStore:
             except (KeyError, TypeError):
                 continue
             self._questions.setdefault(str(record.get("participant_id")), questions)
-        self._answers: dict[tuple[str, int], dict] = {}
+        self._answers: dict[str, dict[int, dict]] = {}  # participant -> question index -> vote
         for vote in read_votes(self.folder):
-            self._answers.setdefault((str(vote.get("participant_id")), vote.get("question_index")), vote)
+            self._answers.setdefault(str(vote.get("participant_id")), {}).setdefault(vote.get("question_index"), vote)
 
     def shown_counts(self) -> dict[tuple[str, str], int]:
         counts: dict[tuple[str, str], int] = {}
@@ -136,7 +136,7 @@ class VoteStore:
 
     def answered(self, participant_id: str) -> dict[int, dict]:
         with self._lock:
-            return {index: vote for (pid, index), vote in self._answers.items() if pid == participant_id}
+            return dict(self._answers.get(participant_id, {}))
 
     def submit(self, participant_id: object, question_index: object, choice: object, shown_at: str | None = None) -> dict:
         """Store one vote, fsync'ed, and return it. A repeat of an answered question returns
@@ -152,8 +152,9 @@ class VoteStore:
                 raise VoteRefused("this participant has no questions assigned")
             if not 0 <= question_index < len(questions):
                 raise VoteRefused(f"question {question_index} was not assigned to this participant")
-            if (participant_id, question_index) in self._answers:
-                return self._answers[participant_id, question_index]
+            answers = self._answers.setdefault(participant_id, {})
+            if question_index in answers:
+                return answers[question_index]
             question = questions[question_index]
             chosen = question.left_method if choice == "left" else question.right_method
             vote = {
@@ -172,7 +173,7 @@ class VoteStore:
                 "app_version": self.app_version,
             }
             self._votes.append(vote)
-            self._answers[participant_id, question_index] = vote
+            answers[question_index] = vote
             return vote
 
 

@@ -44,7 +44,8 @@ def _error(message: str) -> gr.Error:
 
 
 def _pipeline(**components) -> DefocusPipeline:
-    return DefocusPipeline(saliency=components.pop("saliency", None) or MODELS.spectral(), device=MODELS.device, **components)
+    """A pipeline on the app's device (spectral-residual saliency unless one is given)."""
+    return DefocusPipeline(device=MODELS.device, **components)
 
 
 def _start(result: DefocusResult) -> tuple:

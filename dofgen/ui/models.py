@@ -15,7 +15,7 @@ from dofgen import generator as generators
 from dofgen.depth import DepthEstimator
 from dofgen.generator import Generator
 from dofgen.loading import resolve_device
-from dofgen.saliency import SpectralResidualSaliency, load_saliency
+from dofgen.saliency import load_saliency
 
 
 class ModelUnavailable(RuntimeError):
@@ -55,9 +55,6 @@ class LazyModels:
     def saliency(self) -> object:
         """The configured saliency model, or spectral residual when it cannot load."""
         return self._get("saliency", load_saliency)
-
-    def spectral(self) -> SpectralResidualSaliency:
-        return SpectralResidualSaliency()
 
 
 MODELS = LazyModels()
