@@ -192,3 +192,48 @@ def save_tiny_resnet_classifier(folder: Path, labels: tuple[str, ...] = ("cat", 
     ResNetForImageClassification(config).save_pretrained(folder)
     ConvNextImageProcessor(size={"shortest_edge": 32}, crop_pct=1.0).save_pretrained(folder)
     return folder
+
+
+def save_tiny_blur_classifier(folder: Path, examples: dict) -> Path:
+    """A tiny ResNet wired by hand into a sharpness meter, labelled none/desirable/undesirable.
+
+    The stem convolution is a Laplacian (high-pass), every residual branch is zero and the
+    second stage's shortcut passes that channel on, so the pooled feature is the mean
+    rectified high-pass response; the head cuts it into three intervals, at the geometric
+    midpoints between the ``examples`` ({label: [PIL images]}) of each class. Deterministic:
+    sharp photos are "none", partly blurred "desirable", blurred all over "undesirable".
+    """
+    from transformers import ConvNextImageProcessor
+
+    labels = ("none", "desirable", "undesirable")
+    save_tiny_resnet_classifier(folder, labels)
+    from transformers import ResNetForImageClassification
+
+    model = ResNetForImageClassification.from_pretrained(folder).eval()
+    processor = ConvNextImageProcessor.from_pretrained(folder)
+    laplacian = torch.tensor([[0.0, -1.0, 0.0], [-1.0, 4.0, -1.0], [0.0, -1.0, 0.0]]) / 3.0
+    with torch.no_grad():
+        for parameter in model.resnet.encoder.parameters():
+            if parameter.dim() == 4:  # convolutions: residual branches off
+                parameter.zero_()
+        stem = model.resnet.embedder.embedder.convolution.weight
+        stem.zero_()
+        stem[0, :, 2:5, 2:5] = laplacian
+        model.resnet.encoder.stages[1].layers[0].shortcut.convolution.weight[0, 0] = 1.0
+        head = model.classifier[1]
+        head.weight.zero_()
+        head.bias.zero_()
+
+        def feature(images) -> torch.Tensor:
+            inputs = processor(images=[image.convert("RGB") for image in images], return_tensors="pt")
+            return model.resnet(**inputs).pooler_output.flatten(1)[:, 0]
+
+        level = {label: feature(images) for label, images in examples.items()}
+        high = (float(level["desirable"].max()) * float(level["none"].min())) ** 0.5
+        low = (float(level["undesirable"].max()) * float(level["desirable"].min())) ** 0.5
+        assert level["none"].min() > level["desirable"].max() and level["desirable"].min() > level["undesirable"].max()
+        gain = 100.0 / high
+        head.weight[0, 0], head.bias[0] = gain, -gain * high
+        head.weight[2, 0], head.bias[2] = -gain, gain * low
+    model.save_pretrained(folder)
+    return folder

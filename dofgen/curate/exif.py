@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import math
+import warnings
 from dataclasses import asdict, dataclass
 from typing import Literal
 
@@ -82,9 +83,11 @@ def read_exif(data: bytes) -> tuple[Status, Exif | None]:
         return "unreadable", None
     raw = image.info.get("exif")
     try:
-        exif = image.getexif()
-        base = dict(exif)
-        sub = dict(exif.get_ifd(ExifTags.IFD.Exif))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # PIL warns, then returns what it could read
+            exif = image.getexif()
+            base = dict(exif)
+            sub = dict(exif.get_ifd(ExifTags.IFD.Exif))
     except Exception:  # a truncated or garbled block: PIL raises many kinds
         return "corrupt", None
     if not base and not sub:

@@ -231,16 +231,33 @@ def assemble(out: str | Path, shard_ids: list[str]) -> dict[str, int]:
 
     parts = [Dataset.from_file(str(shard_dir(out, i) / "rows.arrow")) for i in shard_ids]
     parts = [part for part in parts if len(part)]
-    every = concatenate_datasets(parts) if parts else Dataset.from_list([], features=features())
     sizes = {}
     for subset in SUBSETS:
         target = Path(out) / subset
         if target.exists():
             shutil.rmtree(target)
-        chosen = every.filter(lambda s, subset=subset: s == subset, input_columns="subset")
-        chosen.save_to_disk(str(target))
+        chosen = concatenate_datasets(parts).filter(lambda s, subset=subset: s == subset, input_columns="subset") if parts else []
+        if len(chosen):
+            chosen.save_to_disk(str(target))
+        else:
+            save_empty(target)
         sizes[subset] = len(chosen)
     return sizes
+
+
+def save_empty(target: Path) -> None:
+    """An empty dataset with :func:`features` that ``load_from_disk`` opens (datasets 5 saves
+    an empty dataset without any data file, which it then cannot load)."""
+    from datasets import Dataset
+    from datasets.arrow_writer import ArrowWriter
+
+    Dataset.from_dict({name: [] for name in features()}, features=features()).save_to_disk(str(target))
+    name = "data-00000-of-00001.arrow"
+    writer = ArrowWriter(features=features(), path=str(target / name))
+    writer.finalize()
+    state = json.loads((target / "state.json").read_text())
+    state["_data_files"] = [{"filename": name}]
+    (target / "state.json").write_text(json.dumps(state, indent=2))
 
 
 def run(config: CurateConfig) -> dict:
