@@ -20,6 +20,7 @@ import imageio_ffmpeg
 import numpy as np
 import pandas as pd
 
+from dofgen.distributed import partial_state
 from dofgen.metrics import ENERGIES, content_consistency, rising_pairs, sweep_energy
 
 #: One line under every table that has both Blur Monotonicity columns.
@@ -84,13 +85,14 @@ def evaluate(manifest, segmenter=None) -> tuple[pd.DataFrame, pd.DataFrame]:
     Under several processes (``accelerate launch``) each evaluates its share of the videos
     and every process returns the whole tables.
     """
-    from accelerate import PartialState
     from accelerate.utils import gather_object
 
-    state = PartialState()
+    state = partial_state()
     stimuli = list(manifest.stimuli)
     with state.split_between_processes(list(range(len(stimuli)))) as mine:
         rows = [evaluate_stimulus(stimuli[index], segmenter) for index in mine]
+    if state.num_processes > 1:
+        sys.stderr.write(f"process {state.process_index + 1}/{state.num_processes}: {len(rows)} of {len(stimuli)} videos\n")
     if state.num_processes > 1:
         rows = gather_object(rows)
     per_prompt = pd.DataFrame(rows)
@@ -113,8 +115,6 @@ def table_markdown(table: pd.DataFrame) -> str:
 
 def manifest_main(argv: list[str]) -> int:
     """The manifest command (Table 2)."""
-    from accelerate import PartialState
-
     from dofgen.segmentation import Segmenter
     from study.aggregate import markdown_table
     from study.manifest import ManifestError, load_manifest
@@ -130,7 +130,7 @@ def manifest_main(argv: list[str]) -> int:
     except ManifestError as error:
         sys.stderr.write(f"python -m dofgen.evaluate: {error}\n")
         return 2
-    state = PartialState()
+    state = partial_state()
     segmenter, note = None, ""
     if (args.segmenter or "").lower() != "none":
         try:

@@ -25,6 +25,7 @@ import numpy as np
 from PIL import Image
 
 from dofgen.curate import rules
+from dofgen.distributed import partial_state
 from dofgen.curate.exif import FIELDS, read_exif
 from dofgen.curate.models import BlurClassifier, Captioner, ValidityChecker, load_optional
 from dofgen.curate.sources import DEFAULT_SHARD_SIZE, list_shards, read_shard
@@ -175,7 +176,7 @@ def shard_dir(out: str | Path, shard_id: str) -> Path:
     return Path(out) / "shards" / shard_id
 
 
-def process_shard(shard: dict, config: CurateConfig) -> dict:
+def process_shard(shard: dict, config: CurateConfig, rank: int = 0) -> dict:
     """Run one shard; write its rows and, last, its stats (the done marker). Returns the stats."""
     from datasets.arrow_writer import ArrowWriter
 
@@ -197,7 +198,7 @@ def process_shard(shard: dict, config: CurateConfig) -> dict:
     finally:
         writer.finalize()
     stats = {
-        "shard": shard["id"], "counts": dict(run.counts), "seconds": time.perf_counter() - start, "models": status,
+        "shard": shard["id"], "process": rank, "counts": dict(run.counts), "seconds": time.perf_counter() - start, "models": status,
         "f_before": f_histogram(run.f_before), "f_after": {s: f_histogram(v) for s, v in run.f_after.items()},
     }
     partial = folder / "stats.json.partial"
@@ -215,14 +216,14 @@ def _error(out: str | Path, shard_id: str) -> str:
     return path.read_text() if path.is_file() else "not processed"
 
 
-def _map_shards(batch: dict, config: CurateConfig) -> dict:
+def _map_shards(batch: dict, config: CurateConfig, rank: int) -> dict:
     """``Dataset.map`` body: process each shard of a batch; one JSON line of stats each."""
     if config.num_proc > 1:
         import torch
 
         torch.set_num_threads(1)  # one core per process
     shards = [dict(zip(batch, values)) for values in zip(*batch.values())]
-    return {"stats": [json.dumps(process_shard(shard, config)) for shard in shards]}
+    return {"stats": [json.dumps(process_shard(shard, config, rank)) for shard in shards]}
 
 
 def assemble(out: str | Path, shard_ids: list[str]) -> dict[str, int]:
@@ -263,13 +264,12 @@ def save_empty(target: Path) -> None:
 def run(config: CurateConfig) -> dict:
     """Curate ``config.input`` into ``config.out``; returns the report (main process) or this
     node's stats (other processes)."""
-    from accelerate import PartialState
     from datasets import Dataset
     from datasets.distributed import split_dataset_by_node
 
     from dofgen.curate.report import write_report
 
-    state = PartialState()
+    state = partial_state()
     out = Path(config.out)
     shards = list_shards(config.input, config.shard_size, exclude=out)
     if not shards:
@@ -279,7 +279,7 @@ def run(config: CurateConfig) -> dict:
     pending = mine.filter(lambda shard_id: not is_done(out, shard_id), input_columns="id")
     skipped = len(mine) - len(pending)
     if len(pending):
-        pending.map(_map_shards, fn_kwargs={"config": config}, batched=True, batch_size=1, num_proc=min(config.num_proc, len(pending)) if config.num_proc > 1 else None,
+        pending.map(_map_shards, fn_kwargs={"config": config, "rank": state.process_index}, batched=True, batch_size=1, num_proc=min(config.num_proc, len(pending)) if config.num_proc > 1 else None,
                     remove_columns=pending.column_names, keep_in_memory=True, load_from_cache_file=False)
     state.wait_for_everyone()
     if state.num_processes > 1:
@@ -292,5 +292,7 @@ def run(config: CurateConfig) -> dict:
     failed = [{"shard": s["id"], "error": _error(out, s["id"])} for s in shards if not is_done(out, s["id"])]
     stats = [json.loads((shard_dir(out, i) / "stats.json").read_text()) for i in ids]
     sizes = assemble(out, ids)
-    summary = {"total": len(shards), "done": len(ids), "skipped_as_done": skipped, "failed": failed, "processes": state.num_processes}
+    per_process = Counter(stat.get("process", 0) for stat in stats)
+    summary = {"total": len(shards), "done": len(ids), "skipped_as_done": skipped, "failed": failed, "processes": state.num_processes,
+               "shards_per_process": {str(rank): per_process[rank] for rank in range(state.num_processes)}}
     return write_report(out, stats, sizes, config=asdict(config), shards=summary)
