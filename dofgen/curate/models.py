@@ -28,6 +28,7 @@ DEFAULT_VALIDITY = "OpenGVLab/InternVL3-1B-hf"
 VALIDITY_QUESTION = "Is this a real photograph taken with a camera, not AI-generated, illustrated or rendered? Answer yes or no."
 BLUR_CLASSES = ("none", "desirable", "undesirable")
 MAX_CAPTION_TOKENS = 40
+CAPTION_REQUEST = "Describe this photo in one sentence."
 
 T = TypeVar("T")
 
@@ -42,17 +43,33 @@ def _image_text_model(kind: str, model_id_or_path: str, env_var: str, device) ->
     return model, processor, resolve_device(device)
 
 
+def chat_prompt(processor, question: str) -> str | None:
+    """``question`` about one image in the processor's chat template, or None without one."""
+    if not getattr(processor, "chat_template", None):
+        return None
+    messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": question}]}]
+    return processor.apply_chat_template(messages, add_generation_prompt=True)
+
+
 class Captioner(TransformersComponent):
-    """Captions photos (BLIP-2 by default)."""
+    """Captions photos: BLIP-2 by default; a chat vision-language model (InternVL3, ...) is
+    asked :data:`CAPTION_REQUEST` in its chat template."""
 
     @classmethod
-    def from_pretrained(cls, model_id_or_path: str | None = None, device=None) -> "Captioner":
-        model_id_or_path = model_id_or_path or os.environ.get("DOFGEN_CAPTIONER", DEFAULT_CAPTIONER)
-        return cls(*_image_text_model("captioner", model_id_or_path, "DOFGEN_CAPTIONER", device))
+    def from_pretrained(cls, model_id_or_path: str | None = None, device=None, env_var: str = "DOFGEN_CAPTIONER") -> "Captioner":
+        model_id_or_path = model_id_or_path or os.environ.get(env_var, DEFAULT_CAPTIONER)
+        return cls(*_image_text_model("captioner", model_id_or_path, env_var, device))
 
     @torch.inference_mode()
     def __call__(self, images: list[Image.Image]) -> list[str]:
-        inputs = self.processor(images=[image.convert("RGB") for image in images], return_tensors="pt").to(self.device)
+        images = [image.convert("RGB") for image in images]
+        prompt = chat_prompt(self.processor, CAPTION_REQUEST)
+        if prompt is None:
+            inputs = self.processor(images=images, return_tensors="pt")
+        else:
+            self.processor.tokenizer.padding_side = "left"
+            inputs = self.processor(images=images, text=[prompt] * len(images), return_tensors="pt", padding=True)
+        inputs = inputs.to(self.device)
         output = self.model.generate(**inputs, max_new_tokens=MAX_CAPTION_TOKENS, do_sample=False)
         prompt = inputs.get("input_ids")
         if prompt is not None and output.shape[1] > prompt.shape[1] and torch.equal(output[:, : prompt.shape[1]], prompt):
@@ -81,10 +98,7 @@ class ValidityChecker(TransformersComponent):
 
     def prompt(self) -> str:
         """The question, in the model's chat template when it has one."""
-        if getattr(self.processor, "chat_template", None):
-            messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": VALIDITY_QUESTION}]}]
-            return self.processor.apply_chat_template(messages, add_generation_prompt=True)
-        return f"Question: {VALIDITY_QUESTION} Answer:"
+        return chat_prompt(self.processor, VALIDITY_QUESTION) or f"Question: {VALIDITY_QUESTION} Answer:"
 
     @torch.inference_mode()
     def __call__(self, images: list[Image.Image]) -> list[float]:

@@ -150,7 +150,8 @@ class ShardRun:
         missing = [i for i, row in enumerate(rows) if not row["prompt"]]
         if captioner is not None and missing:
             for i, caption in zip(missing, captioner([images[i] for i in missing])):
-                rows[i]["prompt"], rows[i]["prompt_source"] = caption, "captioner"
+                if caption:
+                    rows[i]["prompt"], rows[i]["prompt_source"] = caption, "captioner"
         if validity is not None and rows:
             for row, score in zip(rows, validity(images)):
                 row["photo_score"] = score
