@@ -39,6 +39,9 @@ F_BINS = np.concatenate([np.geomspace(0.625, 10.0, 25), np.geomspace(10.0, 50.0,
 DROP_NOT_PHOTO = "not a photograph"
 DROP_UNDECODABLE = "image does not decode"
 MODEL_KINDS = ("captioner", "validity", "blur_classifier")
+#: JPEGs are decoded at the smallest DCT scale that keeps this many pixels a side (the
+#: models' inputs are smaller); with no models, at the smallest scale, only to check them.
+DECODE_SIDE = 512
 
 
 def features():
@@ -138,7 +141,8 @@ class ShardRun:
         for record, exif, subset in batch:
             try:
                 image = Image.open(io.BytesIO(record.data))
-                image.load()
+                image.draft("RGB", (DECODE_SIDE, DECODE_SIDE) if any(self.models.values()) else (64, 64))
+                image.load()  # the whole file is decoded (at a JPEG's reduced scale): truncation shows
             except Exception:  # truncated or garbled pixel data
                 self.counts[f"{subset}: {DROP_UNDECODABLE}"] += 1
                 continue
