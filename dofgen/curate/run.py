@@ -275,6 +275,8 @@ def run(config: CurateConfig) -> dict:
     from dofgen.curate.report import write_report
 
     state = partial_state()
+    if config.device is None and state.device.type == "cuda":
+        config.device = str(state.device)  # one GPU per process under accelerate launch / torchrun
     out = Path(config.out)
     shards = list_shards(config.input, config.shard_size, exclude=out)
     if not shards:
