@@ -16,7 +16,9 @@ QUEUE = dict(default_concurrency_limit=2, max_size=64)
 
 
 def build_app() -> gr.Blocks:
-    """Compose the app's tabs."""
+    """Compose the app's tabs (``STUDY_ONLY=1``: the study for participants, results for researchers)."""
+    if os.environ.get("STUDY_ONLY", "").strip().lower() in ("1", "true", "yes"):
+        return build_study_app()
     with gr.Blocks(title=TITLE) as demo:
         gr.Markdown(
             f"# {TITLE}\n"
@@ -29,6 +31,16 @@ def build_app() -> gr.Blocks:
             build_study_tab(demo)
         with gr.Tab("Results"):
             build_results_tab(demo)
+    return demo
+
+
+def build_study_app() -> gr.Blocks:
+    """While a study runs: participants get the Study alone at ``/``; researchers open
+    ``/researcher`` (not linked) for the token-gated Results."""
+    with gr.Blocks(title="A short video study") as demo:
+        build_study_tab(demo)
+    with demo.route("Researcher", "researcher", show_in_navbar=False):
+        build_results_tab(demo)
     return demo
 
 
