@@ -7,7 +7,7 @@ import gradio as gr
 from dofgen import __version__
 from dofgen.ui.explore import MAX_UPLOAD_BYTES, build_explore_tab
 from dofgen.ui.results import build_results_tab
-from dofgen.ui.study import HEAD, build_study_tab
+from dofgen.ui.study import HEAD, build_study_tab, reserve_queue
 
 TITLE = "dofgen — fine-grained defocus blur control"
 #: Queue: up to 4 lens renders at once (sliders), 1 sweep and 1 generation at a time, each
@@ -46,7 +46,7 @@ def build_study_app() -> gr.Blocks:
 
 def launch(demo: gr.Blocks, **kwargs) -> gr.Blocks:
     """Queue and launch with the app's limits (uploads up to 20 MB)."""
-    demo.queue(**QUEUE).launch(max_file_size=MAX_UPLOAD_BYTES, head=HEAD, **kwargs)
+    reserve_queue(demo.queue(**QUEUE)).launch(max_file_size=MAX_UPLOAD_BYTES, head=HEAD, **kwargs)
     return demo
 
 

@@ -9,13 +9,15 @@ the study secret (``study.codes``), kept in localStorage; a reload, or a server 
 continues the same participant on the question the server says is on screen. Completion
 codes are keyed with the same secret and issued only once every answer is stored.
 
-Study events bypass the shared queue (``queue=False``): Results or Explore traffic cannot
-fill the capacity votes need. Refusals are one line on screen, never an exception.
+Votes have capacity nothing else can take: the browser sends study events past the queue
+(``queue=False``), and API clients, which always queue, land in the ``study`` concurrency
+group, whose waiting events count against their own ``max_size``, not the shared one
+(``reserve_queue``). Refusals are one line on screen, never an exception.
 """
 
 from __future__ import annotations
 
-import logging
+import contextvars
 import os
 import signal
 import tempfile
@@ -23,6 +25,7 @@ import threading
 from pathlib import Path
 
 import gradio as gr
+from gradio import queueing, route_utils
 
 from study.blind import ViewFiles
 from study.codes import completion_code, new_participant, participant_of
@@ -68,7 +71,33 @@ KEEP_TOKEN = f"(token) => {{ if (token) window.localStorage.setItem('{STORAGE_KE
 REDIRECT = "(url) => { if (url) window.location.assign(url); return []; }"
 #: The screen's outputs, in order (what ``StudyService.screen`` returns).
 FIELDS = ("token", "intro", "question", "done", "status", "progress", "left", "right", "shown_index", "notice", "done_text", "completion_url")
-log = logging.getLogger(__name__)
+#: The study's concurrency group: its own workers and its own queue capacity.
+GROUP = "study"
+_PUSHING = contextvars.ContextVar("dofgen_study_pushing", default=None)
+
+
+class ReservedQueue(queueing.Queue):
+    """Gradio's queue, where the study's group and all other groups each have ``max_size``."""
+
+    def __len__(self) -> int:
+        group = _PUSHING.get()
+        return sum(
+            len(events.queue) for name, events in self.event_queue_per_concurrency_id.items() if group is None or (name == GROUP) == (group == GROUP)
+        )
+
+    async def push(self, body, request, username):
+        fn = route_utils.get_fn(self.blocks, None, body) if body.fn_index is not None else None
+        token = _PUSHING.set(getattr(fn, "concurrency_id", "") or "")
+        try:
+            return await super().push(body, request, username)
+        finally:
+            _PUSHING.reset(token)
+
+
+def reserve_queue(demo: gr.Blocks) -> gr.Blocks:
+    """Give the study's events a queue capacity of their own (call after ``demo.queue``)."""
+    demo._queue.__class__ = ReservedQueue
+    return demo
 
 
 class StudyService:
@@ -265,7 +294,7 @@ def build_study_tab(demo: gr.Blocks) -> None:
         done_text = gr.Markdown(elem_id="study-done")
     completion_url = gr.Textbox(visible="hidden", elem_id="study-completion-url", show_label=False)
     outputs = [token, intro, question, done, status, progress, left, right, shown_index, notice, done_text, completion_url]
-    study = dict(queue=False, show_progress="hidden")  # votes never wait behind Results or Explore
+    study = dict(queue=False, concurrency_id=GROUP, concurrency_limit=8, show_progress="hidden")  # see reserve_queue
     demo.load(resume, token, outputs, js=READ_TOKEN, api_name="resume", **study)
     start.click(begin, [token, consent], outputs, api_name="begin", **study).then(None, token, None, js=KEEP_TOKEN, **study)
     for button, handler in ((pick_left, vote_left), (pick_right, vote_right)):
