@@ -101,7 +101,12 @@ class HubSync:
         return True
 
     def _restore(self) -> None:
-        restore(self.folder, self.repo_id, self.api)
+        from huggingface_hub.errors import RepositoryNotFoundError
+
+        try:
+            restore(self.folder, self.repo_id, self.api)
+        except RepositoryNotFoundError:
+            pass  # a new study: no repository yet, nothing to restore
         self.restored = True
         if self.on_restore:
             self.on_restore()
