@@ -46,9 +46,9 @@ def votes_frame(votes: Iterable[dict]) -> pd.DataFrame:
     if "preferred_ours" not in frame:
         frame["preferred_ours"] = frame["chosen_method"] == "ours"
     frame["catch"] = frame["catch"].fillna(False).astype(bool) if "catch" in frame else False
-    shown = pd.to_datetime(frame.get("shown_at"), utc=True, errors="coerce", format="ISO8601")
-    answered = pd.to_datetime(frame.get("answered_at"), utc=True, errors="coerce", format="ISO8601")
-    frame["seconds"] = (answered - shown).dt.total_seconds()
+    times = {name: pd.to_datetime(frame[name] if name in frame else pd.Series(None, index=frame.index, dtype=object), utc=True, errors="coerce", format="ISO8601")
+             for name in ("shown_at", "answered_at")}
+    frame["seconds"] = (times["answered_at"] - times["shown_at"]).dt.total_seconds()
     return frame[frame["baseline"].notna()].reset_index(drop=True)
 
 
@@ -58,9 +58,10 @@ def exclusions(votes: Iterable[dict] | pd.DataFrame, min_seconds: float | None =
     frame = votes if isinstance(votes, pd.DataFrame) else votes_frame(votes)
     min_seconds = min_view_s() if min_seconds is None else min_seconds
     rows = []
-    for vote in frame[frame["catch"] & ~frame["preferred_ours"].astype(bool)].itertuples():
+    catch = frame["catch"].astype(bool)
+    for vote in frame.loc[catch & ~frame["preferred_ours"].astype(bool)].itertuples():
         rows.append((vote.participant_id, -1, f"failed the attention check at question {int(vote.question_index) + 1}"))
-    fast = frame[(~frame["catch"]) & (frame["seconds"] < min_seconds)]
+    fast = frame.loc[~catch & (frame["seconds"].astype(float) < min_seconds)]
     for vote in fast.itertuples():
         rows.append((vote.participant_id, int(vote.question_index), f"answered in {vote.seconds:.1f} s (< {min_seconds:g} s)"))
     return pd.DataFrame(rows, columns=["participant_id", "question_index", "reason"]).drop_duplicates()
@@ -77,7 +78,7 @@ def _dedupe(votes: Iterable[dict], exclude: bool = False, min_seconds: float | N
             [(p, int(q)) in fast for p, q in zip(frame["participant_id"], frame["question_index"])], index=frame.index, dtype=bool
         )
         frame = frame[keep]
-    return frame[~frame["catch"]]
+    return frame.loc[~frame["catch"].astype(bool)]
 
 
 def _bootstrap(frame: pd.DataFrame, rng: np.random.Generator) -> tuple[float, float]:

@@ -74,3 +74,17 @@ def test_broken_json_and_missing_file(tmp_path):
     with pytest.raises(ManifestError, match="no manifest"):
         load_manifest(tmp_path / "nothing.jsonl")
     assert BASELINES[0] == "sdxl"
+
+
+def test_catch_rows(tmp_path):
+    ok = write_manifest(tmp_path / "ok", prompts=1, extra=[{"prompt_id": "p0", "prompt": "x", "method": "frame_shuffled", "catch": True, "video": "videos/p0-sdxl.mp4"}])
+    manifest = load_manifest(ok)
+    assert manifest.catch_pairs() == [("p0", "frame_shuffled")] and ("p0", "frame_shuffled") not in manifest.pairs()
+    assert manifest.video("p0", "frame_shuffled").catch and "catch" not in manifest.video("p0", "frame_shuffled").meta
+    for method in ("ours", "Not Valid"):
+        bad = write_manifest(tmp_path / method.replace(" ", ""), prompts=1, extra=[{"prompt_id": "p0", "prompt": "x", "method": method, "catch": "true", "video": "videos/p0-sdxl.mp4"}])
+        with pytest.raises(ManifestError, match="attention check"):
+            load_manifest(bad)
+    unknown = write_manifest(tmp_path / "unknown", prompts=1, extra=[{"prompt_id": "p0", "prompt": "x", "method": "frame_shuffled", "video": "videos/p0-sdxl.mp4"}])
+    with pytest.raises(ManifestError, match="unknown method"):
+        load_manifest(unknown)  # without 'catch', only the study's methods
