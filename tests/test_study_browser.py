@@ -32,7 +32,9 @@ def server(tmp_path):
     for index, video in enumerate(sorted((folder / "videos").glob("p*.mp4"))):
         tiny_video(video, shade=index * 7)
     env = {"STUDY_MANIFEST": str(manifest), "STUDY_DATA_DIR": str(tmp_path / "data"), "STUDY_ONLY": "1", "STUDY_ADMIN_TOKEN": ADMIN}
-    with StudyServer(env) as running:
+    running = StudyServer(env)
+    running.env["STUDY_COMPLETION_URL"] = running.url + "?completed={code}"  # where a recruiter would take them back
+    with running:
         yield running
 
 
@@ -104,7 +106,9 @@ def test_twenty_questions_with_a_reload_and_a_restart(server, browser, tmp_path)
         choice = "left" if (k * 7) % 3 else "right"
         clicks.append(choice)
         page.locator(f"#study-vote-{choice}").click()
-    page.wait_for_function("() => (document.querySelector('#study-done') || {}).innerText?.includes('completion code')", timeout=30_000)
+    page.wait_for_url(re.compile(r"completed=[A-Z2-7]{10}$"), timeout=30_000)  # taken to the completion URL with the code
+    code = page.url.rsplit("=", 1)[1]
+    page.wait_for_function("code => (document.querySelector('#study-done') || {}).innerText?.includes(code)", arg=code, timeout=30_000)
     votes = sorted(read_votes(data), key=lambda v: v["question_index"])
     assert [v["choice"] for v in votes] == clicks
     assert {v["participant_id"] for v in votes} == {_participant(page)}

@@ -193,7 +193,8 @@ def test_votes_have_capacity_that_results_cannot_take(study, monkeypatch):
         demo.close()
 
 
-def test_blinding_over_the_api(study):
+def test_blinding_and_one_line_refusals_over_the_api(study, capfd, monkeypatch):
+    monkeypatch.setenv("STUDY_ONLY", "1")
     demo = build_app()
     launch(demo, prevent_thread_lock=True, server_name="127.0.0.1", quiet=True)
     try:
@@ -208,6 +209,14 @@ def test_blinding_over_the_api(study):
             seen.append(json.dumps(out, default=str))
             out = client.predict(out[0], out[5], api_name="/vote_left" if k % 2 else "/vote_right")
         seen.append(json.dumps(out, default=str))
+        assert "explore-" not in seen[1] and "results-token" in seen[1]  # participants' app: the Study, and the researcher page
+        lone = '"' + "\\ud800" * 40 + '"'  # a lone surrogate, as JSON can carry it
+        raw = [httpx.post(demo.local_url + f"gradio_api/run/{name}", content=f'{{"data": [{first}, {second}]}}', headers={"content-type": "application/json"})
+               for name, first, second in (("begin", lone, "true"), ("vote_left", lone, '"0"'), ("vote_left", json.dumps(out[0]), lone))]
+        assert [r.status_code for r in raw] == [200, 200, 200]
+        refused = [client.predict("", False, api_name="/begin")[1]] + [json.dumps(r.json()["data"]) for r in raw]
+        assert "tick the box" in refused[0] and "Question 1 of 20" in refused[1] and "press Start" in refused[2]
+        assert "Traceback" not in capfd.readouterr().err  # a refusal is a line on screen, not a logged exception
         leaks = {m for text in seen for m in _names_a_method(text)}
         assert leaks == set(), f"the study sent method ids to the browser: {leaks}"
         assert any(".mp4" in text for text in seen)  # the videos were among what was checked
