@@ -4,7 +4,6 @@ mid-study, a server restart mid-study, a phone, and the researcher's Results pag
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 
@@ -15,13 +14,8 @@ from study.store import read_records, read_votes
 from study_helpers import tiny_video, write_manifest
 from study_server import StudyServer
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-dev-shm-usage"]
-if not Path(CHROMIUM).exists():
-    if os.environ.get("CI"):
-        raise RuntimeError("CI must install Debian's chromium (apt-get install chromium) for the browser test")
-    pytest.skip("Debian's chromium is not installed", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api")
+from test_browser import _shots_dir, browser  # noqa: F401  (Debian's chromium, or the module is skipped)
+
 ADMIN = "researcher-s3cret-token"
 
 
@@ -36,20 +30,6 @@ def server(tmp_path):
     running.env["STUDY_COMPLETION_URL"] = running.url + "?completed={code}"  # where a recruiter would take them back
     with running:
         yield running
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield browser
-        browser.close()
-
-
-def _shots(tmp_path: Path) -> Path:
-    folder = Path(os.environ.get("DOFGEN_SCREENSHOTS", tmp_path))
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 def _on_question(page, k: int) -> None:
@@ -94,7 +74,7 @@ def test_twenty_questions_with_a_reload_and_a_restart(server, browser, tmp_path)
         sources.update(page.locator("video").evaluate_all("vs => vs.map(v => v.src)"))
         if k == 0:
             page.wait_for_timeout(500)
-            page.screenshot(path=str(_shots(tmp_path) / "study-laptop.png"), full_page=True)
+            page.screenshot(path=str(_shots_dir(tmp_path) / "study-laptop.png"), full_page=True)
         if k == 2:  # a reload mid-study: same participant, same question
             page.reload()
             _on_question(page, 3)
@@ -130,7 +110,7 @@ def test_a_phone_stacks_the_videos_and_the_labels_say_a_and_b(server, browser, t
     assert "Video A" in text and "Video B" in text and "Left" not in text and "Right" not in text
     assert page.locator("#study-vote-left").inner_text() == "A is better"
     page.wait_for_timeout(500)
-    page.screenshot(path=str(_shots(tmp_path) / "study-phone.png"), full_page=True)
+    page.screenshot(path=str(_shots_dir(tmp_path) / "study-phone.png"), full_page=True)
     records = read_records(Path(server.env["STUDY_DATA_DIR"]), "assignments-*.jsonl")
     assert records[0]["recruitment"] == {"PROLIFIC_PID": "abc123", "STUDY_ID": "s1", "SESSION_ID": "x9"}
     phone.close()

@@ -1,4 +1,3 @@
-import json
 import os
 import signal
 import subprocess
@@ -159,3 +158,21 @@ def test_the_secret_is_configured_or_kept_in_the_data_folder(tmp_path, monkeypat
     assert oct((tmp_path / "data" / ".study-secret").stat().st_mode)[-3:] == "600"
     monkeypatch.setenv("STUDY_SECRET", "from-the-space-settings")
     assert VoteStore(tmp_path / "data").secret == b"from-the-space-settings"
+
+
+def test_researchers_verify_a_code_from_the_command_line(tmp_path, manifest, capsys, monkeypatch):
+    from study.codes import completion_code, main
+
+    monkeypatch.delenv("STUDY_SECRET", raising=False)
+    store = VoteStore(tmp_path / "data", manifest)
+    for pid in ("participant-done", "participant-half"):
+        questions = store.questions(pid, {"PROLIFIC_PID": pid[-4:]})
+        for q in questions[: 20 if pid.endswith("done") else 10]:
+            store.submit(pid, q.index, "left")
+    done = completion_code(store.secret, "participant-done")
+    assert main([done, "--data", str(tmp_path / "data")]) == 0
+    assert "participant-done" in capsys.readouterr().out
+    assert main([completion_code(store.secret, "participant-half"), "--data", str(tmp_path / "data")]) == 1  # not finished
+    assert "complete=False" in capsys.readouterr().out
+    assert main(["ABCDEFGHIJ", "--data", str(tmp_path / "data")]) == 1
+    assert "not a completion code" in capsys.readouterr().out

@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import fnmatch
-import os
 import shutil
 import signal
 import subprocess
