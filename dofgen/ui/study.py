@@ -128,20 +128,26 @@ class StudyService:
         params = dict(getattr(request, "query_params", {}) or {}) if request is not None else {}
         return {k: str(params[k])[:200] for k in self.url_params if k in params and str(params[k]).isprintable()}
 
-    def view(self, participant_id: str, index: int) -> tuple[str, str, str]:
-        """(left, right, shown_at) for the question on screen: fresh copies the first time it
+    def view(self, participant_id: str, index: int) -> tuple[str, str]:
+        """(left, right) video files for the question on screen: fresh copies the first time it
         is shown, the same on a repeat; the previous question's copies are deleted."""
         question = self.store.questions(participant_id)[index]
         with self._lock:
             shown = self._shown.get(participant_id)
             if shown is not None and shown[0] == index:
-                return shown[1:]
+                return shown[1:3]
             left = self.views.issue(self.manifest.video(question.prompt_id, question.left_method).video)
             right = self.views.issue(self.manifest.video(question.prompt_id, question.right_method).video)
             if shown is not None:
                 self.views.release(shown[1:3])
             self._shown[participant_id] = (index, str(left), str(right), now())
-            return self._shown[participant_id][1:]
+            return str(left), str(right)
+
+    def shown_at(self, participant_id: str, index: int) -> str | None:
+        """When this process first showed question ``index`` to the participant (None: not known here)."""
+        with self._lock:
+            shown = self._shown.get(participant_id)
+            return shown[3] if shown is not None and shown[0] == index else None
 
     def forget_view(self, participant_id: str) -> None:
         with self._lock:
@@ -167,7 +173,7 @@ class StudyService:
             if url:
                 done += f"\n\nTaking you back to the recruiting site… [continue]({url})"
             return token, hide, hide, show, "", "", None, None, "-1", "", done, url
-        left, right, _ = self.view(participant_id, index)
+        left, right = self.view(participant_id, index)
         shortfall = f" (this study has {len(questions)} questions)" if len(questions) < 20 else ""
         progress = f"**Question {index + 1} of {len(questions)}**{shortfall}\n\n<progress value='{index}' max='{len(questions)}' style='width:100%'></progress>"
         return token, hide, show, hide, "", progress, left, right, str(index), notice, "", ""
@@ -241,9 +247,8 @@ def vote(token: str | None, shown_index: object, choice: str) -> tuple:
         return svc.screen(participant_id, token)
     if index != current:
         return svc.screen(participant_id, token, f"Your answer was not stored: question {index + 1} is not the one on screen.")
-    shown_at = svc.view(participant_id, current)[2]
     try:
-        svc.store.submit(participant_id, current, choice, shown_at=shown_at)
+        svc.store.submit(participant_id, current, choice, shown_at=svc.shown_at(participant_id, current))
     except VoteRefused as error:
         return svc.screen(participant_id, token, f"Your answer was not stored: {error}.")
     return svc.screen(participant_id, token)
