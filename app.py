@@ -7,7 +7,7 @@ import gradio as gr
 from dofgen import __version__
 from dofgen.ui.explore import MAX_UPLOAD_BYTES, build_explore_tab
 from dofgen.ui.results import build_results_tab
-from dofgen.ui.study import HEAD, build_study_tab, reserve_queue
+from dofgen.ui.study import HEAD, build_study_tab, env_flag, reserve_queue
 
 TITLE = "dofgen — fine-grained defocus blur control"
 #: Queue: up to 4 lens renders at once (sliders), 1 sweep and 1 generation at a time, each
@@ -17,7 +17,7 @@ QUEUE = dict(default_concurrency_limit=2, max_size=64)
 
 def build_app() -> gr.Blocks:
     """Compose the app's tabs (``STUDY_ONLY=1``: the study for participants, results for researchers)."""
-    if os.environ.get("STUDY_ONLY", "").strip().lower() in ("1", "true", "yes"):
+    if env_flag("STUDY_ONLY"):
         return build_study_app()
     with gr.Blocks(title=TITLE) as demo:
         gr.Markdown(

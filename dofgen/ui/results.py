@@ -20,7 +20,7 @@ import gradio as gr
 import pandas as pd
 
 from dofgen.ui.files import named_path
-from dofgen.ui.study import service
+from dofgen.ui.study import env_flag, service
 from study.aggregate import bar_chart, exclusions, per_participant, per_prompt, preference_table
 from study.store import read_votes
 
@@ -42,7 +42,7 @@ SAVE_RAW = """(text) => {
 
 
 def study_closed() -> bool:
-    return os.environ.get("STUDY_CLOSED", "").strip().lower() in ("1", "true", "yes")
+    return env_flag("STUDY_CLOSED")
 
 
 def researcher(token: object) -> bool:

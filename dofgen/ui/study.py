@@ -76,6 +76,11 @@ GROUP = "study"
 _PUSHING = contextvars.ContextVar("dofgen_study_pushing", default=None)
 
 
+def env_flag(name: str) -> bool:
+    """True when the environment variable ``name`` is 1, true or yes (``STUDY_ONLY``, ``STUDY_CLOSED``)."""
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes")
+
+
 class ReservedQueue(queueing.Queue):
     """Gradio's queue, where the study's group and all other groups each have ``max_size``."""
 
