@@ -55,6 +55,9 @@ def main() -> None:
         f"| {args.participants} | {found['acknowledged_at_kill']} | {found['lost']} | {found['duplicates']} | {found['stored']} | {found['complete']} | "
         f"{found['assignments']} | {found['wrong_resume']} of {found['resumed']} | {found['baseline_spread']} | {found['views']} | {found['shared_names']} | "
         f"{found['inferred']:.1%} | {statistics.median(latencies):.3f} | {p99:.3f} | {found['wall_s']:.1f} |",
+        "",
+        f"{found['started']} of {args.participants} had answered two questions when the server was killed; "
+        f"client-side errors (the kill cutting calls): {dict(found['errors']) or 'none'}.",
     ]
     report("\n".join(lines) + "\n", args.out)
 

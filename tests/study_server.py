@@ -67,7 +67,7 @@ def voter(url: str, n: int, log: dict, started=None, state: dict | None = None) 
     from gradio_client import Client
 
     try:
-        client = Client(url, verbose=False, download_files=False)
+        client = Client(url, verbose=False, download_files=False, httpx_kwargs={"timeout": 300})
         out = client.predict(state["token"], api_name="/resume") if state else client.predict("", True, api_name="/begin")
         for k in range(100):
             if out[DONE]:
@@ -102,20 +102,22 @@ def red_team(server: StudyServer, voters: int) -> dict:
     threads = [threading.Thread(target=voter, args=(server.url, n, log, started[n])) for n in range(voters)]
     for thread in threads:
         thread.start()
-    for event in started:
-        event.wait(120)
+    deadline = time.monotonic() + 300
+    while not all(e.is_set() or not t.is_alive() for e, t in zip(started, threads)) and time.monotonic() < deadline:
+        time.sleep(0.1)
     server.kill()
     for thread in threads:
         thread.join(120)
     acknowledged_at_kill = set(log["acknowledged"])
     stored = [(v["participant_id"], v["question_index"]) for v in read_votes(data)]
     server.start()
-    client = Client(server.url, verbose=False, download_files=False)
+    client = Client(server.url, verbose=False, download_files=False, httpx_kwargs={"timeout": 300})
     wrong_resume = 0
     for n, token in log["tokens"].items():
         participant = token.split(".")[0]
         expected = 1 + max(i for p, i in stored if p == participant)
-        wrong_resume += int(client.predict(token, api_name="/resume")[INDEX]) != expected
+        resumed = client.predict(token, api_name="/resume")
+        wrong_resume += (bool(resumed[DONE]) != (expected == 20)) or (expected < 20 and int(resumed[INDEX]) != expected)
     threads = [threading.Thread(target=voter, args=(server.url, n, log, None, {"token": t})) for n, t in log["tokens"].items()]
     for thread in threads:
         thread.start()
@@ -152,6 +154,8 @@ def red_team(server: StudyServer, voters: int) -> dict:
         "shared_names": sum(1 for v in views.values() if len(v) > 1),
         "views": len({(p, i) for p, i, _, _ in log["seen"]}),
         "inferred": sum(g == t for g, t in zip(guesses, truth)) / max(1, len(truth)),
+        "errors": collections.Counter(log["errors"]),
+        "started": sum(e.is_set() for e in started),
         "latency": sorted(log["latency"]),
         "wall_s": wall,
     }

@@ -141,12 +141,16 @@ class StudyService:
             shown = self._shown.get(participant_id)
             if shown is not None and shown[0] == index:
                 return shown[1:3]
-            left = self.views.issue(self.manifest.video(question.prompt_id, question.left_method).video)
-            right = self.views.issue(self.manifest.video(question.prompt_id, question.right_method).video)
+        files = [str(self.views.issue(self.manifest.video(question.prompt_id, method).video)) for method in (question.left_method, question.right_method)]
+        with self._lock:  # copies are made outside the lock; a concurrent repeat keeps the first pair
+            shown = self._shown.get(participant_id)
+            if shown is not None and shown[0] == index:
+                self.views.release(files)
+                return shown[1:3]
             if shown is not None:
                 self.views.release(shown[1:3])
-            self._shown[participant_id] = (index, str(left), str(right), now())
-            return str(left), str(right)
+            self._shown[participant_id] = (index, *files, now())
+            return files[0], files[1]
 
     def shown_at(self, participant_id: str, index: int) -> str | None:
         """When this process first showed question ``index`` to the participant (None: not known here)."""
