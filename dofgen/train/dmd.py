@@ -1,0 +1,2 @@
+"""placeholder"""
+def add_flags(parser): pass
