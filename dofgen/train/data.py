@@ -9,7 +9,8 @@ Either layout works for a dataset folder:
 
 Columns used: ``image`` (PIL image), ``prompt`` (text), ``f_number`` (> 0) and
 ``focal_length_mm`` (> 0). Others (``file_name``, exposure, make, ...) are kept but unused.
-A row whose EXIF is missing or not positive is dropped, and the count is reported.
+A row without a prompt, or whose f-number or focal length is missing or outside what a
+camera can have (f/0.7 to f/64, 4 to 1200 mm), is dropped.
 
 Batches are drawn by step, not by epoch: batch ``k`` of process ``r`` depends only on
 ``(seed, k, r)``, so a run resumed from a checkpoint draws exactly the batches it would have.
@@ -24,6 +25,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from dofgen.camera import F_NUMBER_RANGE, FOCAL_LENGTH_RANGE_MM
 from dofgen.imageio import to_tensor
 
 REQUIRED = ("image", "prompt", "f_number", "focal_length_mm")
@@ -52,13 +54,15 @@ def load_rows(path: str | Path):
         raise ValueError(f"{folder}: the dataset has no column {', '.join(missing)}; needs {', '.join(REQUIRED)}")
     usable = rows.filter(_usable, input_columns=["f_number", "focal_length_mm", "prompt"], keep_in_memory=True)
     if len(usable) == 0:
-        raise ValueError(f"{folder}: no row has a prompt and a positive f_number and focal_length_mm")
+        raise ValueError(f"{folder}: no row has a prompt and a usable f_number and focal_length_mm")
     return usable
 
 
 def _usable(f_number, focal_length_mm, prompt) -> bool:
-    numbers = (f_number, focal_length_mm)
-    return all(isinstance(v, (int, float)) and math.isfinite(v) and v > 0 for v in numbers) and bool(prompt and str(prompt).strip())
+    """A prompt, and an f-number and focal length that a camera can have."""
+    ranges = ((f_number, F_NUMBER_RANGE), (focal_length_mm, FOCAL_LENGTH_RANGE_MM))
+    numbers_ok = all(isinstance(v, (int, float)) and math.isfinite(v) and lo <= v <= hi for v, (lo, hi) in ranges)
+    return numbers_ok and bool(prompt and str(prompt).strip())
 
 
 def square_tensor(image, resolution: int) -> torch.Tensor:

@@ -3,9 +3,9 @@
 Runs under ``accelerate launch`` (one process, several, several nodes; FSDP with
 ``configs/accelerate_fsdp.yaml``). Checkpoints are ``accelerate``'s ``save_state`` folders,
 ``OUT/checkpoints/step-<k>``, holding models, optimizers and random states, plus
-``step.json``; ``--resume-from latest`` (or a folder) continues from one. Losses go to the
+``step.json`` (the step and the losses so far); ``--resume-from latest`` (or a folder) continues from one. Losses go to the
 ``accelerate`` trackers (TensorBoard in ``OUT/logs`` by default), and ``OUT/summary.json``
-records every step's losses and, per component, a fingerprint of its weights at the start
+records every step's losses (``[step, value]`` pairs, averaged over processes) and, per component, a fingerprint of its weights at the start
 and the end (which moved, which stayed frozen).
 """
 
@@ -101,7 +101,7 @@ class Run:
         set_seed(args.seed, device_specific=True)
         self.device = self.accelerator.device
         self.rank = self.accelerator.process_index
-        self.losses: dict[str, list[float]] = {}
+        self.losses: dict[str, list[list[float]]] = {}  # name: [[step, value], ...]
         self.components: dict[str, tuple[Parameters, bool]] = {}
         self.start_prints: dict[str, list[float]] = {}
         self.step = 0
@@ -145,7 +145,7 @@ class Run:
             if not math.isfinite(value):
                 raise FloatingPointError(f"{name} is {value} at step {step}; lower --learning-rate or check the data")
             values[name] = value
-            self.losses.setdefault(name, []).append(value)
+            self.losses.setdefault(name, []).append([step, value])
         self.accelerator.log(values, step=step)
 
     def after_step(self, step: int) -> None:

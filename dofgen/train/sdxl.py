@@ -46,6 +46,8 @@ class SDXLParts:
         self.tokenizers = (pipe.tokenizer, pipe.tokenizer_2)
         self.text_encoders = tuple(e.requires_grad_(False).eval().to(device) for e in (pipe.text_encoder, pipe.text_encoder_2))
         self.vae = pipe.vae.requires_grad_(False).eval().to(device)
+        #: Image pixels per latent pixel (8 for SDXL's VAE).
+        self.vae_scale = 2 ** (len(self.vae.config.block_out_channels) - 1)
         self.scheduler = DDPMScheduler.from_config(pipe.scheduler.config)
         self.alphas_cumprod = self.scheduler.alphas_cumprod.to(device)
         self.prediction_type = self.scheduler.config.prediction_type
@@ -73,12 +75,13 @@ class SDXLParts:
         )
 
     def to_latents(self, images: torch.Tensor) -> torch.Tensor:
-        """(B, 3, H, W) sRGB in [0, 1] to (B, 4, H/8, W/8) scaled latents (the distribution's mean)."""
+        """(B, 3, H, W) sRGB in [0, 1] to (B, 4, H/s, W/s) scaled latents (the distribution's mean;
+        s = ``vae_scale``)."""
         latents = self.vae.encode(images.to(self.device, self.vae.dtype) * 2 - 1).latent_dist.mean
         return latents * self.vae.config.scaling_factor
 
     def to_images(self, latents: torch.Tensor) -> torch.Tensor:
-        """(B, 4, h, w) scaled latents to (B, 3, 8h, 8w) sRGB in [0, 1]."""
+        """(B, 4, h, w) scaled latents to (B, 3, sh, sw) sRGB in [0, 1]."""
         images = self.vae.decode(latents.to(self.vae.dtype) / self.vae.config.scaling_factor).sample
         return ((images.float() + 1) / 2).clamp(0, 1)
 
@@ -97,6 +100,10 @@ class SDXLParts:
     def predict_x0(self, unet: torch.nn.Module, noisy: torch.Tensor, timesteps: torch.Tensor, cond: Conditioning) -> torch.Tensor:
         """The UNet's estimate of the clean latents from ``noisy`` at ``timesteps``."""
         output = unet(noisy, timesteps, encoder_hidden_states=cond.prompt_embeds, added_cond_kwargs=cond.added_cond_kwargs).sample
+        return self.x0_from(noisy, timesteps, output)
+
+    def x0_from(self, noisy: torch.Tensor, timesteps: torch.Tensor, output: torch.Tensor) -> torch.Tensor:
+        """The clean latents that a UNet ``output`` (epsilon or v) for ``noisy`` implies."""
         alpha = self.alphas_cumprod[timesteps].view(-1, 1, 1, 1).to(noisy.dtype)
         if self.prediction_type == "v_prediction":
             return alpha.sqrt() * noisy - (1 - alpha).sqrt() * output
