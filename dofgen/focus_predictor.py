@@ -12,6 +12,8 @@ saliency-weighted focus in :class:`~dofgen.pipeline.DefocusPipeline` when its we
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 import torch.nn.functional as F
 from diffusers.configuration_utils import ConfigMixin, register_to_config
@@ -20,6 +22,7 @@ from PIL import Image
 from torch import nn
 
 from dofgen.imageio import to_tensor
+from dofgen.loading import resolve_device
 
 #: Subfolder of a generator checkpoint (or of ``dofgen.train dmd``'s output) that holds one.
 FOCUS_SUBFOLDER = "focus_predictor"
@@ -98,3 +101,11 @@ class FocusPredictor(ModelMixin, ConfigMixin):
         """The focus distance in metres for a PIL image and its (H, W) depth in metres."""
         device = self.score.weight.device
         return float(self(to_tensor(image)[None].to(device), depth.reshape(1, 1, *depth.shape[-2:]).to(device)))
+
+
+def find_focus_predictor(checkpoint: str | Path | None, device: str | torch.device | None = None) -> FocusPredictor | None:
+    """The trained predictor in ``checkpoint/focus_predictor`` (a local folder), or None."""
+    folder = Path(checkpoint or "", FOCUS_SUBFOLDER)
+    if checkpoint is None or not folder.is_dir():
+        return None
+    return FocusPredictor.from_pretrained(folder).eval().to(resolve_device(device))
