@@ -150,10 +150,10 @@ class Distillation:
         for name, module, trainable in [("generator", self.generator, True), ("fake_score", self.fake, True), ("focus_predictor", self.focus, True),
                                         ("real_score", self.real, False), ("depth_model", self.depth.model, False), *((n, m, False) for n, m in parts.frozen().items())]:
             run.watch(name, module, trainable)
-        optimizers = [adamw(args, self.generator.parameters()), adamw(args, self.fake.parameters()),
-                      adamw(args, self.focus.parameters(), args.focus_learning_rate)]
-        prepared = run.accelerator.prepare(self.generator, self.fake, self.focus, *optimizers)
-        self.generator, self.fake, self.focus, self.generator_opt, self.fake_opt, self.focus_opt = prepared
+        prepare = run.accelerator.prepare  # one model with its optimizer per call, as FSDP2 needs
+        self.generator, self.generator_opt = prepare(self.generator, adamw(args, self.generator.parameters()))
+        self.fake, self.fake_opt = prepare(self.fake, adamw(args, self.fake.parameters()))
+        self.focus, self.focus_opt = prepare(self.focus, adamw(args, self.focus.parameters(), args.focus_learning_rate))
         self.uncond = parts.encode_prompts([""] * args.batch_size, args.resolution)
 
     def _noise(self, shape: tuple[int, ...], generator: torch.Generator) -> torch.Tensor:

@@ -53,8 +53,8 @@ def add_run_flags(parser: argparse.ArgumentParser) -> None:
 
 def check_run_flags(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """One clear error for values no run can use."""
-    if args.resolution % 8 or not 64 <= args.resolution <= 2048:
-        parser.error(f"--resolution {args.resolution} must be a multiple of 8 from 64 to 2048")
+    if args.resolution % 8 or not 16 <= args.resolution <= 4096:
+        parser.error(f"--resolution {args.resolution} must be a multiple of 8 from 16 to 4096")
     for name in ("batch_size", "max_steps", "checkpointing_steps", "checkpoints_total_limit"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
