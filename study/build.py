@@ -203,6 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.report_to != "none":
         accelerator.init_trackers("study-build")
     with accelerator.split_between_processes(prompts[index::count]) as mine:  # whole prompts: their methods share scenes
+        print(f"process {accelerator.process_index} of {accelerator.num_processes}: prompts {' '.join(p for p, _ in mine) or '(none)'}", file=sys.stderr)
         _build(mine, args, accelerator, write_mp4)
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:

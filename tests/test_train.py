@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,21 +15,9 @@ from dofgen.exif_embedding import ExifEmbedding
 from dofgen.focus_predictor import FocusPredictor
 from dofgen.train.__main__ import main as train_main
 
-from train_helpers import save_disk_dataset, save_imagefolder
+from train_helpers import launch, save_disk_dataset, save_imagefolder
 
 ROOT = Path(__file__).resolve().parent.parent
-# accelerate's --cpu launcher needs MPI for several processes; torchrun's (--multi_gpu) with
-# ACCELERATE_USE_CPU gives CPU processes over gloo
-LAUNCH = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
-          "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "0"]
-
-
-def launch(*args: str) -> subprocess.CompletedProcess:
-    """2 CPU processes under ``accelerate launch`` running ``-m <args>``; fails the test with their output."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT), ACCELERATE_USE_CPU="1", OMP_NUM_THREADS="1", TOKENIZERS_PARALLELISM="false")
-    done = subprocess.run([*LAUNCH, "-m", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-6000:]
-    return done
 
 
 @pytest.fixture(scope="module")

@@ -1,8 +1,12 @@
-"""Tiny Deep and Shallow DoF datasets made from the bundled scenes, in dofgen.curate's layout."""
+"""Tiny Deep and Shallow DoF datasets made from the bundled scenes, in dofgen.curate's layout,
+and 2-process ``accelerate launch`` runs."""
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import torch.nn.functional as F
@@ -10,6 +14,20 @@ import torch.nn.functional as F
 from dofgen import scenes
 from dofgen.imageio import to_pil, to_tensor
 from dofgen.lens import render
+
+ROOT = Path(__file__).resolve().parent.parent
+# accelerate's --cpu launcher needs MPI for several processes; torchrun's (--multi_gpu) with
+# ACCELERATE_USE_CPU gives CPU processes over gloo
+LAUNCH = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+          "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "0"]
+
+
+def launch(*args: str) -> subprocess.CompletedProcess:
+    """2 CPU processes under ``accelerate launch`` running ``-m <args>``; fails the test with their output."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT), ACCELERATE_USE_CPU="1", OMP_NUM_THREADS="1", TOKENIZERS_PARALLELISM="false")
+    done = subprocess.run([*LAUNCH, "-m", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-6000:]
+    return done
 
 
 def scene_rows(kind: str, side: int = 64) -> list[dict]:
