@@ -10,6 +10,8 @@ import torch
 from dofgen.camera import CameraSettings
 from dofgen.focus_predictor import FOCUS_SUBFOLDER, FocusPredictor, find_focus_predictor, focus_loss
 
+from train_helpers import own_random_state  # noqa: F401 (autouse)
+
 
 def synthetic_scenes(count: int, generator: torch.Generator, side: int = 32):
     """A red square (the subject, whose depth is the target) and a grey square (a distractor

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+import torch
 import torch.nn.functional as F
 
 from dofgen import scenes
@@ -62,3 +64,11 @@ def save_imagefolder(folder: Path, kind: str) -> Path:
             row.pop("image").save(folder / row["file_name"])
             metadata.write(json.dumps(row) + "\n")
     return folder
+
+
+@pytest.fixture(autouse=True)
+def own_random_state():
+    """Tests that seed or draw from torch's global generator give it back as they found it,
+    so the tests after them see the random numbers they would see without them."""
+    with torch.random.fork_rng():
+        yield
