@@ -16,6 +16,7 @@ from PIL import Image
 from dofgen.camera import CameraSettings
 from dofgen.depth import DepthEstimator, fill_holes
 from dofgen.focus import focus_distance as saliency_focus
+from dofgen.focus_predictor import FocusPredictor, find_focus_predictor
 from dofgen.generator import Generator
 from dofgen.imageio import linear_to_pil, to_linear
 from dofgen.lens import coc_diameter_px, render_linear
@@ -35,7 +36,7 @@ class DefocusResult:
         depth: (H, W) metres.
         saliency: (H, W) in [0, 1].
         focus_distance: metres, used for ``image``.
-        focus_source: where the focus distance came from ("saliency", "user", "camera").
+        focus_source: where the focus distance came from ("saliency", "predictor", "user", "camera").
         camera: the camera ``image`` was rendered with (its focus distance included).
         image: the defocused image.
         method: the lens used.
@@ -94,7 +95,8 @@ class DefocusPipeline:
 
     Any component may be None: without a generator only :meth:`from_image` works; without a
     depth model :meth:`from_image` needs a depth map; without a saliency model, spectral
-    residual is used. The lens runs on ``device`` (default: CUDA when available).
+    residual is used. A trained focus predictor, when given, replaces saliency-weighted
+    focus. The lens runs on ``device`` (default: CUDA when available).
     """
 
     def __init__(
@@ -103,9 +105,11 @@ class DefocusPipeline:
         depth: DepthEstimator | None = None,
         saliency: SaliencyEstimator | SpectralResidualSaliency | None = None,
         device: str | torch.device | None = None,
+        focus_predictor: FocusPredictor | None = None,
     ) -> None:
         self.device = resolve_device(device)
         self.generator = generator
+        self.focus_predictor = focus_predictor
         self.depth = depth
         self.saliency = saliency or SpectralResidualSaliency()
         self.notes = [f"saliency: spectral residual, since {reason}"] if (reason := getattr(self.saliency, "reason", "")) else []
@@ -119,16 +123,19 @@ class DefocusPipeline:
         device: str | torch.device | None = None,
     ) -> "DefocusPipeline":
         """Load each component from a hub id or folder (None: the configured default;
-        saliency ``"spectral"``: no weights)."""
+        saliency ``"spectral"``: no weights); a ``focus_predictor/`` folder in the generator's
+        checkpoint is loaded too."""
         from dofgen import depth as depth_module
         from dofgen import generator as generator_module
         from dofgen.saliency import load_saliency
 
+        generator = generator or generator_module.model_id_from_env()
         return cls(
-            generator=Generator.from_pretrained(generator or generator_module.model_id_from_env(), device=device),
+            generator=Generator.from_pretrained(generator, device=device),
             depth=DepthEstimator.from_pretrained(depth or depth_module.model_id_from_env(), device=device),
             saliency=load_saliency(saliency),
             device=device,
+            focus_predictor=find_focus_predictor(generator, device),
         )
 
     def __call__(
@@ -199,7 +206,11 @@ class DefocusPipeline:
         report("saliency")
         if focus_distance is None:
             focal_m = float(camera.focal_length_mm) / 1000.0
-            focus, source = max(saliency_focus(depth, saliency), focal_m * 1.5), "saliency"
+            if self.focus_predictor is not None:
+                focus, source = self.focus_predictor.predict(image, depth), "predictor"
+            else:
+                focus, source = saliency_focus(depth, saliency), "saliency"
+            focus = max(focus, focal_m * 1.5)
         else:
             focus, source = float(focus_distance), "user"
         scene = DefocusResult(

@@ -5,7 +5,7 @@ stops, then the manifest. How each method is made (design notes):
 
 | method | how |
 |---|---|
-| ours | the distilled generator's all-in-focus image, depth, saliency focus, our layered lens |
+| ours | the distilled generator's all-in-focus image, depth, focus (its trained predictor when the checkpoint has ``focus_predictor/``, else saliency), our layered lens |
 | deepdof_taf | the same all-in-focus scene through the TAF lens |
 | sdxl_taf | one SDXL image (plain prompt) through the TAF lens |
 | sdxl_exif_fixed_drbokeh | one SDXL image with the camera fixed in the prompt (f/16) through the Dr.Bokeh lens, saliency as matte |
@@ -14,7 +14,12 @@ stops, then the manifest. How each method is made (design notes):
 | camera_tokens | external (Fang et al. 2024): imported from ``--import-dir/<prompt_id>.mp4`` |
 
 A method whose model cannot load is skipped with one line. Finished videos are kept
-(resumable); ``--shard i/n`` takes every n-th prompt from the i-th, so machines split work.
+(resumable: a rerun renders only what is missing). Scale-out: under ``accelerate launch``
+(GPUs, nodes, or ``--cpu --num_processes N``) the prompts are split between the processes
+with ``PartialState.split_between_processes``, each on its own device; ``--shard i/n`` takes
+every n-th prompt from the i-th first, for independent launches. Seconds per video and
+videos done go to the ``accelerate`` trackers (``--report-to``, TensorBoard in ``OUT/logs``).
+The main process writes the manifest once every process is done.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import json
 import os
 import shutil
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -85,14 +91,21 @@ class Components:
 
         return self.get("sdxl", lambda: Generator.from_pretrained(self.args.sdxl, device=self.args.device, steps=self.args.sdxl_steps, guidance_scale=self.args.sdxl_guidance))
 
-    def pipeline(self, generator):
+    def pipeline(self, generator, trained_focus: bool = False):
+        """The pipeline around ``generator``; with ``trained_focus``, the distilled checkpoint's
+        focus predictor when it has one."""
         from dofgen.depth import DepthEstimator, model_id_from_env
+        from dofgen.focus_predictor import find_focus_predictor
+        from dofgen.generator import model_id_from_env as generator_id_from_env
         from dofgen.pipeline import DefocusPipeline
         from dofgen.saliency import load_saliency
 
         depth = self.get("depth", lambda: DepthEstimator.from_pretrained(self.args.depth_model or model_id_from_env(), device=self.args.device))
         saliency = self.get("saliency", lambda: load_saliency(self.args.saliency))
-        return DefocusPipeline(generator, depth, saliency, device=self.args.device)
+        focus = None
+        if trained_focus:
+            focus = self.get("focus_predictor", lambda: find_focus_predictor(self.args.generator or generator_id_from_env(), self.args.device))
+        return DefocusPipeline(generator, depth, saliency, device=self.args.device, focus_predictor=focus)
 
 
 def _held(images: list[Image.Image], frames_per_stop: int) -> list[Image.Image]:
@@ -108,7 +121,7 @@ def render_method(method: str, prompt: str, args: argparse.Namespace, parts: Com
     size = dict(width=args.width, height=args.height)
     if method in (OURS, "deepdof_taf"):
         if "deepdof" not in scenes:
-            scenes["deepdof"] = parts.pipeline(parts.distilled())(prompt, camera, seed=args.seed, **size)
+            scenes["deepdof"] = parts.pipeline(parts.distilled(), trained_focus=True)(prompt, camera, seed=args.seed, **size)
         return aperture_sweep(scenes["deepdof"], STUDY_STOPS, args.frames_per_stop, method=LENS_OF[method])
     if method in ("sdxl_taf", "sdxl_exif_fixed_drbokeh"):
         pipe = parts.pipeline(None)
@@ -162,11 +175,15 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--sdxl-guidance", type=float, default=5.0)
     parser.add_argument("--depth-model")
     parser.add_argument("--saliency")
-    parser.add_argument("--device")
+    parser.add_argument("--device", help="default: this process's accelerate device")
+    parser.add_argument("--report-to", default="tensorboard", help="an accelerate tracker, or 'none'")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    from accelerate import Accelerator
+    from accelerate.utils import ProjectConfiguration
+
     from dofgen.video import write_mp4
 
     parser = _parser()
@@ -177,12 +194,30 @@ def main(argv: list[str] | None = None) -> int:
         prompts = read_prompts(args.prompts)
     except (ValueError, AssertionError, OSError) as error:
         parser.error(f"{error}" if not isinstance(error, AssertionError) else "--shard must be i/n with 0 <= i < n")
-    mine = prompts[index::count]
+    accelerator = Accelerator(
+        cpu=args.device == "cpu", log_with=None if args.report_to == "none" else args.report_to,
+        project_config=ProjectConfiguration(project_dir=str(args.out), logging_dir=str(args.out / "logs")),
+    )
+    args.device = args.device or str(accelerator.device)
     (args.out / "videos").mkdir(parents=True, exist_ok=True)
-    parts, skipped = Components(args), set()
+    if args.report_to != "none":
+        accelerator.init_trackers("study-build")
+    with accelerator.split_between_processes(prompts[index::count]) as mine:  # whole prompts: their methods share scenes
+        print(f"process {accelerator.process_index} of {accelerator.num_processes}: prompts {' '.join(p for p, _ in mine) or '(none)'}", file=sys.stderr)
+        _build(mine, args, accelerator, write_mp4)
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        print(write_manifest(args.out, prompts, args.frames_per_stop, args.seed))
+    accelerator.end_training()
+    return 0
+
+
+def _build(mine: list[tuple[str, str]], args: argparse.Namespace, accelerator, write_mp4) -> None:
+    """Render this process's prompts' missing videos."""
+    parts, skipped, done = Components(args), set(), 0
     shared: dict[str, dict] = {}  # per prompt: the scenes several methods render
     jobs = [(pid, prompt, method) for pid, prompt in mine for method in args.methods]
-    for prompt_id, prompt, method in tqdm(jobs, desc="stimuli", file=sys.stderr, disable=None):
+    for prompt_id, prompt, method in tqdm(jobs, desc=f"stimuli [{accelerator.process_index}]", file=sys.stderr, disable=None):
         target = args.out / "videos" / f"{prompt_id}-{method}.mp4"
         if method in skipped or (target.is_file() and target.stat().st_size > 0):
             continue
@@ -193,17 +228,18 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             shutil.copyfile(source, target)
             continue
+        start = time.perf_counter()
         try:
             frames = render_method(method, prompt, args, parts, shared.setdefault(prompt_id, {}))
         except RuntimeError as error:
             skipped.add(method)
             tqdm.write(f"skipping {method}: {error}", file=sys.stderr)
             continue
-        partial = target.with_name(target.stem + ".partial.mp4")
+        partial = target.with_name(target.stem + f".partial{accelerator.process_index}.mp4")
         write_mp4(frames, partial, args.fps)
         os.replace(partial, target)
-    print(write_manifest(args.out, prompts, args.frames_per_stop, args.seed))
-    return 0
+        done += 1
+        accelerator.log({f"seconds_per_video/{method}": time.perf_counter() - start, "videos_done": done}, step=done)  # the main process's
 
 
 if __name__ == "__main__":

@@ -56,3 +56,14 @@ def test_bad_flags(tmp_path, prompts, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["--prompts", str(prompts), "--out", str(tmp_path), "--shard", "3/2"])
     assert exit_info.value.code == 2 and "--shard" in capsys.readouterr().err
+
+
+def test_two_processes_split_the_prompts(tmp_path, prompts, tiny_sdxl_path, tiny_depth_path):
+    from train_helpers import launch
+
+    args = _args(tmp_path, prompts, tiny_sdxl_path, tiny_depth_path, "--methods", "ours", "deepdof_taf")
+    done = launch("study.build", *args)
+    assert "process 0 of 2: prompts p1" in done.stderr and "process 1 of 2: prompts p02" in done.stderr
+    manifest = load_manifest(tmp_path / "out" / "manifest.jsonl")
+    assert sorted((s.prompt_id, s.method) for s in manifest.stimuli) == [("p02", "deepdof_taf"), ("p02", "ours"), ("p1", "deepdof_taf"), ("p1", "ours")]
+    assert list((tmp_path / "out" / "logs").rglob("events.out.tfevents.*"))

@@ -1,0 +1,196 @@
+"""What every training command shares: flags, the ``accelerate`` run, checkpoints, logs.
+
+Runs under ``accelerate launch`` (one process, several, several nodes; FSDP with
+``configs/accelerate_fsdp.yaml``). Checkpoints are ``accelerate``'s ``save_state`` folders,
+``OUT/checkpoints/step-<k>``, holding models, optimizers and random states, plus
+``step.json`` (the step and the losses so far); ``--resume-from latest`` (or a folder) continues from one. Losses go to the
+``accelerate`` trackers (TensorBoard in ``OUT/logs`` by default), and ``OUT/summary.json``
+records every step's losses (``[step, value]`` pairs, averaged over processes) and, per component, a fingerprint of its weights at the start
+and the end (which moved, which stayed frozen).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shutil
+import sys
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import torch
+
+CHECKPOINTS = "checkpoints"
+
+
+class Parser(argparse.ArgumentParser):
+    """Bad flags: one line on stderr, exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        sys.stderr.write(f"{self.prog}: error: {message}\n")
+        raise SystemExit(2)
+
+
+def add_run_flags(parser: argparse.ArgumentParser) -> None:
+    """Flags of every command; optimiser defaults are Section F.1's."""
+    parser.add_argument("--model", default="stabilityai/stable-diffusion-xl-base-1.0", help="the SDXL checkpoint (hub id or folder)")
+    parser.add_argument("--output-dir", type=Path, required=True)
+    parser.add_argument("--resolution", type=int, default=1024, help="training images are centre-cropped squares of this side (F.1: 1024)")
+    parser.add_argument("--batch-size", type=int, default=1, help="per process (F.1: 1)")
+    parser.add_argument("--learning-rate", type=float, default=5e-7, help="AdamW (F.1: 5e-7)")
+    parser.add_argument("--weight-decay", type=float, default=0.01, help="AdamW (F.1: 0.01)")
+    parser.add_argument("--adam-beta1", type=float, default=0.9, help="AdamW (F.1: 0.9)")
+    parser.add_argument("--adam-beta2", type=float, default=0.999, help="AdamW (F.1: 0.999)")
+    parser.add_argument("--max-steps", type=int, default=10000)
+    parser.add_argument("--checkpointing-steps", type=int, default=500)
+    parser.add_argument("--checkpoints-total-limit", type=int, default=3, help="older checkpoints are deleted")
+    parser.add_argument("--resume-from", help="'latest' or a checkpoint folder")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--report-to", default="tensorboard", help="an accelerate tracker, or 'none'")
+
+
+def check_run_flags(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """One clear error for values no run can use."""
+    if args.resolution % 8 or not 16 <= args.resolution <= 4096:
+        parser.error(f"--resolution {args.resolution} must be a multiple of 8 from 16 to 4096")
+    for name in ("batch_size", "max_steps", "checkpointing_steps", "checkpoints_total_limit"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be at least 1")
+    if not args.learning_rate > 0:
+        parser.error("--learning-rate must be positive")
+
+
+def adamw(args: argparse.Namespace, parameters: Iterable[torch.nn.Parameter], learning_rate: float | None = None) -> torch.optim.AdamW:
+    """AdamW with the run's hyper-parameters."""
+    return torch.optim.AdamW(
+        list(parameters), lr=learning_rate or args.learning_rate, weight_decay=args.weight_decay, betas=(args.adam_beta1, args.adam_beta2)
+    )
+
+
+Parameters = Callable[[], Iterable[torch.nn.Parameter]]
+
+
+def fingerprint(parameters: Iterable[torch.nn.Parameter]) -> list[float]:
+    """(sum, sum of squares) of the weights, in float64: equal only if nothing moved."""
+    total, squares = 0.0, 0.0
+    for parameter in parameters:
+        tensor = parameter.full_tensor() if hasattr(parameter, "full_tensor") else parameter  # FSDP2 shards
+        tensor = tensor.detach().double()
+        total += float(tensor.sum())
+        squares += float(tensor.square().sum())
+    return [total, squares]
+
+
+class Run:
+    """One training run: the ``Accelerator``, its checkpoints and its records."""
+
+    def __init__(self, args: argparse.Namespace, command: str) -> None:
+        from accelerate import Accelerator
+        from accelerate.utils import DistributedDataParallelKwargs, ProjectConfiguration, set_seed
+
+        self.args, self.command = args, command
+        self.out = Path(args.output_dir)
+        self.accelerator = Accelerator(
+            log_with=None if args.report_to == "none" else args.report_to,
+            project_config=ProjectConfiguration(project_dir=str(self.out), logging_dir=str(self.out / "logs")),
+            # a score model's GAN features use part of the UNet, and DMD's score passes run without gradients
+            kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],
+        )
+        set_seed(args.seed, device_specific=True)
+        self.device = self.accelerator.device
+        self.rank = self.accelerator.process_index
+        self.losses: dict[str, list[list[float]]] = {}  # name: [[step, value], ...]
+        self.components: dict[str, tuple[Parameters, bool]] = {}
+        self.start_prints: dict[str, list[float]] = {}
+        self.step = 0
+
+    def watch(self, name: str, parameters: Parameters | torch.nn.Module, trainable: bool) -> None:
+        """A component whose weights' fingerprints go into the summary (a module, or a
+        function giving some of its parameters)."""
+        self.components[name] = (parameters.parameters if isinstance(parameters, torch.nn.Module) else parameters, trainable)
+
+    def begin(self) -> int:
+        """Resume if asked, fingerprint the components, start the trackers; the first step."""
+        if self.args.resume_from:
+            folder = self._checkpoint_to_resume()
+            self.accelerator.load_state(str(folder))
+            record = json.loads((folder / "step.json").read_text())
+            self.step, self.losses = record["step"], record["losses"]
+            self.accelerator.print(f"resumed from {folder} at step {self.step}")
+        self.start_prints = {name: fingerprint(parameters()) for name, (parameters, _) in self.components.items()}
+        if self.args.report_to != "none":
+            config = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(self.args).items()}
+            self.accelerator.init_trackers(f"dofgen-{self.command}", config={k: v for k, v in config.items() if isinstance(v, (int, float, str, bool))})
+        return self.step
+
+    def _checkpoint_to_resume(self) -> Path:
+        if self.args.resume_from != "latest":
+            folder = Path(self.args.resume_from)
+        else:
+            found = sorted(self.out.glob(f"{CHECKPOINTS}/step-*"), key=lambda p: int(p.name.split("-")[1]))
+            if not found:
+                raise SystemExit(f"--resume-from latest: no checkpoint in {self.out / CHECKPOINTS}")
+            folder = found[-1]
+        if not (folder / "step.json").is_file():
+            raise SystemExit(f"--resume-from {folder}: not a checkpoint folder (no step.json)")
+        return folder
+
+    def log(self, step: int, losses: dict[str, torch.Tensor]) -> None:
+        """Average each loss over processes, stop on a non-finite one, send them to the trackers."""
+        values = {}
+        for name, loss in losses.items():
+            value = float(self.accelerator.reduce(loss.detach().float().reshape(1).to(self.device), reduction="mean"))
+            if not math.isfinite(value):
+                raise FloatingPointError(f"{name} is {value} at step {step}; lower --learning-rate or check the data")
+            values[name] = value
+            self.losses.setdefault(name, []).append([step, value])
+        self.accelerator.log(values, step=step)
+
+    def after_step(self, step: int) -> None:
+        """Count the step; checkpoint on schedule and at the last step."""
+        self.step = step
+        if step % self.args.checkpointing_steps == 0 or step == self.args.max_steps:
+            self.checkpoint()
+
+    def checkpoint(self) -> Path:
+        """Save the state at the current step; keep the newest ``--checkpoints-total-limit``."""
+        folder = self.out / CHECKPOINTS / f"step-{self.step}"
+        self.accelerator.save_state(str(folder))
+        if self.accelerator.is_main_process:
+            (folder / "step.json").write_text(json.dumps({"step": self.step, "losses": self.losses}))
+            found = sorted(self.out.glob(f"{CHECKPOINTS}/step-*"), key=lambda p: int(p.name.split("-")[1]))
+            for old in found[: -self.args.checkpoints_total_limit]:
+                shutil.rmtree(old)
+        self.accelerator.wait_for_everyone()
+        return folder
+
+    def save_model(self, model: torch.nn.Module, folder: Path) -> None:
+        """A prepared diffusers model (DDP or FSDP) as a ``from_pretrained`` folder."""
+        from safetensors.torch import save_file
+
+        state = self.accelerator.get_state_dict(model)
+        if self.accelerator.is_main_process:
+            unwrapped = self.accelerator.unwrap_model(model)
+            folder.mkdir(parents=True, exist_ok=True)
+            unwrapped.save_config(folder)
+            save_file({k: v.detach().cpu().contiguous() for k, v in state.items()}, str(folder / "diffusion_pytorch_model.safetensors"))
+        self.accelerator.wait_for_everyone()
+
+    def finish(self, save: Callable[[], None]) -> None:
+        """Save the outputs, write ``summary.json``, close the trackers."""
+        save()
+        end_prints = {name: fingerprint(parameters()) for name, (parameters, _) in self.components.items()}
+        if self.accelerator.is_main_process:
+            components = {
+                name: {"trainable": trainable, "start": self.start_prints[name], "end": end_prints[name],
+                       "moved": self.start_prints[name] != end_prints[name]}
+                for name, (_, trainable) in self.components.items()
+            }
+            summary = {"command": self.command, "steps": self.step, "processes": self.accelerator.num_processes,
+                       "losses": self.losses, "components": components}
+            temporary = self.out / "summary.json.tmp"
+            temporary.write_text(json.dumps(summary, indent=1))
+            os.replace(temporary, self.out / "summary.json")
+        self.accelerator.end_training()
