@@ -376,7 +376,7 @@ def baseline_view(state, f_number, focal_length_mm, auto_focus, focus_distance_m
     scale = baseline_scale(state.view, camera, s.method)
     scene = resized(state.view, max(64, int(max(state.view.all_in_focus.size) * scale)))
     estimate = baseline_estimate(scene, camera, s.method)
-    label = next(k for k, v in METHOD_LABELS.items() if v == s.method)
+    label = {"taf": "TAF lens", "drbokeh": "Dr.Bokeh lens"}[s.method]
     done = threading.Event()
     outcome: dict = {}
 
@@ -400,7 +400,7 @@ def baseline_view(state, f_number, focal_length_mm, auto_focus, focus_distance_m
     result = outcome["result"]
     new, image, text, focus = _view_outputs(state, s, result)
     size = "x".join(map(str, result.all_in_focus.size))
-    return new, image, f"{text} · {label} rendered at {size} in {elapsed:.1f} s", focus
+    return new, image, f"{text} · {label} rendered at {size} in {elapsed:.1f} s (estimated {estimate:.0f} s)", focus
 
 
 def lens_controls(method_label: str) -> dict:
@@ -533,6 +533,7 @@ def build_explore_tab(demo: gr.Blocks) -> None:
 
     controls = [state, f_number, focal, auto, focus, blades, boost, method]
     view_outputs = [state, image, focus_info, focus]
+    hidden = dict(api_visibility="undocumented")  # chained steps: one public endpoint each
     # the default lens: up to 2 renders at once (the machine's cores), never behind a baseline
     view = dict(inputs=controls, outputs=view_outputs, concurrency_id="lens", concurrency_limit=2, show_progress="hidden", trigger_mode="always_last")
     preview = dict(fn=preview_view, inputs=controls, outputs=image, concurrency_id="lens", show_progress="hidden", trigger_mode="always_last")
@@ -541,24 +542,27 @@ def build_explore_tab(demo: gr.Blocks) -> None:
 
     def with_baseline(event) -> None:
         """After ``event``: the baseline lens, when one is chosen, in its own queue."""
-        baseline_events.append(event.then(**baseline))
+        baseline_events.append(event.then(**baseline, **(hidden if baseline_events else {})))
 
     scene_outputs = [state, image, focus_info, caption, f_number, focal, focus, auto]
     started = [state, image, focus_info, notes, f_number, focal, focus, auto]
     with_baseline(scene.input(load_scene, scene, scene_outputs, concurrency_id="lens"))
-    demo.load(load_scene, scene, scene_outputs, concurrency_id="lens")
-    with_baseline(generate.click(generate_scene, [prompt, seed, f_number, focal], started, concurrency_id="generate", concurrency_limit=1))
+    demo.load(load_scene, scene, scene_outputs, concurrency_id="lens", **hidden)
+    making = dict(concurrency_id="generate", concurrency_limit=1, show_progress_on=[image])
+    with_baseline(generate.click(generate_scene, [prompt, seed, f_number, focal], started, **making))
     photo.change(preview_photo, photo, photo_preview, concurrency_id="lens", show_progress="minimal")
-    with_baseline(use.click(use_photo, [photo, depth_file], started, concurrency_id="generate", concurrency_limit=1))
+    with_baseline(use.click(use_photo, [photo, depth_file], started, **making))
     # a slider: previews while it moves, the full view once it rests (drag, typing, keys alike)
-    for slider in (f_number, focal, boost):
-        with_baseline(slider.input(**preview).then(settled_view, **view))
-    focus.input(lambda: False, None, auto, queue=False, show_progress="hidden")
-    with_baseline(focus.input(**(preview | {"fn": functools.partial(_manual, preview_view)})).then(functools.partial(_manual, settled_view), **view))
-    for choice in (auto, blades, method):
-        with_baseline(choice.input(refocus_view, **view))
-    method.input(lens_controls, method, blades, queue=False, show_progress="hidden")
-    with_baseline(image.select(focus_from_click, state, [auto, focus], concurrency_id="lens", show_progress="hidden").then(refocus_view, **view))
+    for index, slider in enumerate((f_number, focal, boost)):
+        with_baseline(slider.input(**preview, **(hidden if index else {})).then(settled_view, **view, **hidden))
+    focus.input(lambda: False, None, auto, queue=False, show_progress="hidden", api_visibility="private")
+    manual_preview, manual_view = functools.partial(_manual, preview_view), functools.partial(_manual, settled_view)
+    with_baseline(focus.input(**(preview | {"fn": manual_preview}), **hidden).then(manual_view, **view, **hidden))
+    for index, choice in enumerate((auto, blades, method)):
+        with_baseline(choice.input(refocus_view, **view, **(hidden if index else {})))
+    method.input(lens_controls, method, blades, queue=False, show_progress="hidden", api_visibility="private")
+    clicked = image.select(focus_from_click, state, [auto, focus], concurrency_id="lens", show_progress="hidden", **hidden)
+    with_baseline(clicked.then(refocus_view, **view, **hidden))
     cancel.click(None, None, None, cancels=baseline_events, queue=False)
     sweep_aperture.click(render_aperture_sweep, state, video, concurrency_id="sweep", concurrency_limit=1)
     sweep_focus.click(render_focus_sweep, state, video, concurrency_id="sweep", concurrency_limit=1)
