@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 from collections.abc import Callable
@@ -14,6 +15,17 @@ import torch
 HUB_HOST = "huggingface.co"
 
 T = TypeVar("T")
+
+
+class _TorchvisionNotice(logging.Filter):
+    """Drops transformers' notice that an image processor falls back to PIL without
+    torchvision: dofgen installs no torchvision on purpose, and the PIL path is the one meant."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "requires torchvision (not installed)" not in record.getMessage()
+
+
+logging.getLogger("transformers.utils.import_utils").addFilter(_TorchvisionNotice())
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:

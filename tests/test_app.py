@@ -241,3 +241,23 @@ def test_focus_range_follows_a_deep_photo(tmp_path):
         assert used == 97.8 and "97.80 m" in text
     finally:
         demo.close()
+
+
+def test_sweeps_render_what_the_view_shows(monkeypatch):
+    """Blades and highlight boost in view reach the sweep, at full resolution (was: the
+    first sweep frame differed from the view at the same f-number)."""
+    state = load_scene("street-at-night")[0]
+    state = refocus_view(state, 1.8, 50, False, 2.0, "6", 1.5, "Ours (layered)")[0]
+    frames = []
+    monkeypatch.setattr(explore, "_video", lambda f: frames.extend(f) or {"value": "x.mp4"})
+    sweep = explore.aperture_sweep
+    monkeypatch.setattr(explore, "aperture_sweep", lambda *a, **k: sweep(*a, stops=(1.8, 2.8), frames_per_stop=1, **k))
+    render_aperture_sweep(state, progress=lambda *a, **k: None)
+    from dofgen.pipeline import refocus
+
+    expected = refocus(state.scene, state.view.camera, 2.0, "layered", blades=6, highlight_boost=1.5).image
+    plain = refocus(state.scene, state.view.camera, 2.0, "layered").image
+    first = _pixels(frames[0])[:-60]  # above the caption
+    assert first.shape[:2] == (state.scene.image.height - 60, state.scene.image.width)
+    assert np.abs(first - _pixels(expected)[:-60]).mean() < 0.5
+    assert np.abs(first - _pixels(plain)[:-60]).mean() > 2.0
