@@ -8,9 +8,10 @@ import socket
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
 HUB_HOST = "huggingface.co"
 
@@ -30,6 +31,8 @@ logging.getLogger("transformers.utils.import_utils").addFilter(_TorchvisionNotic
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
     """The given device, else CUDA when available, else the CPU."""
+    import torch  # here, so that checking a hub id needs no torch (study.aggregate)
+
     return torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
 
 
