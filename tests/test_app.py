@@ -261,3 +261,13 @@ def test_sweeps_render_what_the_view_shows(monkeypatch):
     assert first.shape[:2] == (state.scene.image.height - 60, state.scene.image.width)
     assert np.abs(first - _pixels(expected)[:-60]).mean() < 0.5
     assert np.abs(first - _pixels(plain)[:-60]).mean() > 2.0
+
+
+def test_map_legends_use_glyphs_the_font_has():
+    from PIL import ImageFont
+
+    from dofgen.visualize import COC_LEGEND, DEPTH_LEGEND, has_glyphs
+
+    font = ImageFont.load_default(size=20)
+    assert not has_glyphs("far → near", font)  # the old legend: empty boxes
+    assert has_glyphs(DEPTH_LEGEND, font) and has_glyphs(COC_LEGEND, font) and has_glyphs("saliency 0.5", font)
