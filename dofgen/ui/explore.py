@@ -403,10 +403,12 @@ def baseline_view(state, f_number, focal_length_mm, auto_focus, focus_distance_m
     return new, image, f"{text} · {label} rendered at {size} in {elapsed:.1f} s (estimated {estimate:.0f} s)", focus
 
 
-def lens_controls(method_label: str) -> dict:
-    """The blade control is for the layered lens only: disabled, with a hint, for baselines."""
+def lens_controls(method_label: str) -> tuple[dict, dict]:
+    """The blade control is for the layered lens only: disabled, with a hint, for baselines;
+    the cancel button shows for baselines only."""
     layered = METHOD_LABELS.get(method_label) == "layered"
-    return gr.update(interactive=layered, info=None if layered else "Blades shape our layered lens only; the baselines gather round discs.")
+    hint = None if layered else "Blades shape our layered lens only; the baselines gather round discs."
+    return gr.update(interactive=layered, info=hint), gr.update(visible=not layered)
 
 
 @friendly(2)
@@ -522,7 +524,7 @@ def build_explore_tab(demo: gr.Blocks) -> None:
                 info=f"The baselines gather per pixel: they render in their own queue, at a size that keeps them under about {BASELINE_BUDGET_S:.0f} s.",
                 elem_id="explore-method",
             )
-            cancel = gr.Button("Cancel the baseline render", size="sm", elem_id="explore-cancel", variant="stop")
+            cancel = gr.Button("Cancel the baseline render", size="sm", elem_id="explore-cancel", variant="stop", visible=False)
     with gr.Row():
         sweep_aperture = gr.Button("Aperture sweep (f/1.8 → f/22)", elem_id="explore-sweep-aperture", variant="primary")
         sweep_focus = gr.Button("Focus sweep (near → far)", elem_id="explore-sweep-focus")
@@ -560,7 +562,7 @@ def build_explore_tab(demo: gr.Blocks) -> None:
     with_baseline(focus.input(**(preview | {"fn": manual_preview}), **hidden).then(manual_view, **view, **hidden))
     for index, choice in enumerate((auto, blades, method)):
         with_baseline(choice.input(refocus_view, **view, **(hidden if index else {})))
-    method.input(lens_controls, method, blades, queue=False, show_progress="hidden", api_visibility="private")
+    method.input(lens_controls, method, [blades, cancel], queue=False, show_progress="hidden", api_visibility="private")
     clicked = image.select(focus_from_click, state, [auto, focus], concurrency_id="lens", show_progress="hidden", **hidden)
     with_baseline(clicked.then(refocus_view, **view, **hidden))
     cancel.click(None, None, None, cancels=baseline_events, queue=False)
