@@ -191,17 +191,20 @@ class DefocusPipeline:
         method: str = "layered",
         progress: Progress | None = None,
         focus_source: str = "user",
+        render: bool = True,
     ) -> DefocusResult:
         """A user's photo: the camera from its EXIF unless given, depth from the model unless
-        given; ``focus_source`` names where a given ``focus_distance`` came from."""
+        given; ``focus_source`` names where a given ``focus_distance`` came from.
+        ``render=False`` stops before the lens (``image`` is then the all-in-focus image), for
+        callers that render the scene at another size first."""
         notes = list(self.notes)
         if camera is None:
             exif = CameraSettings.from_exif(image)
             camera = exif.camera
             notes.append(f"camera from EXIF: {', '.join(exif.from_exif)}" if exif.from_exif else "no usable EXIF; default camera")
-        return self._scene(image.convert("RGB"), depth, camera, focus_distance, method, {}, notes, progress, focus_source)
+        return self._scene(image.convert("RGB"), depth, camera, focus_distance, method, {}, notes, progress, focus_source, render)
 
-    def _scene(self, image, depth, camera, focus_distance, method, timings, notes, progress, focus_source="user") -> DefocusResult:
+    def _scene(self, image, depth, camera, focus_distance, method, timings, notes, progress, focus_source="user", render=True) -> DefocusResult:
         def report(stage: str) -> None:
             if progress:
                 progress(stage, 1, 1)
@@ -239,6 +242,8 @@ class DefocusPipeline:
             camera=camera.replace(focus_distance_m=focus), image=image, method=method,
             timings=timings, notes=tuple(notes),
         )
+        if not render:
+            return scene
         result = refocus(scene, scene.camera)
         report("lens")
         return result

@@ -193,7 +193,9 @@ def test_maps_and_sweep():
     assert [label for _, label in maps] == ["All in focus", "Depth", "Saliency", "Circle of confusion"]
     assert maps[1][0].height > state.view.image.height  # the legend sits under the map
     png = explore.download_png(state)["value"]
-    assert np.array_equal(_pixels(png), _pixels(state.scene.image))  # lossless, full resolution
+    full = explore._full(state).image
+    assert full.size == state.scene.all_in_focus.size and np.array_equal(_pixels(png), _pixels(full))  # lossless, full resolution
+    assert np.abs(_pixels(full.resize(state.view.image.size)) - _pixels(state.view.image)).mean() < 2.0  # what the view shows
     path = render_aperture_sweep(state, progress=lambda *a, **k: None)["value"]
     assert path.endswith(".mp4") and open(path, "rb").read(12)[4:8] == b"ftyp"
 

@@ -88,7 +88,10 @@ class ExploreState:
 
     @classmethod
     def start(cls, scene: DefocusResult) -> "ExploreState":
-        return cls(scene, resized(scene, VIEW_SIDE), resized(scene, PREVIEW_SIDE), scene.focus_distance)
+        """The state for a new scene; the view is rendered (at display resolution) here."""
+        view = resized(scene, VIEW_SIDE)
+        view = refocus(view, view.camera, focus_source=scene.focus_source)
+        return cls(scene, view, resized(scene, PREVIEW_SIDE), scene.focus_distance)
 
 
 def friendly(outputs: int) -> callable:
@@ -161,7 +164,7 @@ def load_scene(name: str) -> tuple:
         raise UserError(str(error)) from None
     point = scene.focus_point
     focus = focus_at(scene.depth, *point) if point else None
-    result = _pipeline().from_image(scene.image, scene.depth, camera=scene.camera, focus_distance=focus, focus_source="scene")
+    result = _pipeline().from_image(scene.image, scene.depth, camera=scene.camera, focus_distance=focus, focus_source="scene", render=False)
     meta = scene.meta
     return _start(result, f"**{meta.get('title', name)}** — {meta.get('source', '')}. Licence: {meta.get('licence', '?')}.")
 
@@ -234,7 +237,7 @@ def use_photo(path: str | None, depth_path: str | None) -> tuple:
     except ModelUnavailable as error:
         raise UserError(f"{error} Or upload a depth map with the photo.") from None
     try:
-        result = _pipeline(depth=estimator, saliency=MODELS.saliency()).from_image(photo, depth)
+        result = _pipeline(depth=estimator, saliency=MODELS.saliency()).from_image(photo, depth, render=False)
     except ValueError as error:
         raise UserError(str(error)) from None
     return _start(replace(result, notes=result.notes + tuple(notes)))
