@@ -81,11 +81,17 @@ def _toasts(page) -> str:
     return " | ".join(page.evaluate("() => [...document.querySelectorAll('.toast-body')].map(e => e.innerText)"))
 
 
+def _natural_size(page) -> list[int]:
+    """The shown picture's pixel size, once it has loaded."""
+    page.wait_for_function("() => { const i = document.querySelector('#explore-image img'); return i && i.complete && i.naturalWidth > 0; }")
+    return page.locator("#explore-image img").first.evaluate("i => [i.naturalWidth, i.naturalHeight]")
+
+
 def _click_picture(page, fx: float, fy: float) -> None:
     """Click at (fx, fy), as shares of the picture's width and height (it is letterboxed)."""
     img = page.locator("#explore-image img").first
     box = img.bounding_box()
-    natural_w, natural_h = img.evaluate("i => [i.naturalWidth, i.naturalHeight]")
+    natural_w, natural_h = _natural_size(page)
     scale = min(box["width"] / natural_w, box["height"] / natural_h)
     left = box["x"] + (box["width"] - natural_w * scale) / 2
     top = box["y"] + (box["height"] - natural_h * scale) / 2
@@ -194,7 +200,7 @@ def test_a_deep_rotated_photo(app_url, browser, tmp_path):
     page.wait_for_timeout(1000)
     page.locator("#explore-use-photo").click()
     _wait_info(page, "400 px wide", 60)
-    assert page.locator("#explore-image img").first.evaluate("i => [i.naturalWidth, i.naturalHeight]") == [400, 600]
+    assert _natural_size(page) == [400, 600]
     assert float(page.locator("#explore-focus input[type=range]").get_attribute("max")) >= 100
     focus = page.locator("#explore-focus input[type=number]")
     focus.fill("97.8")
@@ -296,7 +302,7 @@ def test_upload_and_slider_latency_at_1024(app_url, browser, tmp_path):
     page.wait_for_timeout(1500)
     page.locator("#explore-use-photo").click()
     _wait_info(page, "1024 px wide", 60)
-    assert page.locator("#explore-image img").first.evaluate("i => [i.naturalWidth, i.naturalHeight]") == [1024, 1024]
+    assert _natural_size(page) == [1024, 1024]
     aperture = page.locator("#explore-aperture input[type=number]")
     latencies = []
     for value in ("1.4", "2.8", "2.0", "4.0", "1.8"):
