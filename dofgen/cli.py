@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from dataclasses import replace
 from pathlib import Path
-
-import math
 
 import numpy as np
 from tqdm import tqdm

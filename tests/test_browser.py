@@ -1,7 +1,6 @@
 """The Explore tab in a real browser: Debian's chromium driven by Playwright."""
 
 import os
-import shutil
 import time
 from pathlib import Path
 

@@ -116,8 +116,7 @@ def test_sweep_uses_blades_and_highlight_boost(tmp_path, capsys):
         reader = imageio_ffmpeg.read_frames(str(out))
         meta = next(reader)
         frames[name] = np.frombuffer(next(reader), dtype=np.uint8).reshape(meta["size"][1], meta["size"][0], 3).astype(np.float32)
-    from dofgen.camera import CameraSettings
-    from dofgen.pipeline import refocus, DefocusPipeline
+    from dofgen.pipeline import DefocusPipeline, refocus
 
     scene = scenes.load("street-at-night")
     base = DefocusPipeline(device="cpu").from_image(scene.image, scene.depth, scene.camera.replace(f_number=1.8), focus_distance=2.0)

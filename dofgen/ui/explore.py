@@ -19,6 +19,7 @@ import math
 import threading
 import time
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import gradio as gr
 import torch
@@ -212,8 +213,6 @@ def _open_upload(path: str):
 
 
 def _size(path: str) -> int:
-    from pathlib import Path
-
     return Path(path).stat().st_size
 
 
