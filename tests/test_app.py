@@ -273,3 +273,31 @@ def test_map_legends_use_glyphs_the_font_has():
     font = ImageFont.load_default(size=20)
     assert not has_glyphs("far → near", font)  # the old legend: empty boxes
     assert has_glyphs(DEPTH_LEGEND, font) and has_glyphs(COC_LEGEND, font) and has_glyphs("saliency 0.5", font)
+
+
+def test_baseline_lenses_are_bounded_and_queued_apart():
+    """A baseline never runs in the default lens's queue; at 200 mm f/1.4 (was: still running
+    after 12 minutes) its window is bounded by rendering smaller; blades do not raise."""
+    state = load_scene("tabletop")[0]
+    skipped = refocus_view(state, 1.4, 200, False, 2.0, "6", 0.0, "TAF lens (baseline)")
+    assert all(isinstance(o, dict) for o in skipped[:3])  # the default queue does no baseline work
+    camera = state.view.camera.replace(f_number=1.4, focal_length_mm=200.0, focus_distance_m=2.0)
+    for method in ("taf", "drbokeh"):
+        scale = explore.baseline_scale(state.view, camera, method)
+        small = explore.resized(state.view, int(max(state.view.all_in_focus.size) * scale))
+        assert scale < 0.5 and explore.baseline_estimate(small, camera, method) <= explore.BASELINE_BUDGET_S
+    demo = build_app()
+    groups = {}
+    for block_fn in demo.fns.values():
+        groups.setdefault(getattr(block_fn.fn, "__name__", ""), set()).add((block_fn.concurrency_id, block_fn.concurrency_limit))
+    assert {group for group, _ in groups["baseline_view"]} == {"baseline"}
+    assert {group for group, _ in groups["refocus_view"] | groups["preview_view"]} == {"lens"}
+
+
+def test_a_routine_error_logs_one_line(caplog):
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="dofgen.ui"), pytest.warns(UserWarning):
+        refocus_view(None, 2.8, 50, True, 2.0, *LENS)
+    records = [r for r in caplog.records if r.name == "dofgen.ui"]
+    assert len(records) == 1 and records[0].exc_info is None and "\n" not in records[0].getMessage()
