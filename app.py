@@ -9,7 +9,7 @@ from dofgen.ui.explore import CSS as EXPLORE_CSS
 from dofgen.ui.explore import MAX_UPLOAD_BYTES, build_explore_tab
 from dofgen.ui.results import build_results_tab
 from dofgen.ui.server import choose_port
-from dofgen.ui.study import HEAD, build_study_tab
+from dofgen.ui.study import HEAD, build_study_tab, env_flag, reserve_queue
 
 TITLE = "dofgen — fine-grained defocus blur control"
 #: Queue: each group runs apart from the others, so none holds another back: the default
@@ -20,7 +20,9 @@ QUEUE = dict(default_concurrency_limit=2, max_size=64)
 
 
 def build_app() -> gr.Blocks:
-    """Compose the app's tabs."""
+    """Compose the app's tabs (``STUDY_ONLY=1``: the study for participants, results for researchers)."""
+    if env_flag("STUDY_ONLY"):
+        return build_study_app()
     with gr.Blocks(title=TITLE) as demo:
         gr.Markdown(
             f"# {TITLE}\n"
@@ -36,9 +38,19 @@ def build_app() -> gr.Blocks:
     return demo
 
 
+def build_study_app() -> gr.Blocks:
+    """While a study runs: participants get the Study alone at ``/``; researchers open
+    ``/researcher`` (not linked) for the token-gated Results."""
+    with gr.Blocks(title="A short video study") as demo:
+        build_study_tab(demo)
+    with demo.route("Researcher", "researcher", show_in_navbar=False):
+        build_results_tab(demo)
+    return demo
+
+
 def launch(demo: gr.Blocks, **kwargs) -> gr.Blocks:
     """Queue and launch with the app's limits (uploads up to 20 MB)."""
-    demo.queue(**QUEUE).launch(max_file_size=MAX_UPLOAD_BYTES, head=HEAD, css=EXPLORE_CSS, **kwargs)
+    reserve_queue(demo.queue(**QUEUE)).launch(max_file_size=MAX_UPLOAD_BYTES, head=HEAD, css=EXPLORE_CSS, **kwargs)
     return demo
 
 

@@ -1,8 +1,13 @@
-"""``python -m dofgen.evaluate --manifest M --out DIR``: the Table-2 metrics per method.
+"""``python -m dofgen.evaluate``: the Table-2 metrics of Section F.2, and Section B's real pairs.
 
-Blur Monotonicity (over each sweep's stop frames) and Content Consistency (top-3 classes of
-a segmentation model) for every video of a study manifest, as a Table-2-shaped Markdown and
-CSV, with per-prompt detail.
+``python -m dofgen.evaluate --manifest M --out DIR``: Blur Monotonicity (over each sweep's
+stop frames, with Section F.2's energy and with ours, which leaves out the zero frequency)
+and Content Consistency (top-3 classes of a segmentation model) for every video of a study
+manifest, as a Table-2-shaped Markdown and CSV, with per-prompt detail. Under ``accelerate
+launch`` the videos are split between the processes (``PartialState.split_between_processes``).
+
+``python -m dofgen.evaluate pairs --root DIR``: Section B and F.2's check on real photo pairs
+(see :mod:`dofgen.pairs`).
 """
 
 from __future__ import annotations
@@ -15,7 +20,15 @@ import imageio_ffmpeg
 import numpy as np
 import pandas as pd
 
-from dofgen.metrics import blur_monotonicity, content_consistency
+from dofgen.distributed import partial_state
+from dofgen.metrics import ENERGIES, content_consistency, rising_pairs, sweep_energy
+
+#: One line under every table that has both Blur Monotonicity columns.
+ENERGY_NOTE = (
+    "Blur Monotonicity (paper) sums the energy over all frequencies as Section F.2 defines it; "
+    "(AC) leaves out the zero frequency, which a linear-light blur raises in an sRGB frame "
+    "without adding detail."
+)
 
 
 def read_frames(path: str | Path) -> list[np.ndarray]:
@@ -38,32 +51,70 @@ def stop_frames(frames: list[np.ndarray], frames_per_stop: int | None) -> list[n
     return kept
 
 
-def evaluate(manifest, segmenter=None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(per method, per prompt) tables for a loaded manifest."""
-    detail = []
-    sweeps: dict[str, list[list[np.ndarray]]] = {}
-    for stimulus in manifest.stimuli:
-        per_stop = stimulus.meta.get("frames_per_stop")
-        frames = stop_frames(read_frames(stimulus.video), int(per_stop) if per_stop else None)
-        row = {"prompt_id": stimulus.prompt_id, "method": stimulus.method, "stops": len(frames)}
-        row["blur_monotonicity"] = blur_monotonicity([frames]) if len(frames) > 1 else float("nan")
-        row["content_consistency"] = content_consistency(frames, segmenter) if segmenter is not None and len(frames) > 1 else float("nan")
-        detail.append(row)
-        if len(frames) > 1:
-            sweeps.setdefault(stimulus.method, []).append(frames)
-    per_prompt = pd.DataFrame(detail)
+def evaluate_stimulus(stimulus, segmenter=None) -> dict:
+    """One video's row: stops, rising pairs under each energy, Blur Monotonicity under each,
+    and Content Consistency (NaN without a segmenter)."""
+    per_stop = stimulus.meta.get("frames_per_stop")
+    frames = stop_frames(read_frames(stimulus.video), int(per_stop) if per_stop else None)
+    row = {"prompt_id": stimulus.prompt_id, "method": stimulus.method, "stops": len(frames), "pairs": max(len(frames) - 1, 0)}
+    for energy in ENERGIES:
+        rising = rising_pairs(sweep_energy(frames, energy))[0] if len(frames) > 1 else 0
+        row[f"rising_{energy}"] = rising
+        row[f"blur_monotonicity_{energy}"] = 100.0 * rising / row["pairs"] if row["pairs"] else float("nan")
+    row["content_consistency"] = content_consistency(frames, segmenter) if segmenter is not None and len(frames) > 1 else float("nan")
+    return row
+
+
+def summarize(per_prompt: pd.DataFrame) -> pd.DataFrame:
+    """Per method: prompts, Blur Monotonicity over all its sweeps' pairs (each energy), mean
+    Content Consistency."""
     rows = []
     for method, group in per_prompt.groupby("method", sort=False):
-        rows.append({
-            "method": method,
-            "prompts": len(group),
-            "blur_monotonicity": blur_monotonicity(sweeps[method]) if method in sweeps else float("nan"),
-            "content_consistency": group["content_consistency"].mean(),
-        })
-    return pd.DataFrame(rows), per_prompt
+        pairs = group["pairs"].sum()
+        row = {"method": method, "prompts": len(group)}
+        for energy in ENERGIES:
+            row[f"blur_monotonicity_{energy}"] = 100.0 * group[f"rising_{energy}"].sum() / pairs if pairs else float("nan")
+        row["content_consistency"] = group["content_consistency"].mean()
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
-def main(argv: list[str] | None = None) -> int:
+def evaluate(manifest, segmenter=None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(per method, per prompt) tables for a loaded manifest.
+
+    Under several processes (``accelerate launch``) each evaluates its share of the videos
+    and every process returns the whole tables.
+    """
+    from accelerate.utils import gather_object
+
+    state = partial_state()
+    stimuli = list(manifest.stimuli)
+    with state.split_between_processes(list(range(len(stimuli)))) as mine:
+        rows = [evaluate_stimulus(stimuli[index], segmenter) for index in mine]
+    if state.num_processes > 1:
+        sys.stderr.write(f"process {state.process_index + 1}/{state.num_processes}: {len(rows)} of {len(stimuli)} videos\n")
+    if state.num_processes > 1:
+        rows = gather_object(rows)
+    per_prompt = pd.DataFrame(rows)
+    return summarize(per_prompt), per_prompt
+
+
+def _number(value: float) -> str:
+    return "n/a" if pd.isna(value) else f"{value:.2f}"
+
+
+def table_markdown(table: pd.DataFrame) -> str:
+    """The per-method table as Markdown, both Blur Monotonicity columns, with the note."""
+    text = "| method | prompts | Blur Monotonicity (paper) ↑ | Blur Monotonicity (AC) ↑ | Content Consistency ↑ |\n|---|---|---|---|---|\n"
+    text += "".join(
+        f"| {r.method} | {r.prompts} | {_number(r.blur_monotonicity_paper)} | {_number(r.blur_monotonicity_ac)} | {_number(r.content_consistency)} |\n"
+        for r in table.itertuples()
+    )
+    return text + f"\n{ENERGY_NOTE}\n"
+
+
+def manifest_main(argv: list[str]) -> int:
+    """The manifest command (Table 2)."""
     from dofgen.segmentation import Segmenter
     from study.aggregate import markdown_table
     from study.manifest import ManifestError, load_manifest
@@ -72,34 +123,45 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--manifest", required=True, type=Path)
     parser.add_argument("--out", required=True, type=Path)
     parser.add_argument("--segmenter", help="segmentation model id or folder (default: DOFGEN_SEGMENTER); 'none' skips Content Consistency")
-    parser.add_argument("--device")
+    parser.add_argument("--device", help="default: this process's device (accelerate)")
     args = parser.parse_args(argv)
     try:
         manifest = load_manifest(args.manifest)
     except ManifestError as error:
         sys.stderr.write(f"python -m dofgen.evaluate: {error}\n")
         return 2
+    state = partial_state()
     segmenter, note = None, ""
     if (args.segmenter or "").lower() != "none":
         try:
-            segmenter = Segmenter.from_pretrained(args.segmenter, device=args.device)
+            segmenter = Segmenter.from_pretrained(args.segmenter, device=args.device or state.device)
         except RuntimeError as error:
             note = f"Content Consistency not computed: {error}"
-            sys.stderr.write(note + "\n")
+            if state.is_main_process:
+                sys.stderr.write(note + "\n")
     table, per_prompt = evaluate(manifest, segmenter)
+    if not state.is_main_process:
+        return 0
     args.out.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.out / "table.csv", index=False)
     per_prompt.to_csv(args.out / "per_prompt.csv", index=False)
-    text = "| method | prompts | Blur Monotonicity ↑ | Content Consistency ↑ |\n|---|---|---|---|\n" + "".join(
-        f"| {r.method} | {r.prompts} | {r.blur_monotonicity:.2f} | {'n/a' if pd.isna(r.content_consistency) else f'{r.content_consistency:.2f}'} |\n"
-        for r in table.itertuples()
-    )
+    text = table_markdown(table)
     if note:
         text += f"\n{note}\n"
     text += "\n## Per prompt\n\n" + markdown_table(per_prompt)
     (args.out / "table.md").write_text(text)
     print(text)
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``pairs ...`` runs Section B's check on real pairs; anything else is the manifest command."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["pairs"]:
+        from dofgen.pairs import main as pairs_main
+
+        return pairs_main(argv[1:])
+    return manifest_main(argv)
 
 
 if __name__ == "__main__":

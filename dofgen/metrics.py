@@ -45,29 +45,59 @@ def signal_energy(image: torch.Tensor, *, include_dc: bool = True) -> torch.Tens
     return power.sum(dim=(-3, -2, -1))
 
 
-def blur_monotonicity(sweeps: Iterable[Union[torch.Tensor, Sequence[Frame]]]) -> float:
-    """Percentage (0 to 100) of consecutive frame pairs whose signal energy rises.
+#: The two energies Blur Monotonicity can use: Section F.2's sum over all frequencies, or ours
+#: without the zero frequency (the frame's mean).
+ENERGIES: tuple[str, ...] = ("paper", "ac")
 
-    The energy leaves out the zero frequency. A normalised blur leaves that term unchanged
-    in the space where it blurs (so Theorem F.1 is unaffected), but a lens that blurs in
-    linear light, as a real one does, raises an sRGB frame's mean as it blurs, and on most
-    images that term alone would outweigh the detail lost.
+
+def sweep_energy(sweep: Union[torch.Tensor, Sequence[Frame]], energy: str = "ac") -> torch.Tensor:
+    """Signal energy of each frame of a sweep.
+
+    Args:
+        sweep: a (T, C, H, W) tensor or a sequence of T frames (see :func:`as_frame`), T >= 2.
+        energy: ``"paper"`` (all frequencies, Section F.2) or ``"ac"`` (zero frequency left out).
+
+    Returns:
+        (T,) float64.
+    """
+    if energy not in ENERGIES:
+        raise ValueError(f"energy={energy!r} is unknown; use one of {', '.join(ENERGIES)}")
+    frames = sweep if torch.is_tensor(sweep) else torch.stack([as_frame(frame) for frame in sweep])
+    if frames.dim() != 4 or frames.shape[0] < 2:
+        raise ValueError(f"a sweep needs at least two (C, H, W) frames, got shape {tuple(frames.shape)}")
+    return signal_energy(frames, include_dc=energy == "paper")
+
+
+def rising_pairs(energies: torch.Tensor) -> tuple[int, int]:
+    """(pairs whose energy rises, all consecutive pairs) of a (T,) energy sequence."""
+    return int((energies[1:] > energies[:-1]).sum()), int(energies.shape[0]) - 1
+
+
+def blur_monotonicity(sweeps: Iterable[Union[torch.Tensor, Sequence[Frame]]], energy: str = "ac") -> float:
+    """Percentage (0 to 100) of consecutive frame pairs whose signal energy rises (Section F.2).
+
+    ``energy="paper"`` is Section F.2 exactly: the energy sums all frequencies, the zero
+    frequency included. ``energy="ac"`` (the default) leaves the zero frequency out: a
+    normalised blur leaves that term unchanged in the space where it blurs (Theorem F.1
+    holds either way), but a lens that blurs in linear light, as a real one does, raises an
+    sRGB frame's mean as it blurs, and on most images that term alone outweighs the detail
+    lost, so the paper's energy can rank a blurrier frame higher. The default measures blur;
+    use ``"paper"`` for a table meant to sit beside the paper's (``python -m
+    dofgen.evaluate`` reports both).
 
     Args:
         sweeps: each a (T, C, H, W) tensor or a sequence of frames, ordered by increasing
             f-number; blur should fall, so energy should rise, from frame to frame.
+        energy: ``"ac"`` or ``"paper"``.
 
     Returns:
         100 * (rising pairs) / (all consecutive pairs); chance is about 50.
     """
     rising = total = 0
     for sweep in sweeps:
-        frames = sweep if torch.is_tensor(sweep) else torch.stack([as_frame(frame) for frame in sweep])
-        if frames.dim() != 4 or frames.shape[0] < 2:
-            raise ValueError(f"a sweep needs at least two (C, H, W) frames, got shape {tuple(frames.shape)}")
-        energy = signal_energy(frames, include_dc=False)
-        rising += int((energy[1:] > energy[:-1]).sum())
-        total += frames.shape[0] - 1
+        up, pairs = rising_pairs(sweep_energy(sweep, energy))
+        rising += up
+        total += pairs
     if total == 0:
         raise ValueError("no sweeps given")
     return 100.0 * rising / total

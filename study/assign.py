@@ -21,6 +21,7 @@ class Question:
     baseline: str
     left_method: str
     right_method: str
+    catch: bool = False
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -35,6 +36,8 @@ def assign(
     pairs: Sequence[tuple[str, str]],
     shown: Mapping[tuple[str, str], int] | None = None,
     count: int = QUESTIONS_PER_PARTICIPANT,
+    catch: Sequence[tuple[str, str]] = (),
+    checks: int = 0,
 ) -> list[Question]:
     """Questions for one participant, deterministic from the id and ``shown``.
 
@@ -43,6 +46,9 @@ def assign(
     shown prompt across participants (``shown``: times each (prompt, baseline) pair was
     assigned before), ties broken by the participant's own random order. No pair twice;
     sides random; fewer pairs than ``count`` give as many questions as there are pairs.
+
+    Attention checks: ``checks`` of the ``catch`` pairs (prompt, plainly broken video) are
+    added at random places after the first question; ours is the right answer there.
     """
     shown = shown or {}
     rng = _rng(participant_id)
@@ -63,8 +69,11 @@ def assign(
             remaining[baseline].remove(prompt_id)
             chosen.append((prompt_id, baseline))
     rng.shuffle(chosen)
+    slots = [(p, b, False) for p, b in chosen]
+    for prompt_id, method in rng.sample(sorted(catch), min(checks, len(catch))):
+        slots.insert(rng.randint(1, len(slots)), (prompt_id, method, True))
     questions = []
-    for index, (prompt_id, baseline) in enumerate(chosen):
+    for index, (prompt_id, baseline, is_catch) in enumerate(slots):
         left, right = (OURS, baseline) if rng.random() < 0.5 else (baseline, OURS)
-        questions.append(Question(index, prompt_id, baseline, left, right))
+        questions.append(Question(index, prompt_id, baseline, left, right, is_catch))
     return questions

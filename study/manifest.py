@@ -3,12 +3,17 @@
 Columns: ``prompt_id``, ``prompt``, ``method``, ``video`` (a path relative to the manifest's
 folder), and any other metadata. A JSON Lines manifest may start with a header line
 ``{"manifest": {"demo": true, ...}}``; only a demo manifest may use the control methods.
+
+Attention checks: a row with ``"catch": true`` is a plainly broken video (a ``no_lens``
+control, a frame-shuffled sweep; any method id of lowercase letters, digits and ``_``),
+shown against ours for its prompt; ours is the right answer.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -16,6 +21,7 @@ from study import BASELINES, CONTROLS, OURS
 
 REQUIRED = ("prompt_id", "prompt", "method", "video")
 VIDEO_SUFFIXES = (".mp4", ".webm", ".mov")
+_CATCH_METHOD = re.compile(r"^[a-z0-9_]{1,40}$")
 
 
 class ManifestError(ValueError):
@@ -31,6 +37,7 @@ class Stimulus:
     method: str
     video: Path
     meta: dict = field(default_factory=dict)
+    catch: bool = False
 
 
 @dataclass(frozen=True)
@@ -50,10 +57,15 @@ class Manifest:
 
     def pairs(self) -> list[tuple[str, str]]:
         """(prompt_id, baseline) pairs that can be shown against ours, sorted."""
-        methods: dict[str, set[str]] = {}
-        for stimulus in self.stimuli:
-            methods.setdefault(stimulus.prompt_id, set()).add(stimulus.method)
-        return sorted((p, m) for p, ms in methods.items() if OURS in ms for m in ms if m != OURS)
+        return self._against_ours(catch=False)
+
+    def catch_pairs(self) -> list[tuple[str, str]]:
+        """(prompt_id, method) of the attention checks (``catch`` rows), sorted."""
+        return self._against_ours(catch=True)
+
+    def _against_ours(self, catch: bool) -> list[tuple[str, str]]:
+        with_ours = {s.prompt_id for s in self.stimuli if s.method == OURS}
+        return sorted((s.prompt_id, s.method) for s in self.stimuli if s.catch == catch and s.method != OURS and s.prompt_id in with_ours)
 
     def prompt(self, prompt_id: str) -> str:
         return self.video(prompt_id, OURS).prompt
@@ -129,15 +141,18 @@ def load_manifest(path: str | Path) -> Manifest:
         if missing:
             raise ManifestError(f"{where}: missing {', '.join(missing)}")
         prompt_id, method = str(row["prompt_id"]).strip(), str(row["method"]).strip()
-        if method not in allowed:
+        catch = row.get("catch") is True or str(row.get("catch", "")).strip().lower() in ("true", "1", "yes")
+        if catch and (method == OURS or not _CATCH_METHOD.match(method)):
+            raise ManifestError(f"{where}: an attention check ('catch') needs a method id of lowercase letters, digits or '_', not {method!r}")
+        if method not in allowed and not catch:
             extra = "" if demo else " (controls such as no_lens need a demo manifest)"
             raise ManifestError(f"{where}: unknown method {method!r}; allowed: {', '.join(sorted(allowed))}{extra}")
         if (prompt_id, method) in seen:
             raise ManifestError(f"{where}: prompt {prompt_id!r} has a second {method!r} video (first at row {seen[prompt_id, method]})")
         seen[prompt_id, method] = number
         video = _video_path(folder, row["video"], where)
-        meta = {k: v for k, v in row.items() if k not in REQUIRED}
-        stimuli.append(Stimulus(prompt_id, str(row["prompt"]).strip(), method, video, meta))
+        meta = {k: v for k, v in row.items() if k not in (*REQUIRED, "catch")}
+        stimuli.append(Stimulus(prompt_id, str(row["prompt"]).strip(), method, video, meta, catch))
     if not stimuli:
         raise ManifestError(f"{path.name}: no stimuli")
     by_prompt: dict[str, set[str]] = {}

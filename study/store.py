@@ -1,10 +1,13 @@
-"""Votes and assignments: append-only JSON Lines, fsync'ed, optionally pushed to the Hub.
+"""Votes and assignments: append-only JSON Lines, fsync'ed, on local disk first (Section E).
 
 Each process appends to its own files (``votes-<uuid>.jsonl``, ``assignments-<uuid>.jsonl``)
 in the data folder (``STUDY_DATA_DIR``, default ``data/study`` beside the app); a vote is
 flushed and fsync'ed before ``submit`` returns, so the participant's screen moves on only
-once it is on disk. Readers skip a torn last line. With ``STUDY_DATASET_REPO`` and a token,
-a ``huggingface_hub.CommitScheduler`` pushes the folder to that dataset repository.
+once it is on disk. Readers skip a torn last line. The store keeps, in memory, each
+participant's questions and answers and how often each pair was shown (updated per
+assignment: O(1) per new participant), and which question is on screen (the first one not
+answered: the server decides, the client's index is only checked). ``study.sync`` copies
+the folder to and from a Hub dataset.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import os
 import re
 import threading
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -21,16 +25,19 @@ from pathlib import Path
 from dofgen import __version__
 from study import OURS
 from study.assign import Question, assign
+from study.codes import find_code, load_secret
 from study.manifest import Manifest
 
 DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / "data" / "study"
 CHOICES = ("left", "right")
 _PARTICIPANT = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+#: Attention checks per participant when the manifest has ``catch`` rows (``STUDY_ATTENTION_CHECKS``).
+DEFAULT_CHECKS = 2
 
 
 def valid_participant(participant_id: object) -> bool:
     """8 to 64 letters, digits, '-' or '_' (ids are random; nothing else reaches a file)."""
-    return isinstance(participant_id, str) and bool(_PARTICIPANT.match(participant_id))
+    return isinstance(participant_id, str) and participant_id.isascii() and bool(_PARTICIPANT.match(participant_id))
 
 
 class VoteRefused(ValueError):
@@ -39,6 +46,14 @@ class VoteRefused(ValueError):
 
 def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def attention_checks() -> int:
+    """How many attention checks each participant gets (``STUDY_ATTENTION_CHECKS``, 0 = off)."""
+    try:
+        return max(0, int(os.environ.get("STUDY_ATTENTION_CHECKS", DEFAULT_CHECKS)))
+    except ValueError:
+        return DEFAULT_CHECKS
 
 
 def read_records(folder: Path, pattern: str) -> list[dict]:
@@ -87,27 +102,47 @@ class VoteStore:
         self.folder.mkdir(parents=True, exist_ok=True)
         self.manifest = manifest
         self.app_version = app_version
+        self.secret = load_secret(self.folder)
         token = uuid.uuid4().hex
         self._votes = _Appender(self.folder / f"votes-{token}.jsonl")
         self._assignments = _Appender(self.folder / f"assignments-{token}.jsonl")
         self._lock = threading.Lock()
         self._questions: dict[str, list[Question]] = {}
-        for record in read_records(self.folder, "assignments-*.jsonl"):
-            try:
-                questions = [Question(**q) for q in record["questions"]]
-            except (KeyError, TypeError):
-                continue
-            self._questions.setdefault(str(record.get("participant_id")), questions)
+        self._recruitment: dict[str, dict] = {}
         self._answers: dict[str, dict[int, dict]] = {}  # participant -> question index -> vote
-        for vote in read_votes(self.folder):
-            self._answers.setdefault(str(vote.get("participant_id")), {}).setdefault(vote.get("question_index"), vote)
+        self._shown: Counter[tuple[str, str]] = Counter()
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Read what the folder holds that this store does not know yet (after a restore)."""
+        assignments = read_records(self.folder, "assignments-*.jsonl")
+        votes = read_votes(self.folder)
+        with self._lock:
+            for record in assignments:
+                participant_id = str(record.get("participant_id"))
+                if participant_id in self._questions:
+                    continue
+                try:
+                    questions = [Question(**q) for q in record["questions"]]
+                except (KeyError, TypeError):
+                    continue
+                self._add(participant_id, questions, record.get("recruitment") or {})
+            for vote in votes:
+                self._answers.setdefault(str(vote.get("participant_id")), {}).setdefault(vote.get("question_index"), vote)
+
+    def _add(self, participant_id: str, questions: list[Question], recruitment: dict) -> None:
+        self._questions[participant_id] = questions
+        self._recruitment[participant_id] = recruitment
+        self._shown.update((q.prompt_id, q.baseline) for q in questions if not q.catch)
 
     def shown_counts(self) -> dict[tuple[str, str], int]:
-        counts: dict[tuple[str, str], int] = {}
-        for questions in self._questions.values():
-            for q in questions:
-                counts[q.prompt_id, q.baseline] = counts.get((q.prompt_id, q.baseline), 0) + 1
-        return counts
+        """Times each (prompt, baseline) pair was assigned, kept as participants are added."""
+        with self._lock:
+            return dict(self._shown)
+
+    def participants(self) -> int:
+        with self._lock:
+            return len(self._questions)
 
     @staticmethod
     def check_participant(participant_id: object) -> str:
@@ -119,28 +154,49 @@ class VoteStore:
         with self._lock:
             return participant_id in self._questions
 
-    def questions(self, participant_id: str) -> list[Question]:
+    def questions(self, participant_id: str, recruitment: dict | None = None) -> list[Question]:
         """The participant's questions: stored ones on a return visit, else newly assigned
-        (least-shown pairs first) and stored before they are shown."""
+        (least-shown pairs first, plus the attention checks) and stored before they are shown.
+        ``recruitment`` (URL parameters such as ``PROLIFIC_PID``) is kept with a new one."""
         participant_id = self.check_participant(participant_id)
         if self.manifest is None:
             raise VoteRefused("no study is running (no manifest loaded)")
         with self._lock:
             if participant_id not in self._questions:
-                questions = assign(participant_id, self.manifest.pairs(), self.shown_counts())
-                self._assignments.append(
-                    {"participant_id": participant_id, "questions": [q.as_dict() for q in questions], "created_at": now(), "app_version": self.app_version}
+                questions = assign(
+                    participant_id, self.manifest.pairs(), self._shown, catch=self.manifest.catch_pairs(), checks=attention_checks()
                 )
-                self._questions[participant_id] = questions
+                recruitment = dict(recruitment or {})
+                self._assignments.append(
+                    {"participant_id": participant_id, "questions": [q.as_dict() for q in questions], "recruitment": recruitment,
+                     "created_at": now(), "app_version": self.app_version}
+                )
+                self._add(participant_id, questions, recruitment)
             return self._questions[participant_id]
 
     def answered(self, participant_id: str) -> dict[int, dict]:
         with self._lock:
             return dict(self._answers.get(participant_id, {}))
 
+    def current(self, participant_id: str) -> int:
+        """The question on screen: the participant's first unanswered one (their count when done)."""
+        with self._lock:
+            return self._current(participant_id)
+
+    def _current(self, participant_id: str) -> int:
+        questions = self._questions.get(participant_id, [])
+        answers = self._answers.get(participant_id, {})
+        return next((q.index for q in questions if q.index not in answers), len(questions))
+
+    def complete(self, participant_id: str) -> bool:
+        with self._lock:
+            questions = self._questions.get(participant_id)
+            return bool(questions) and self._current(participant_id) == len(questions)
+
     def submit(self, participant_id: object, question_index: object, choice: object, shown_at: str | None = None) -> dict:
-        """Store one vote, fsync'ed, and return it. A repeat of an answered question returns
-        the stored vote and stores nothing; a malformed or unassigned one raises VoteRefused."""
+        """Store one vote for the question on screen, fsync'ed, and return it. A repeat of an
+        answered question returns the stored vote and stores nothing; a malformed vote, or one
+        for a question not on screen, raises VoteRefused."""
         participant_id = self.check_participant(participant_id)
         if choice not in CHOICES:
             raise VoteRefused(f"choice must be 'left' or 'right', got {choice!r}")
@@ -155,6 +211,8 @@ class VoteStore:
             answers = self._answers.setdefault(participant_id, {})
             if question_index in answers:
                 return answers[question_index]
+            if question_index != self._current(participant_id):
+                raise VoteRefused(f"question {question_index + 1} is not the one on screen")
             question = questions[question_index]
             chosen = question.left_method if choice == "left" else question.right_method
             vote = {
@@ -167,6 +225,7 @@ class VoteStore:
                 "choice": choice,
                 "chosen_method": chosen,
                 "baseline": question.baseline,
+                "catch": question.catch,
                 "preferred_ours": chosen == OURS,
                 "shown_at": shown_at if isinstance(shown_at, str) else None,
                 "answered_at": now(),
@@ -176,20 +235,13 @@ class VoteStore:
             answers[question_index] = vote
             return vote
 
-
-def start_hub_sync(folder: str | Path, repo_id: str | None = None, token: str | None = None, every_minutes: float = 5.0, api=None):
-    """Push the data folder to a Hub dataset every ``every_minutes`` (at least 5) and once
-    at exit, when a repository and token are configured (``STUDY_DATASET_REPO``, ``HF_TOKEN``).
-
-    Returns the ``CommitScheduler``, or None when not configured.
-    """
-    from huggingface_hub import CommitScheduler
-
-    repo_id = repo_id or os.environ.get("STUDY_DATASET_REPO")
-    token = token or os.environ.get("HF_TOKEN")
-    if not repo_id or not (token or api):
-        return None
-    return CommitScheduler(
-        repo_id=repo_id, repo_type="dataset", folder_path=folder, every=max(5.0, every_minutes),
-        token=token, allow_patterns=["*.jsonl"], hf_api=api,
-    )
+    def verify(self, code: str) -> dict | None:
+        """Whose completion code ``code`` is: participant, recruitment, answers; None if nobody's."""
+        with self._lock:
+            participant_id = find_code(self.secret, code, self._questions)
+            if participant_id is None:
+                return None
+            questions = len(self._questions[participant_id])
+            answered = len(self._answers.get(participant_id, {}))
+            return {"participant_id": participant_id, "recruitment": self._recruitment.get(participant_id, {}),
+                    "questions": questions, "answered": answered, "complete": answered == questions}

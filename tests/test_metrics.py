@@ -25,7 +25,7 @@ def _sweeps(count: int, size: int = 48) -> list[torch.Tensor]:
 
 
 def test_energy_is_parseval():
-    image = torch.rand(3, 16, 20)
+    image = torch.rand(3, 16, 20, dtype=torch.float64)
     assert signal_energy(image).item() == pytest.approx(16 * 20 * image.double().square().sum().item(), rel=1e-9)
     assert signal_energy(torch.rand(5, 3, 8, 8)).shape == (5,)
     centred = image - image.mean(dim=(-2, -1), keepdim=True)
@@ -71,3 +71,27 @@ def test_theorem_f1_on_random_images_and_kernels():
     delta[0, 0] = 1.0
     g = torch.fft.ifft2(torch.fft.fft2(f) * torch.fft.fft2(delta)).real
     assert signal_energy(g).item() == pytest.approx(signal_energy(f).item())
+
+
+def test_paper_and_ac_energies_disagree_on_a_linear_light_blur():
+    """A black-and-white checkerboard blurred flat in linear light becomes sRGB grey 0.735:
+    its mean rose from 0.5, so Section F.2's energy (DC included) calls the blurred frame the
+    sharper one, while the AC energy (no detail left) does not."""
+    from dofgen.color import linear_to_srgb, srgb_to_linear
+
+    sharp = ((torch.arange(16)[:, None] + torch.arange(16)[None]) % 2).float().expand(3, 16, 16)
+    flat = linear_to_srgb(srgb_to_linear(sharp).mean(dim=(-2, -1), keepdim=True).expand_as(sharp))
+    assert flat[0, 0, 0].item() == pytest.approx(0.7354, abs=1e-3)
+    sweep = torch.stack([flat, sharp])  # f/1.8 (all blur) then f/16 (sharp)
+    assert blur_monotonicity([sweep], energy="paper") == 0.0
+    assert blur_monotonicity([sweep], energy="ac") == 100.0
+    assert blur_monotonicity([sweep]) == 100.0  # the default is "ac"
+    # exact energies: the paper's counts the mean's square, 256 pixels x 3 channels
+    assert signal_energy(flat).item() == pytest.approx(3 * (256 * 0.7354) ** 2, rel=1e-3)
+    assert signal_energy(sharp).item() == pytest.approx(3 * 256 * 128, rel=1e-9)
+    # the same blur in the frame's own space keeps the mean: both energies agree (Theorem F.1)
+    srgb_flat = sharp.mean(dim=(-2, -1), keepdim=True).expand_as(sharp)
+    for energy in ("paper", "ac"):
+        assert blur_monotonicity([torch.stack([srgb_flat, sharp])], energy=energy) == 100.0
+    with pytest.raises(ValueError, match="energy"):
+        blur_monotonicity([sweep], energy="dc")

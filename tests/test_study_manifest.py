@@ -1,6 +1,7 @@
 import json
 import os
 
+import numpy as np
 import pytest
 
 from study import BASELINES
@@ -74,3 +75,34 @@ def test_broken_json_and_missing_file(tmp_path):
     with pytest.raises(ManifestError, match="no manifest"):
         load_manifest(tmp_path / "nothing.jsonl")
     assert BASELINES[0] == "sdxl"
+
+
+def test_catch_rows(tmp_path):
+    ok = write_manifest(tmp_path / "ok", prompts=1, extra=[{"prompt_id": "p0", "prompt": "x", "method": "frame_shuffled", "catch": True, "video": "videos/p0-sdxl.mp4"}])
+    manifest = load_manifest(ok)
+    assert manifest.catch_pairs() == [("p0", "frame_shuffled")] and ("p0", "frame_shuffled") not in manifest.pairs()
+    assert manifest.video("p0", "frame_shuffled").catch and "catch" not in manifest.video("p0", "frame_shuffled").meta
+    for method in ("ours", "Not Valid"):
+        bad = write_manifest(tmp_path / method.replace(" ", ""), prompts=1, extra=[{"prompt_id": "p0", "prompt": "x", "method": method, "catch": "true", "video": "videos/p0-sdxl.mp4"}])
+        with pytest.raises(ManifestError, match="attention check"):
+            load_manifest(bad)
+    unknown = write_manifest(tmp_path / "unknown", prompts=1, extra=[{"prompt_id": "p0", "prompt": "x", "method": "frame_shuffled", "video": "videos/p0-sdxl.mp4"}])
+    with pytest.raises(ManifestError, match="unknown method"):
+        load_manifest(unknown)  # without 'catch', only the study's methods
+
+
+def test_frame_shuffled_attention_checks_are_added(tmp_path):
+    from dofgen.evaluate import read_frames
+    from dofgen.video import write_mp4
+    from study.catch import main, shuffled_order
+
+    path = write_manifest(tmp_path / "m", prompts=3)
+    frames = [np.full((16, 16, 3), 30 * i, np.uint8) for i in range(6)]
+    write_mp4(frames, tmp_path / "m" / "videos" / "p0-ours.mp4", fps=6)
+    assert main(["--manifest", str(path), "--prompts", "2"]) == 0
+    manifest = load_manifest(path)
+    assert manifest.catch_pairs() == [("p0", "frame_shuffled"), ("p1", "frame_shuffled")]
+    shuffled = [round(f.mean() / 30) for f in read_frames(manifest.video("p0", "frame_shuffled").video)]  # which frame it was
+    assert sorted(shuffled) == list(range(6)) and shuffled != list(range(6))
+    assert all(i != j for i, j in enumerate(shuffled_order(6, seed=3)))
+    assert main(["--manifest", str(path), "--prompts", "5"]) == 0 and len(load_manifest(path).catch_pairs()) == 3  # no prompt twice

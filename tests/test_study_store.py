@@ -1,4 +1,3 @@
-import json
 import os
 import signal
 import subprocess
@@ -9,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from study import OURS
 from study.manifest import load_manifest
-from study.store import VoteRefused, VoteStore, read_votes, start_hub_sync
+from study.store import VoteRefused, VoteStore, read_votes
 
 from study_helpers import write_manifest
 
@@ -43,6 +43,8 @@ def test_votes_are_stored_once_and_survive_a_restart(tmp_path, manifest):
     "participant, index, choice, message",
     [
         ("participant-a1", 20, "left", "not assigned"),
+        ("participant-a1", 3, "left", "not the one on screen"),
+        ("particip\ud800nt-a1", 0, "left", "participant id"),
         ("participant-a1", -1, "left", "not assigned"),
         ("participant-a1", "3", "left", "integer"),
         ("participant-a1", 1, "middle", "choice"),
@@ -62,11 +64,11 @@ def test_malformed_or_unassigned_votes_store_nothing(tmp_path, manifest, partici
 def test_a_torn_last_line_is_skipped(tmp_path, manifest):
     store = VoteStore(tmp_path / "data", manifest)
     store.questions("participant-a1")
-    store.submit("participant-a1", 1, "left")
+    store.submit("participant-a1", 0, "left")
     with store._votes.path.open("ab") as handle:
         handle.write(b'{"vote_id": "torn", "partic')
-    assert [v["question_index"] for v in read_votes(tmp_path / "data")] == [1]
-    assert VoteStore(tmp_path / "data", manifest).answered("participant-a1").keys() == {1}
+    assert [v["question_index"] for v in read_votes(tmp_path / "data")] == [0]
+    assert VoteStore(tmp_path / "data", manifest).answered("participant-a1").keys() == {0}
 
 
 def test_sigkill_loses_no_acknowledged_vote(tmp_path, manifest):
@@ -109,34 +111,68 @@ def test_votes_load_with_datasets(tmp_path, manifest):
     assert dataset.num_rows == 10 and set(dataset["participant_id"]) == {"participant-a1", "participant-b2"}
 
 
-def test_hub_sync_pushes_the_folder_as_a_dataset(tmp_path, manifest):
-    from huggingface_hub import HfApi, RepoUrl
-
-    class RecordingApi(HfApi):
-        def __init__(self):
-            super().__init__(endpoint="http://127.0.0.1:9", token="hf_test")
-            self.commits, self.repos = [], []
-
-        def create_repo(self, repo_id, **kwargs):
-            self.repos.append((repo_id, kwargs.get("repo_type")))
-            return RepoUrl(f"http://127.0.0.1:9/datasets/{repo_id}", endpoint="http://127.0.0.1:9")
-
-        def create_commit(self, repo_id, operations, **kwargs):
-            self.commits.append((repo_id, kwargs.get("repo_type"), {op.path_in_repo: op.path_or_fileobj.read() for op in operations}))
+def test_balancing_counts_cost_the_same_whatever_the_number_of_participants(tmp_path, manifest, monkeypatch):
+    """shown_counts is kept per assignment, never recomputed by scanning every participant."""
+    import study.store as store_module
 
     store = VoteStore(tmp_path / "data", manifest)
-    store.questions("participant-a1")
-    store.submit("participant-a1", 0, "left")
-    api = RecordingApi()
-    assert start_hub_sync(tmp_path / "data", repo_id=None, api=api) is None  # not configured: nothing
-    scheduler = start_hub_sync(tmp_path / "data", repo_id="lab/dofgen-votes", api=api, every_minutes=1)
-    try:
-        assert scheduler.every == 5.0  # never more often than every 5 minutes
-        scheduler.trigger().result(timeout=30)
-        assert api.repos == [("lab/dofgen-votes", "dataset")]
-        repo_id, repo_type, files = api.commits[-1]
-        assert (repo_id, repo_type) == ("lab/dofgen-votes", "dataset")
-        votes = [json.loads(line) for name, data in files.items() if name.startswith("votes-") for line in data.splitlines()]
-        assert [v["question_index"] for v in votes] == [0]
-    finally:
-        scheduler.stop()
+    seen = []
+    real_assign = store_module.assign
+    monkeypatch.setattr(store_module, "assign", lambda pid, pairs, shown, **kw: seen.append(sum(shown.values())) or real_assign(pid, pairs, shown, **kw))
+    for n in range(40):
+        store.questions(f"participant-{n:04d}")
+    assert seen == [20 * n for n in range(40)]  # each begin sees every earlier assignment counted
+    scans = []
+    monkeypatch.setattr(VoteStore, "_questions", property(lambda self: scans.append(1) or self.__dict__["_questions"]), raising=False)
+    before = len(scans)
+    store.shown_counts()
+    assert len(scans) == before  # counting reads no assignment
+
+
+def test_catch_questions_are_added_and_marked(tmp_path, monkeypatch):
+    from study_helpers import tiny_video
+
+    folder = tmp_path / "stimuli"
+    tiny_video(folder / "videos" / "broken.mp4", shade=99)
+    path = write_manifest(folder, prompts=5, extra=[{"prompt_id": f"p{p}", "prompt": f"prompt {p}", "method": "frame_shuffled", "catch": True, "video": "videos/broken.mp4"} for p in range(3)])
+    manifest = load_manifest(path)
+    assert manifest.catch_pairs() == [("p0", "frame_shuffled"), ("p1", "frame_shuffled"), ("p2", "frame_shuffled")]
+    assert all(b != "frame_shuffled" for _, b in manifest.pairs())
+    store = VoteStore(tmp_path / "data", manifest)
+    questions = store.questions("participant-c1")
+    catches = [q for q in questions if q.catch]
+    assert len(questions) == 22 and len(catches) == 2 and questions[0].catch is False
+    assert all(OURS in (q.left_method, q.right_method) for q in catches)
+    for q in questions:
+        vote = store.submit("participant-c1", q.index, "left")
+    assert sum(v["catch"] for v in read_votes(tmp_path / "data")) == 2
+    monkeypatch.setenv("STUDY_ATTENTION_CHECKS", "0")
+    assert not any(q.catch for q in VoteStore(tmp_path / "data2", manifest).questions("participant-c2"))
+    assert vote["participant_id"] == "participant-c1"
+
+
+def test_the_secret_is_configured_or_kept_in_the_data_folder(tmp_path, monkeypatch):
+    monkeypatch.delenv("STUDY_SECRET", raising=False)
+    first = VoteStore(tmp_path / "data").secret
+    assert VoteStore(tmp_path / "data").secret == first and len(first) == 64  # a restart reads the same one
+    assert oct((tmp_path / "data" / ".study-secret").stat().st_mode)[-3:] == "600"
+    monkeypatch.setenv("STUDY_SECRET", "from-the-space-settings")
+    assert VoteStore(tmp_path / "data").secret == b"from-the-space-settings"
+
+
+def test_researchers_verify_a_code_from_the_command_line(tmp_path, manifest, capsys, monkeypatch):
+    from study.codes import completion_code, main
+
+    monkeypatch.delenv("STUDY_SECRET", raising=False)
+    store = VoteStore(tmp_path / "data", manifest)
+    for pid in ("participant-done", "participant-half"):
+        questions = store.questions(pid, {"PROLIFIC_PID": pid[-4:]})
+        for q in questions[: 20 if pid.endswith("done") else 10]:
+            store.submit(pid, q.index, "left")
+    done = completion_code(store.secret, "participant-done")
+    assert main([done, "--data", str(tmp_path / "data")]) == 0
+    assert "participant-done" in capsys.readouterr().out
+    assert main([completion_code(store.secret, "participant-half"), "--data", str(tmp_path / "data")]) == 1  # not finished
+    assert "complete=False" in capsys.readouterr().out
+    assert main(["ABCDEFGHIJ", "--data", str(tmp_path / "data")]) == 1
+    assert "not a completion code" in capsys.readouterr().out

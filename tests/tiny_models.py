@@ -114,3 +114,126 @@ def save_tiny_segformer(folder: Path) -> Path:
     SegformerForSemanticSegmentation(config).save_pretrained(folder)
     SegformerImageProcessor(size={"height": 64, "width": 64}).save_pretrained(folder)
     return folder
+
+
+def _byte_level_vocab(folder: Path, words: tuple[str, ...] = ("yes", "no")) -> Path:
+    """A byte-level BPE vocabulary (GPT-2 style) with every byte and ``words`` (and " word")
+    as single tokens; returns the folder holding vocab.json and merges.txt."""
+    printable = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    extra = [b for b in range(256) if b not in printable]
+    chars = [chr(b) for b in printable] + [chr(256 + i) for i in range(len(extra))]
+    vocab = {"<pad>": 0, "</s>": 1, "<unk>": 2}
+    for char in chars:
+        vocab.setdefault(char, len(vocab))
+    merges = []
+    for word in words:
+        for prefix in ("", "Ġ"):
+            pieces = [prefix + word[0]] if prefix else [word[0]]
+            if prefix:
+                merges.append(f"Ġ {word[0]}")
+            for char in word[1:]:
+                merges.append(f"{pieces[-1]} {char}")
+                pieces.append(pieces[-1] + char)
+            for piece in pieces:
+                vocab.setdefault(piece, len(vocab))
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "vocab.json").write_text(json.dumps(vocab))
+    (folder / "merges.txt").write_text("#version: 0.2\n" + "\n".join(dict.fromkeys(merges)) + "\n")
+    return folder
+
+
+def save_tiny_blip2(folder: Path, answer: str | None = None) -> Path:
+    """A 1-layer BLIP-2 (ViT, Q-Former, OPT) with a byte-level tokenizer and its processor.
+
+    ``answer="yes"`` or ``"no"`` rigs the language model's last layer norm and head so that
+    this word is always the most likely next token (a known answer to a yes/no question).
+    """
+    from transformers import Blip2Config, Blip2ForConditionalGeneration, Blip2Processor, BlipImageProcessor, GPT2Tokenizer
+
+    vocab = _byte_level_vocab(folder / "vocab")
+    tokenizer = GPT2Tokenizer(str(vocab / "vocab.json"), str(vocab / "merges.txt"), bos_token="</s>", eos_token="</s>", pad_token="<pad>", unk_token="<unk>")
+    processor = Blip2Processor(BlipImageProcessor(size={"height": 32, "width": 32}), tokenizer, num_query_tokens=2)
+    config = Blip2Config(
+        vision_config=dict(hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2, image_size=32, patch_size=8),
+        qformer_config=dict(vocab_size=64, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32, encoder_hidden_size=16),
+        text_config=dict(
+            model_type="opt", vocab_size=len(processor.tokenizer), hidden_size=16, ffn_dim=32, num_hidden_layers=1, num_attention_heads=2,
+            word_embed_proj_dim=16, max_position_embeddings=128, bos_token_id=1, eos_token_id=1, pad_token_id=0, tie_word_embeddings=False,
+        ),
+        num_query_tokens=2, image_token_index=processor.tokenizer.convert_tokens_to_ids("<image>"),
+    )
+    torch.manual_seed(0)
+    model = Blip2ForConditionalGeneration(config)
+    if answer is not None:
+        norm = model.language_model.model.decoder.final_layer_norm
+        head = model.language_model.lm_head.weight
+        with torch.no_grad():
+            norm.weight.zero_()
+            norm.bias.copy_(torch.linspace(-1.0, 1.0, norm.bias.numel()))
+            head.mul_(0.01)
+            for word in ("yes", "no"):
+                sign = 1.0 if word == answer else -1.0
+                for token in {tokenizer.convert_tokens_to_ids(word), tokenizer.convert_tokens_to_ids("Ġ" + word)}:
+                    head[token] = sign * 10.0 * norm.bias
+    model.save_pretrained(folder)
+    processor.save_pretrained(folder)
+    return folder
+
+
+def save_tiny_resnet_classifier(folder: Path, labels: tuple[str, ...] = ("cat", "dog")) -> Path:
+    """A 2-stage ResNet image classifier (a base to fine-tune) with its image processor."""
+    from transformers import ConvNextImageProcessor, ResNetConfig, ResNetForImageClassification
+
+    torch.manual_seed(0)
+    config = ResNetConfig(
+        embedding_size=8, hidden_sizes=[8, 16], depths=[1, 1], layer_type="basic", num_labels=len(labels),
+        id2label=dict(enumerate(labels)), label2id={name: i for i, name in enumerate(labels)},
+    )
+    ResNetForImageClassification(config).save_pretrained(folder)
+    ConvNextImageProcessor(size={"shortest_edge": 32}, crop_pct=1.0).save_pretrained(folder)
+    return folder
+
+
+def save_tiny_blur_classifier(folder: Path, examples: dict) -> Path:
+    """A tiny ResNet wired by hand into a sharpness meter, labelled none/desirable/undesirable.
+
+    The stem convolution is a Laplacian (high-pass), every residual branch is zero and the
+    second stage's shortcut passes that channel on, so the pooled feature is the mean
+    rectified high-pass response; the head cuts it into three intervals, at the geometric
+    midpoints between the ``examples`` ({label: [PIL images]}) of each class. Deterministic:
+    sharp photos are "none", partly blurred "desirable", blurred all over "undesirable".
+    """
+    from transformers import ConvNextImageProcessor
+
+    labels = ("none", "desirable", "undesirable")
+    save_tiny_resnet_classifier(folder, labels)
+    from transformers import ResNetForImageClassification
+
+    model = ResNetForImageClassification.from_pretrained(folder).eval()
+    processor = ConvNextImageProcessor.from_pretrained(folder)
+    laplacian = torch.tensor([[0.0, -1.0, 0.0], [-1.0, 4.0, -1.0], [0.0, -1.0, 0.0]]) / 3.0
+    with torch.no_grad():
+        for parameter in model.resnet.encoder.parameters():
+            if parameter.dim() == 4:  # convolutions: residual branches off
+                parameter.zero_()
+        stem = model.resnet.embedder.embedder.convolution.weight
+        stem.zero_()
+        stem[0, :, 2:5, 2:5] = laplacian
+        model.resnet.encoder.stages[1].layers[0].shortcut.convolution.weight[0, 0] = 1.0
+        head = model.classifier[1]
+        head.weight.zero_()
+        head.bias.zero_()
+
+        def feature(images) -> torch.Tensor:
+            inputs = processor(images=[image.convert("RGB") for image in images], return_tensors="pt")
+            return model.resnet(**inputs).pooler_output.flatten(1)[:, 0]
+
+        level = {label: feature(images) for label, images in examples.items()}
+        high = (float(level["desirable"].max()) * float(level["none"].min())) ** 0.5
+        low = (float(level["undesirable"].max()) * float(level["desirable"].min())) ** 0.5
+        assert level["none"].min() > level["desirable"].max() and level["desirable"].min() > level["undesirable"].max()
+        gain = 100.0 / high
+        head.weight[0, 0], head.bias[0] = gain, -gain * high
+        head.weight[2, 0], head.bias[2] = -gain, gain * low
+    model.save_pretrained(folder)
+    return folder

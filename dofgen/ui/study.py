@@ -1,26 +1,43 @@
 """The Study tab: paired aperture-sweep videos, ours against one baseline, 20 questions.
 
-Blinding: a participant's browser never receives a method id. Videos are served under
-content-hash names, the question's methods stay in server-side state, and no label, element
-id or API response names a method.
+Blinding: a participant's browser never receives a method id, and cannot link two videos:
+each view is a fresh copy under a random name, with random padding, its metadata stripped
+(``study.blind``). The question's methods stay on the server.
+
+Identity: the server makes each participant id and hands the browser a token signed with
+the study secret (``study.codes``), kept in localStorage; a reload, or a server restart,
+continues the same participant on the question the server says is on screen. Completion
+codes are keyed with the same secret and issued only once every answer is stored.
+
+Votes have capacity nothing else can take: the browser sends study events past the queue
+(``queue=False``), and API clients, which always queue, land in the ``study`` concurrency
+group, whose waiting events count against their own ``max_size``, not the shared one
+(``reserve_queue``). Refusals are one line on screen, never an exception.
 """
 
 from __future__ import annotations
 
-import hashlib
+import contextvars
 import os
-import shutil
+import signal
 import tempfile
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
+from gradio import queueing, route_utils
 
+from study.blind import ViewFiles
+from study.codes import completion_code, new_participant, participant_of
 from study.manifest import Manifest, ManifestError, load_manifest
-from study.store import VoteRefused, VoteStore, now, start_hub_sync, valid_participant
+from study.ratelimit import RateLimit, client_key
+from study.store import VoteRefused, VoteStore, now
+from study.sync import HubSync, from_environment, wait_until
 
 DEFAULT_MANIFEST = Path(__file__).resolve().parent.parent.parent / "assets" / "study" / "demo" / "manifest.jsonl"
+#: URL parameters recorded with a new participant (``STUDY_URL_PARAMS``): Prolific's and MTurk's.
+URL_PARAMS = "PROLIFIC_PID,STUDY_ID,SESSION_ID,workerId,assignmentId,hitId"
+STORAGE_KEY = "dofgen-study-participant"
 INSTRUCTIONS = """
 ### Which video handles the camera better?
 
@@ -49,21 +66,49 @@ new MutationObserver(() => {
   }
 }).observe(document.documentElement, {childList: true, subtree: true});
 </script>"""
+READ_TOKEN = f"() => [window.localStorage.getItem('{STORAGE_KEY}') || '']"
+KEEP_TOKEN = f"(token) => {{ if (token) window.localStorage.setItem('{STORAGE_KEY}', token); return []; }}"
+REDIRECT = "(url) => { if (url) window.location.assign(url); return []; }"
+#: The screen's outputs, in order (what ``StudyService.screen`` returns).
+FIELDS = ("token", "intro", "question", "done", "status", "progress", "left", "right", "shown_index", "notice", "done_text", "completion_url")
+#: The study's concurrency group: its own workers and its own queue capacity.
+GROUP = "study"
+_PUSHING = contextvars.ContextVar("dofgen_study_pushing", default=None)
 
 
-@dataclass(frozen=True)
-class Session:
-    """Server-side per browser tab: who is answering, and which question is on screen."""
+def env_flag(name: str) -> bool:
+    """True when the environment variable ``name`` is 1, true or yes (``STUDY_ONLY``, ``STUDY_CLOSED``)."""
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes")
 
-    participant_id: str
-    index: int
-    shown_at: str
+
+class ReservedQueue(queueing.Queue):
+    """Gradio's queue, where the study's group and all other groups each have ``max_size``."""
+
+    def __len__(self) -> int:
+        group = _PUSHING.get()
+        return sum(
+            len(events.queue) for name, events in self.event_queue_per_concurrency_id.items() if group is None or (name == GROUP) == (group == GROUP)
+        )
+
+    async def push(self, body, request, username):
+        fn = route_utils.get_fn(self.blocks, None, body) if body.fn_index is not None else None
+        token = _PUSHING.set(getattr(fn, "concurrency_id", "") or "")
+        try:
+            return await super().push(body, request, username)
+        finally:
+            _PUSHING.reset(token)
+
+
+def reserve_queue(demo: gr.Blocks) -> gr.Blocks:
+    """Give the study's events a queue capacity of their own (call after ``demo.queue``)."""
+    demo._queue.__class__ = ReservedQueue
+    return demo
 
 
 class StudyService:
-    """The manifest, the vote store and the blinded video files, shared by all sessions."""
+    """The manifest, the vote store, the Hub sync and the blinded view files, shared by all sessions."""
 
-    def __init__(self, manifest_path: str | Path | None = None, data_dir: str | Path | None = None) -> None:
+    def __init__(self, manifest_path: str | Path | None = None, data_dir: str | Path | None = None, hub_api=None) -> None:
         path = Path(manifest_path or os.environ.get("STUDY_MANIFEST") or DEFAULT_MANIFEST)
         self.error = ""
         self.manifest: Manifest | None = None
@@ -72,22 +117,83 @@ class StudyService:
         except ManifestError as error:
             self.error = f"The study is not running: {error}"
         self.store = VoteStore(data_dir, self.manifest)
-        self.scheduler = start_hub_sync(self.store.folder)
-        self._served = Path(tempfile.mkdtemp(prefix="dofgen-study-"))
-        self._names: dict[Path, str] = {}
+        self.sync: HubSync | None = from_environment(self.store.folder, on_restore=self.store.refresh, api=hub_api)
+        if self.sync is not None:  # resume and balancing need the restored folder; the Hub may be down
+            wait_until(lambda: self.sync.restored or self.sync.failures > 0, float(os.environ.get("STUDY_RESTORE_WAIT_S", "20")))
+        self.views = ViewFiles(Path(tempfile.mkdtemp(prefix="dofgen-study-")) / "v")
+        gr.set_static_paths([self.views.folder])  # served as they are: no cache copy, deleted once answered
+        self.limit = RateLimit()
+        self.url_params = [p.strip() for p in os.environ.get("STUDY_URL_PARAMS", URL_PARAMS).split(",") if p.strip()]
+        self.completion_url = os.environ.get("STUDY_COMPLETION_URL", "")
+        self._shown: dict[str, tuple[int, str, str, str]] = {}  # participant -> (index, left, right, shown_at)
         self._lock = threading.Lock()
 
-    def served(self, prompt_id: str, method: str) -> str:
-        """The stimulus copied under an opaque, content-hash name."""
-        source = self.manifest.video(prompt_id, method).video
+    def recruitment(self, request: gr.Request | None) -> dict[str, str]:
+        """The recruiter's URL parameters of the page (``PROLIFIC_PID``...), printable, 200 characters at most."""
+        params = dict(getattr(request, "query_params", {}) or {}) if request is not None else {}
+        return {k: str(params[k])[:200] for k in self.url_params if k in params and str(params[k]).isprintable()}
+
+    def view(self, participant_id: str, index: int) -> tuple[str, str]:
+        """(left, right) video files for the question on screen: fresh copies the first time it
+        is shown, the same on a repeat; the previous question's copies are deleted."""
+        question = self.store.questions(participant_id)[index]
         with self._lock:
-            if source not in self._names:
-                digest = hashlib.sha256(source.read_bytes()).hexdigest()[:32]
-                target = self._served / f"{digest}{source.suffix.lower()}"
-                if not target.exists():
-                    shutil.copyfile(source, target)
-                self._names[source] = str(target)
-            return self._names[source]
+            shown = self._shown.get(participant_id)
+            if shown is not None and shown[0] == index:
+                return shown[1:3]
+        files = [str(self.views.issue(self.manifest.video(question.prompt_id, method).video)) for method in (question.left_method, question.right_method)]
+        with self._lock:  # copies are made outside the lock; a concurrent repeat keeps the first pair
+            shown = self._shown.get(participant_id)
+            if shown is not None and shown[0] == index:
+                self.views.release(files)
+                return shown[1:3]
+            if shown is not None:
+                self.views.release(shown[1:3])
+            self._shown[participant_id] = (index, *files, now())
+            return files[0], files[1]
+
+    def shown_at(self, participant_id: str, index: int) -> str | None:
+        """When this process first showed question ``index`` to the participant (None: not known here)."""
+        with self._lock:
+            shown = self._shown.get(participant_id)
+            return shown[3] if shown is not None and shown[0] == index else None
+
+    def forget_view(self, participant_id: str) -> None:
+        with self._lock:
+            shown = self._shown.pop(participant_id, None)
+        if shown is not None:
+            self.views.release(shown[1:3])
+
+    def intro(self, status: str = "", token: str = "") -> tuple:
+        show, hide = gr.update(visible=True), gr.update(visible=False)
+        note = status or (DEMO_NOTE if self.manifest is not None and self.manifest.demo else "")
+        return token, show, hide, hide, note, "", None, None, "-1", "", "", ""
+
+    def screen(self, participant_id: str, token: str, notice: str = "") -> tuple:
+        """Outputs (``FIELDS``) for the participant's question on screen, or the end."""
+        show, hide = gr.update(visible=True), gr.update(visible=False)
+        questions = self.store.questions(participant_id)
+        index = self.store.current(participant_id)
+        if index >= len(questions):
+            self.forget_view(participant_id)
+            code = completion_code(self.store.secret, participant_id)
+            url = self.completion_url.replace("{code}", code)
+            done = f"### Thank you!\nYou answered all {len(questions)} questions. Your completion code is **{code}**."
+            if url:
+                done += f"\n\nTaking you back to the recruiting site… [continue]({url})"
+            return token, hide, hide, show, "", "", None, None, "-1", "", done, url
+        left, right = self.view(participant_id, index)
+        shortfall = f" (this study has {len(questions)} questions)" if len(questions) < 20 else ""
+        progress = f"**Question {index + 1} of {len(questions)}**{shortfall}\n\n<progress value='{index}' max='{len(questions)}' style='width:100%'></progress>"
+        return token, hide, show, hide, "", progress, left, right, str(index), notice, "", ""
+
+    def known(self, token: object) -> str | None:
+        """The participant a token names, if it is genuine and has questions here."""
+        participant_id = participant_of(self.store.secret, token)
+        return participant_id if participant_id and self.store.has_participant(participant_id) else None
+
+    def pending_restore(self) -> bool:
+        return self.sync is not None and not self.sync.restored
 
 
 _SERVICE: StudyService | None = None
@@ -103,104 +209,109 @@ def service() -> StudyService:
         return _SERVICE
 
 
-def completion_code(participant_id: str) -> str:
-    """A short code the participant reports; researchers recompute it from the id."""
-    return hashlib.sha256(f"dofgen-study:{participant_id}".encode()).hexdigest()[:10].upper()
-
-
-def _screen(participant_id: str, session: Session | None, status: str = "") -> tuple:
-    """Outputs: browser participant id, session, the intro, question and done columns, the
-    intro's status, progress, left video, right video, question index on screen, done text."""
-    svc = service()
-    show, hide = gr.update(visible=True), gr.update(visible=False)
-    if session is None:
-        return participant_id, None, show, hide, hide, status, "", None, None, -1, ""
-    questions = svc.store.questions(session.participant_id)
-    if session.index >= len(questions):
-        code = completion_code(session.participant_id)
-        done = f"### Thank you!\nYou answered all {len(questions)} questions. Your completion code is **{code}**."
-        return participant_id, session, hide, hide, show, "", "", None, None, -1, done
-    question = questions[session.index]
-    shortfall = f" (this study has {len(questions)} questions)" if len(questions) < 20 else ""
-    progress = f"**Question {session.index + 1} of {len(questions)}**{shortfall}\n\n<progress value='{session.index}' max='{len(questions)}' style='width:100%'></progress>"
-    left = svc.served(question.prompt_id, question.left_method)
-    right = svc.served(question.prompt_id, question.right_method)
-    return participant_id, session, hide, show, hide, "", progress, left, right, session.index, ""
-
-
-def _next_session(participant_id: str) -> Session:
-    svc = service()
-    questions = svc.store.questions(participant_id)
-    answered = svc.store.answered(participant_id)
-    index = next((q.index for q in questions if q.index not in answered), len(questions))
-    return Session(participant_id, index, now())
-
-
-def resume(participant_id: str | None) -> tuple:
-    """On page load: a returning participant continues where they were."""
+def resume(token: str | None, request: gr.Request = None) -> tuple:
+    """On page load: a returning participant continues on the question on screen."""
     svc = service()
     if svc.error:
-        return _screen(participant_id or "", None, svc.error)
-    if participant_id and svc.store.has_participant(participant_id):
-        return _screen(participant_id, _next_session(participant_id))
-    return _screen(participant_id or "", None, DEMO_NOTE if svc.manifest.demo else "")
+        return svc.intro(svc.error)
+    participant_id = svc.known(token)
+    if participant_id:
+        return svc.screen(participant_id, token)
+    if participant_of(svc.store.secret, token) and svc.pending_restore():
+        return svc.intro("The study is reconnecting to its storage; please reload this page in a minute.")
+    return svc.intro()
 
 
-def begin(participant_id: str | None, consent: bool) -> tuple:
-    """Start (or continue) answering, after consent."""
+def begin(token: str | None, consent: object, request: gr.Request = None) -> tuple:
+    """Start after consent (exactly True): a new server-made participant, or the returning one."""
     svc = service()
     if svc.error:
-        raise gr.Error(svc.error)
-    if not consent:
-        raise gr.Error("Please tick the box to agree before you start.")
-    if not valid_participant(participant_id):
-        participant_id = os.urandom(12).hex()
-    return _screen(participant_id, _next_session(participant_id))
+        return svc.intro(svc.error)
+    if consent is not True:
+        return svc.intro("Please tick the box to agree before you start.")
+    participant_id = svc.known(token)
+    if participant_id:
+        return svc.screen(participant_id, token)
+    wait = svc.limit.allow(client_key(request))
+    if wait:
+        return svc.intro(f"Too many new participants from your connection; please try again in {int(wait) + 1} s.")
+    participant_id, token = new_participant(svc.store.secret)
+    svc.store.questions(participant_id, svc.recruitment(request))
+    return svc.screen(participant_id, token)
 
 
-def vote(session: Session | None, shown_index: float, choice: str) -> tuple:
-    """Store the vote for the question on screen, then show the next one."""
-    if session is None:
-        raise gr.Error("Press Start first.")
-    if not isinstance(shown_index, (int, float)) or shown_index != int(shown_index) or int(shown_index) < 0:
-        raise gr.Error("That question is not on screen any more.")
+def vote(token: str | None, shown_index: object, choice: str) -> tuple:
+    """Store the vote for the question the server has on screen; the client's index is only
+    checked against it (a stale repeat shows the current question and stores nothing)."""
+    svc = service()
+    participant_id = svc.known(token)
+    if participant_id is None:
+        return svc.intro("Please press Start first.")
+    current = svc.store.current(participant_id)
     try:
-        service().store.submit(session.participant_id, int(shown_index), choice, shown_at=session.shown_at)
+        index = int(str(shown_index))
+    except ValueError:
+        return svc.screen(participant_id, token, "Your answer was not stored: the question on screen is unknown.")
+    if index < current:  # a double click or a stale tab: already stored
+        return svc.screen(participant_id, token)
+    if index != current:
+        return svc.screen(participant_id, token, f"Your answer was not stored: question {index + 1} is not the one on screen.")
+    try:
+        svc.store.submit(participant_id, current, choice, shown_at=svc.shown_at(participant_id, current))
     except VoteRefused as error:
-        raise gr.Error(f"Your answer was not stored: {error}.") from None
-    return _screen(session.participant_id, _next_session(session.participant_id))
+        return svc.screen(participant_id, token, f"Your answer was not stored: {error}.")
+    return svc.screen(participant_id, token)
 
 
-def vote_left(session: Session | None, shown_index: float) -> tuple:
-    return vote(session, shown_index, "left")
+def vote_left(token: str | None, shown_index: object) -> tuple:
+    return vote(token, shown_index, "left")
 
 
-def vote_right(session: Session | None, shown_index: float) -> tuple:
-    return vote(session, shown_index, "right")
+def vote_right(token: str | None, shown_index: object) -> tuple:
+    return vote(token, shown_index, "right")
+
+
+def upload_on_sigterm(svc: StudyService) -> None:
+    """On SIGTERM (a Space restarting), upload the data folder once more, then exit."""
+    if svc.sync is None or threading.current_thread() is not threading.main_thread():
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def handler(signum, frame) -> None:
+        svc.sync.stop()
+        signal.signal(signal.SIGTERM, previous if callable(previous) else signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, handler)
 
 
 def build_study_tab(demo: gr.Blocks) -> None:
-    """Lay out the Study tab inside ``demo``."""
-    participant = gr.BrowserState("", storage_key="dofgen-study-participant")
-    session = gr.State(None)
+    """Lay out the Study tab inside ``demo``; loads the study (and restores it from the Hub) now."""
+    upload_on_sigterm(service())
+    token = gr.Textbox(visible="hidden", elem_id="study-token", show_label=False)
     with gr.Column(visible=True) as intro:
         gr.Markdown(INSTRUCTIONS)
-        status = gr.Markdown()
+        status = gr.Markdown(elem_id="study-status")
         consent = gr.Checkbox(label="I am 18 or older and agree to take part as described above.", elem_id="study-consent")
         start = gr.Button("Start", variant="primary", elem_id="study-start")
     with gr.Column(visible=False) as question:
         progress = gr.Markdown(elem_id="study-progress")
+        with gr.Row(elem_id="study-pair"):
+            left = gr.Video(label="Video A", autoplay=True, loop=True, interactive=False, elem_id="study-left-video", min_width=300, buttons=[])
+            right = gr.Video(label="Video B", autoplay=True, loop=True, interactive=False, elem_id="study-right-video", min_width=300, buttons=[])
+        notice = gr.Markdown(elem_id="study-notice")
         with gr.Row():
-            left = gr.Video(label="Left", autoplay=True, loop=True, interactive=False, elem_id="study-left-video", min_width=300, buttons=[])
-            right = gr.Video(label="Right", autoplay=True, loop=True, interactive=False, elem_id="study-right-video", min_width=300, buttons=[])
-        with gr.Row():
-            pick_left = gr.Button("Left is better", variant="primary", elem_id="study-vote-left")
-            pick_right = gr.Button("Right is better", variant="primary", elem_id="study-vote-right")
-        shown_index = gr.Number(value=-1, visible=False, precision=0)
+            pick_left = gr.Button("A is better", variant="primary", elem_id="study-vote-left")
+            pick_right = gr.Button("B is better", variant="primary", elem_id="study-vote-right")
+        shown_index = gr.Textbox(value="-1", visible="hidden", elem_id="study-index", show_label=False)
     with gr.Column(visible=False) as done:
         done_text = gr.Markdown(elem_id="study-done")
-    outputs = [participant, session, intro, question, done, status, progress, left, right, shown_index, done_text]
-    demo.load(resume, participant, outputs)
-    start.click(begin, [participant, consent], outputs, concurrency_id="study", concurrency_limit=8)
-    pick_left.click(vote_left, [session, shown_index], outputs, concurrency_id="study", concurrency_limit=8)
-    pick_right.click(vote_right, [session, shown_index], outputs, concurrency_id="study", concurrency_limit=8)
+    completion_url = gr.Textbox(visible="hidden", elem_id="study-completion-url", show_label=False)
+    outputs = [token, intro, question, done, status, progress, left, right, shown_index, notice, done_text, completion_url]
+    study = dict(queue=False, concurrency_id=GROUP, concurrency_limit=8, show_progress="hidden")  # see reserve_queue
+    demo.load(resume, token, outputs, js=READ_TOKEN, api_name="resume", **study)
+    start.click(begin, [token, consent], outputs, api_name="begin", **study).then(None, token, None, js=KEEP_TOKEN, **study)
+    for button, handler in ((pick_left, vote_left), (pick_right, vote_right)):
+        button.click(handler, [token, shown_index], outputs, api_name=handler.__name__, **study).then(
+            None, completion_url, None, js=REDIRECT, **study
+        )

@@ -1,0 +1,176 @@
+"""Hub sync: restore at start-up, upload in the background with retries, upload on SIGTERM.
+
+``LocalHub`` stands in for the three ``HfApi`` methods the sync uses, over a local folder
+(a dataset repository on disk); an unreachable Hub is a real ``HfApi`` pointed at a closed port.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from huggingface_hub.errors import RepositoryNotFoundError
+
+from dofgen.ui import study as study_ui
+from dofgen.ui.study import FIELDS, StudyService, begin, resume, vote_left
+from study.store import read_votes
+from study.sync import HubSync, restore, wait_until
+
+from study_helpers import write_manifest
+
+ROOT = Path(__file__).resolve().parent.parent
+F = {name: i for i, name in enumerate(FIELDS)}
+
+
+class LocalHub:
+    """create_repo / upload_folder / snapshot_download of ``HfApi`` over ``root/<repo_id>``."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.commits = 0
+        self.down = False
+
+    def _repo(self, repo_id: str) -> Path:
+        return self.root / repo_id
+
+    def _check(self) -> None:
+        if self.down:
+            raise ConnectionError("the Hub cannot be reached")
+
+    def create_repo(self, repo_id: str, repo_type: str, private: bool = False, exist_ok: bool = False) -> str:
+        self._check()
+        assert repo_type == "dataset"
+        self._repo(repo_id).mkdir(parents=True, exist_ok=exist_ok)
+        return repo_id
+
+    def upload_folder(self, repo_id: str, repo_type: str, folder_path: str, allow_patterns: list[str], commit_message: str = "") -> None:
+        self._check()
+        for path in Path(folder_path).iterdir():
+            if path.is_file() and any(fnmatch.fnmatch(path.name, p) for p in allow_patterns):
+                shutil.copyfile(path, self._repo(repo_id) / path.name)
+        self.commits += 1
+
+    def snapshot_download(self, repo_id: str, repo_type: str, allow_patterns: list[str], local_dir: str) -> str:
+        self._check()
+        if not self._repo(repo_id).is_dir():  # a repo not made yet: what the Hub answers
+            raise RepositoryNotFoundError(f"404: no dataset {repo_id}", response=httpx.Response(404, request=httpx.Request("GET", "http://hub")))
+        for path in self._repo(repo_id).iterdir():
+            if any(fnmatch.fnmatch(path.name, p) for p in allow_patterns):
+                shutil.copyfile(path, Path(local_dir) / path.name)
+        return local_dir
+
+
+@pytest.fixture()
+def hub_env(tmp_path, monkeypatch):
+    monkeypatch.setenv("STUDY_DATASET_REPO", "lab/dofgen-votes")
+    monkeypatch.setenv("STUDY_SYNC_SECONDS", "0.2")
+    monkeypatch.setenv("STUDY_RESTORE_WAIT_S", "5")
+    monkeypatch.setenv("STUDY_NEW_PARTICIPANTS", "100/60")
+    return write_manifest(tmp_path / "stimuli", prompts=5)
+
+
+def _service(manifest, data, hub, monkeypatch) -> StudyService:
+    service = StudyService(manifest, data, hub_api=hub)
+    monkeypatch.setattr(study_ui, "_SERVICE", service)
+    return service
+
+
+def test_a_restart_without_disk_restores_the_study_from_the_hub(tmp_path, hub_env, monkeypatch):
+    hub = LocalHub(tmp_path / "hub")
+    hub.create_repo("lab/dofgen-votes", repo_type="dataset")
+    monkeypatch.setenv("STUDY_SECRET", "kept-in-the-space-secrets")  # no persistent disk: the secret comes from settings
+    first = _service(hub_env, tmp_path / "disk-1", hub, monkeypatch)
+    screen = begin("", True)
+    token = screen[F["token"]]
+    for _ in range(3):
+        screen = vote_left(token, screen[F["shown_index"]])
+    counts = first.store.shown_counts()
+    assert wait_until(lambda: len(read_votes(hub.root / "lab/dofgen-votes")) == 3, 10)  # synced within the interval
+    first.sync.stop()
+
+    second = _service(hub_env, tmp_path / "disk-2", hub, monkeypatch)  # a fresh, empty disk
+    assert second.sync.restored and len(read_votes(second.store.folder)) == 3
+    assert second.store.shown_counts() == counts  # balancing continues where it was
+    resumed = resume(token)
+    assert resumed[F["shown_index"]] == "3" and "Question 4 of 20" in resumed[F["progress"]]
+    vote_left(token, "3")  # and goes on appending
+    assert len(read_votes(second.store.folder)) == 4
+    assert second.sync.stop() and len(read_votes(hub.root / "lab/dofgen-votes")) == 4
+    assert not any(p.name.startswith(".study") for p in (hub.root / "lab/dofgen-votes").iterdir())  # the secret stays home
+
+
+def test_an_unreachable_hub_does_not_stop_the_study(tmp_path, hub_env, monkeypatch):
+    from huggingface_hub import HfApi
+
+    monkeypatch.setenv("STUDY_RESTORE_WAIT_S", "30")
+    monkeypatch.setenv("HF_HUB_ETAG_TIMEOUT", "1")
+    start = time.perf_counter()
+    service = _service(hub_env, tmp_path / "disk", HfApi(endpoint="http://127.0.0.1:9", token="hf_x"), monkeypatch)
+    screen = begin("", True)
+    assert "Question 1 of 20" in screen[F["progress"]] and time.perf_counter() - start < 30
+    vote_left(screen[F["token"]], screen[F["shown_index"]])
+    assert len(read_votes(service.store.folder)) == 1  # local disk first
+    assert wait_until(lambda: service.sync.failures > 0, 10) and not service.sync.restored
+    assert "failing" in service.sync.status() and "retrying" in service.sync.status()
+    service.sync.stop(timeout=5)
+
+
+def test_sync_retries_until_the_hub_is_back(tmp_path):
+    hub = LocalHub(tmp_path / "hub")
+    hub.down = True
+    folder = tmp_path / "data"
+    folder.mkdir()
+    (folder / "votes-a.jsonl").write_text('{"vote_id": "v1", "participant_id": "p", "question_index": 0, "baseline": "sdxl"}\n')
+    sync = HubSync(folder, "lab/votes", hub, every_s=0.1).start()
+    assert wait_until(lambda: sync.failures >= 2, 10) and not sync.restored
+    hub.down = False
+    assert wait_until(lambda: hub.commits >= 1, 20) and "OK" in sync.status()
+    assert (hub.root / "lab/votes" / "votes-a.jsonl").exists()
+    sync.stop()
+
+
+def test_restore_keeps_the_longer_copy(tmp_path):
+    hub = LocalHub(tmp_path / "hub")
+    hub.create_repo("lab/votes", repo_type="dataset")
+    (hub.root / "lab/votes" / "votes-a.jsonl").write_text("{}\n")
+    (hub.root / "lab/votes" / "votes-b.jsonl").write_text("{}\n{}\n")
+    folder = tmp_path / "data"
+    folder.mkdir()
+    (folder / "votes-a.jsonl").write_text("{}\n{}\n{}\n")  # the local disk is ahead of the Hub
+    assert restore(folder, "lab/votes", hub) == ["votes-b.jsonl"]
+    assert (folder / "votes-a.jsonl").read_text().count("\n") == 3
+
+
+def test_sigterm_uploads_once_more(tmp_path):
+    hub_root = tmp_path / "hub"
+    script = textwrap.dedent(f"""
+        import os, sys, time
+        sys.path[:0] = [{str(ROOT)!r}, {str(ROOT / "tests")!r}]
+        os.environ.update(STUDY_DATASET_REPO="lab/votes", STUDY_SYNC_SECONDS="3600", STUDY_SECRET="s")
+        from test_study_sync import LocalHub
+        from dofgen.ui import study as study_ui
+        hub = LocalHub({str(hub_root)!r})
+        svc = study_ui.StudyService({str(write_manifest(tmp_path / "stimuli", prompts=5))!r}, {str(tmp_path / "data")!r}, hub_api=hub)
+        study_ui._SERVICE = svc
+        study_ui.upload_on_sigterm(svc)
+        screen = study_ui.begin("", True)
+        study_ui.vote_left(screen[0], screen[8])
+        print("voted", flush=True)
+        while True:
+            time.sleep(0.1)
+    """)
+    process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    assert process.stdout.readline().strip() == "voted"
+    assert read_votes(hub_root / "lab/votes") == []  # the next scheduled upload is an hour away
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=60)
+    assert process.returncode == -signal.SIGTERM
+    assert [v["question_index"] for v in read_votes(hub_root / "lab/votes")] == [0]
