@@ -5,13 +5,17 @@ import os
 import gradio as gr
 
 from dofgen import __version__
+from dofgen.ui.explore import CSS as EXPLORE_CSS
 from dofgen.ui.explore import MAX_UPLOAD_BYTES, build_explore_tab
 from dofgen.ui.results import build_results_tab
+from dofgen.ui.server import choose_port
 from dofgen.ui.study import HEAD, build_study_tab, env_flag, reserve_queue
 
 TITLE = "dofgen — fine-grained defocus blur control"
-#: Queue: up to 4 lens renders at once (sliders), 1 sweep and 1 generation at a time, each
-#: in its own group, so a long sweep never holds a slider back; 64 requests wait at most.
+#: Queue: each group runs apart from the others, so none holds another back: the default
+#: lens (slider previews and views) up to 2 renders at once, the baseline lenses 1, sweeps and
+#: PNG exports 1, generations and photos 1 (set on their events in dofgen/ui/explore.py);
+#: everything else up to 2. At most 64 requests wait.
 QUEUE = dict(default_concurrency_limit=2, max_size=64)
 
 
@@ -46,13 +50,13 @@ def build_study_app() -> gr.Blocks:
 
 def launch(demo: gr.Blocks, **kwargs) -> gr.Blocks:
     """Queue and launch with the app's limits (uploads up to 20 MB)."""
-    reserve_queue(demo.queue(**QUEUE)).launch(max_file_size=MAX_UPLOAD_BYTES, head=HEAD, **kwargs)
+    reserve_queue(demo.queue(**QUEUE)).launch(max_file_size=MAX_UPLOAD_BYTES, head=HEAD, css=EXPLORE_CSS, **kwargs)
     return demo
 
 
 if __name__ == "__main__":
-    launch(
-        build_app(),
-        server_name=os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0"),
-        server_port=int(os.environ.get("PORT", os.environ.get("GRADIO_SERVER_PORT", "7860"))),
-    )
+    host = os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0")
+    port, note = choose_port(host)
+    if note:
+        print(note)
+    launch(build_app(), server_name=host, server_port=port)

@@ -1,19 +1,24 @@
-"""``python -m dofgen render|sweep|analyze``: the pipeline from the command line."""
+"""``python -m dofgen render|sweep|analyze``: the pipeline from the command line.
+
+Every flag and input file is checked before any model loads or any frame renders; a bad
+one prints one line and exits with code 2.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-import torch
-from PIL import Image
 from tqdm import tqdm
 
 from dofgen import scenes
-from dofgen.camera import STUDY_STOPS, CameraSettings
+from dofgen.camera import F_NUMBER_RANGE, FOCAL_LENGTH_RANGE_MM, SENSOR_WIDTH_RANGE_MM, STUDY_STOPS, CameraSettings
+from dofgen.imageio import InputError, open_photo, read_depth
 from dofgen.lens import METHODS
 
 
@@ -33,7 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     source.add_argument("--prompt", help="generate the scene from this prompt (needs the generator)")
     source.add_argument("--image", type=Path, help="a photo; its EXIF sets the camera defaults")
     source.add_argument("--scene", choices=scenes.list(), help="a bundled RGB-D scene")
-    common.add_argument("--depth", type=Path, help="depth for --image: .npy in metres or a 16-bit PNG in millimetres")
+    common.add_argument("--depth", type=Path, help="depth for --image: .npy or .npz in metres, or a 16-bit PNG in millimetres")
     common.add_argument("--f-number", type=float, help="aperture (f-number)")
     common.add_argument("--focal-length", type=float, help="focal length in mm")
     common.add_argument("--sensor-width", type=float, help="sensor width in mm (36 is full frame)")
@@ -42,8 +47,8 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--blades", type=int, default=0, help="0 for a round aperture, 5 to 9 blades")
     common.add_argument("--highlight-boost", type=float, default=0.0)
     common.add_argument("--seed", type=int, default=0)
-    common.add_argument("--width", type=int, default=1024)
-    common.add_argument("--height", type=int, default=1024)
+    common.add_argument("--width", type=int, help="generation width (default: the generator's native size)")
+    common.add_argument("--height", type=int, help="generation height (default: the generator's native size)")
     common.add_argument("--generator", help="diffusers SDXL id or folder (default: DOFGEN_GENERATOR)")
     common.add_argument("--depth-model", help="depth model id or folder (default: DOFGEN_DEPTH)")
     common.add_argument("--saliency", help="saliency model id or folder, or 'spectral' (default: DOFGEN_SALIENCY)")
@@ -61,10 +66,51 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _read_depth(path: Path) -> torch.Tensor:
-    if path.suffix.lower() == ".npy":
-        return torch.from_numpy(np.load(path, allow_pickle=False).astype(np.float32))
-    return torch.from_numpy(np.asarray(Image.open(path), dtype=np.float32) / 1000.0)
+def _in_range(name: str, value: float | None, low: float, high: float) -> None:
+    if value is not None and not (math.isfinite(value) and low <= value <= high):
+        raise ValueError(f"{name} {value:g} is out of range; allowed {low:g} to {high:g}")
+
+
+def _check(args: argparse.Namespace) -> tuple:
+    """Every value and input file, before any work; returns (photo, depth, notes) for --image.
+
+    Raises:
+        ValueError: the first bad value, in one line.
+    """
+    from dofgen.generator import check_size
+    from dofgen.lens import aperture_kernel
+
+    _in_range("--f-number", args.f_number, *F_NUMBER_RANGE)
+    _in_range("--focal-length", args.focal_length, *FOCAL_LENGTH_RANGE_MM)
+    _in_range("--sensor-width", args.sensor_width, *SENSOR_WIDTH_RANGE_MM)
+    _in_range("--focus", args.focus, 0.01, 1e6)
+    _in_range("--highlight-boost", args.highlight_boost, 0.0, 100.0)
+    if args.blades and args.method != "layered":
+        raise ValueError(f"--blades shapes the layered lens only, not --method {args.method}")
+    aperture_kernel(1.0, args.blades)  # 0 or 5 to 9
+    if args.prompt is not None and (args.width or args.height):
+        check_size(args.width or args.height, args.height or args.width)
+    if args.depth is not None and args.image is None:
+        raise ValueError("--depth goes with --image")
+    if args.command == "sweep":
+        stops = args.stops
+        if len(stops) < 2 or any(b <= a for a, b in zip(stops, stops[1:])):
+            raise ValueError(f"--stops must be two or more increasing f-numbers, got {' '.join(f'{s:g}' for s in stops)}")
+        for stop in stops:
+            _in_range("--stops", stop, *F_NUMBER_RANGE)
+        _in_range("--fps", args.fps, 0.1, 120)
+        if args.frames_per_stop < 1 or args.frames < 2:
+            raise ValueError("--frames-per-stop must be 1 or more and --frames 2 or more")
+    if args.out.suffix.lower() not in {"render": (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff"), "sweep": (".mp4",)}.get(args.command, ("",)):
+        raise ValueError(f"--out {args.out} has the wrong extension for {args.command} (PNG or JPEG image; MP4 sweep; a folder for analyze)")
+    if args.image is None:
+        return None, None, []
+    try:
+        photo = open_photo(args.image)
+        depth, notes = read_depth(args.depth, photo.size) if args.depth else (None, [])
+    except (InputError, OSError) as error:
+        raise ValueError(str(error)) from None
+    return photo, depth, notes
 
 
 def _camera(args: argparse.Namespace, base: CameraSettings) -> CameraSettings:
@@ -76,11 +122,10 @@ def _camera(args: argparse.Namespace, base: CameraSettings) -> CameraSettings:
     return base.replace(**changes)
 
 
-def _result(args: argparse.Namespace, bar: tqdm):
+def _result(args: argparse.Namespace, bar: tqdm, photo, depth):
     from dofgen import depth as depth_models
     from dofgen import generator as generators
     from dofgen.depth import DepthEstimator
-    from dofgen.generator import Generator
     from dofgen.pipeline import DefocusPipeline
     from dofgen.saliency import load_saliency
 
@@ -93,7 +138,7 @@ def _result(args: argparse.Namespace, bar: tqdm):
     saliency = load_saliency(args.saliency)
     if args.prompt is not None:
         pipe = DefocusPipeline(
-            Generator.from_pretrained(args.generator or generators.model_id_from_env(), device=args.device),
+            generators.load_from_env(args.generator, device=args.device),
             DepthEstimator.from_pretrained(args.depth_model or depth_models.model_id_from_env(), device=args.device),
             saliency,
             args.device,
@@ -104,10 +149,7 @@ def _result(args: argparse.Namespace, bar: tqdm):
         scene = scenes.load(args.scene)
         image, depth, camera = scene.image, scene.depth, _camera(args, scene.camera)
     else:
-        image = Image.open(args.image)
-        image.load()
-        depth = _read_depth(args.depth) if args.depth else None
-        camera = _camera(args, CameraSettings.from_exif(image).camera)
+        image, camera = photo, _camera(args, CameraSettings.from_exif(photo).camera)
     estimator = None
     if depth is None:
         estimator = DepthEstimator.from_pretrained(args.depth_model or depth_models.model_id_from_env(), device=args.device)
@@ -122,10 +164,13 @@ def main(argv: list[str] | None = None) -> int:
     from dofgen.visualize import coc_view, colorize, depth_view
 
     try:
+        photo, depth, notes = _check(args)
         with tqdm(total=1, desc="scene", file=sys.stderr, disable=None) as bar:
-            result = _result(args, bar)
+            result = _result(args, bar, photo, depth)
+        result = replace(result, notes=result.notes + tuple(notes))
+        lens = dict(blades=args.blades, highlight_boost=args.highlight_boost)
         if args.blades or args.highlight_boost:
-            result = refocus(result, result.camera, blades=args.blades, highlight_boost=args.highlight_boost)
+            result = refocus(result, result.camera, **lens)
         args.out.parent.mkdir(parents=True, exist_ok=True)
         if args.command == "render":
             result.image.save(args.out)
@@ -137,9 +182,9 @@ def main(argv: list[str] | None = None) -> int:
                     bar.update(done - bar.n)
 
                 if args.kind == "aperture":
-                    frames = aperture_sweep(result, args.stops, args.frames_per_stop, tick, args.captions)
+                    frames = aperture_sweep(result, args.stops, args.frames_per_stop, tick, args.captions, **lens)
                 else:
-                    frames = focus_sweep(result, args.frames, tick, args.captions)
+                    frames = focus_sweep(result, args.frames, tick, args.captions, **lens)
             write_mp4(frames, args.out, args.fps)
         else:
             args.out.mkdir(parents=True, exist_ok=True)

@@ -8,6 +8,13 @@ Space; set ``DOFGEN_GENERATOR`` to another diffusers SDXL checkpoint (for exampl
 folder with SDXL-Lightning's 4-step UNet merged into SDXL base) for other uses. Any diffusers
 SDXL checkpoint or folder works; for an undistilled one pass ``steps`` and ``guidance_scale``.
 
+Each model generates at its native size (:meth:`Generator.native_size`): 512x512 for
+SDXL-Turbo (trained there; at 1024 it repeats subjects), the UNet's own size (1024x1024)
+for SDXL-based models. ``DOFGEN_GENERATOR=dmd2`` loads DMD2's 4-step SDXL UNet (Yin et al.,
+NeurIPS 2024: distribution-matching distillation, the recipe of Section F.1; weights
+``tianweiy/DMD2``, licence CC BY-NC 4.0 per its model card) into SDXL base (CreativeML Open
+RAIL++-M) with the LCM scheduler and its authors' timesteps 999, 749, 499, 249.
+
 The lens adds the blur, so the prompt is steered toward deep depth of field
 (:data:`DEEP_DOF_SUFFIX`, and :data:`NEGATIVE_PROMPT` when guidance is on). The study's
 baselines instead write the camera into the prompt (``exif_in_prompt=True``).
@@ -37,6 +44,14 @@ MAX_PROMPT_CHARS = 2000
 MAX_SIDE = 2048
 #: Subfolder of a checkpoint that holds a trained ``ExifEmbedding`` (Section F.3).
 EXIF_SUBFOLDER = "exif_embedding"
+#: Models trained at 512x512 (by name): SDXL-Turbo.
+NATIVE_512 = ("sdxl-turbo",)
+#: DMD2 (``DOFGEN_GENERATOR=dmd2``): the SDXL base it was distilled from, its 4-step UNet
+#: (a hub "repo/file" or a local file) and the timesteps its authors sample at.
+DMD2 = "dmd2"
+DMD2_BASE = "stabilityai/stable-diffusion-xl-base-1.0"
+DMD2_UNET = "tianweiy/DMD2/dmd2_sdxl_4step_unet_fp16.bin"
+DMD2_TIMESTEPS = (999, 749, 499, 249)
 
 Progress = Callable[[int, int], None]
 
@@ -60,11 +75,21 @@ def check_size(width: int, height: int) -> None:
 class Generator:
     """Wraps a diffusers SDXL pipeline; ``generate`` returns the all-in-focus image."""
 
-    def __init__(self, pipe, steps: int = DEFAULT_STEPS, guidance_scale: float = DEFAULT_GUIDANCE, exif_embedding=None) -> None:
+    def __init__(
+        self, pipe, steps: int = DEFAULT_STEPS, guidance_scale: float = DEFAULT_GUIDANCE, exif_embedding=None,
+        native_side: int | None = None, timesteps: tuple[int, ...] | None = None,
+    ) -> None:
         self.pipe = pipe
-        self.steps = steps
+        self.steps = len(timesteps) if timesteps else steps
         self.guidance_scale = guidance_scale
         self.exif_embedding = exif_embedding
+        self.timesteps = list(timesteps) if timesteps else None
+        unet_side = int(pipe.unet.config.sample_size) * int(getattr(pipe, "vae_scale_factor", 8))
+        self.native_side = native_side or min(MAX_SIDE, max(64, unet_side // 8 * 8))
+
+    def native_size(self) -> dict[str, int]:
+        """``width`` and ``height`` the model was trained at (square)."""
+        return {"width": self.native_side, "height": self.native_side}
 
     @classmethod
     def from_pretrained(
@@ -97,7 +122,47 @@ class Generator:
         if Path(model_id_or_path, EXIF_SUBFOLDER).is_dir():
             exif = ExifEmbedding.from_pretrained(Path(model_id_or_path, EXIF_SUBFOLDER)).to(device=device, dtype=dtype)
             exif.attach(pipe.unet)
-        return cls(pipe.to(device), steps, guidance_scale, exif)
+        native = 512 if any(name in str(model_id_or_path).lower() for name in NATIVE_512) else None
+        return cls(pipe.to(device), steps, guidance_scale, exif, native_side=native)
+
+    @classmethod
+    def from_dmd2(
+        cls,
+        base: str = DMD2_BASE,
+        unet_file: str = DMD2_UNET,
+        device: str | torch.device | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> "Generator":
+        """DMD2's 4-step SDXL UNet (a state dict file, local or "repo/file" on the hub)
+        loaded into ``base``'s UNet, with the LCM scheduler and DMD2's timesteps.
+
+        Raises:
+            RuntimeError: the base or the UNet file cannot be loaded; says what to set.
+        """
+        from diffusers import LCMScheduler, StableDiffusionXLPipeline, UNet2DConditionModel
+
+        device = resolve_device(device)
+        dtype = dtype or (torch.float16 if device.type == "cuda" else torch.float32)
+
+        def load(offline: bool):
+            path = Path(unet_file)
+            if not path.is_file():
+                from huggingface_hub import hf_hub_download
+
+                repo, _, name = unet_file.rpartition("/")
+                path = Path(hf_hub_download(repo, name, local_files_only=offline))
+            config = UNet2DConditionModel.load_config(base, subfolder="unet", local_files_only=offline)
+            unet = UNet2DConditionModel.from_config(config)
+            unet.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+            return StableDiffusionXLPipeline.from_pretrained(base, unet=unet.to(dtype), dtype=dtype, local_files_only=offline)
+
+        pipe = load_or_explain(
+            "generator", f"{base} + {unet_file}", "DOFGEN_SDXL_BASE and DOFGEN_DMD2_UNET",
+            "a local SDXL base folder and DMD2's UNet file", lambda offline: load(offline and not Path(base).is_dir()),
+        )
+        pipe.scheduler = LCMScheduler.from_config(pipe.scheduler.config)
+        pipe.set_progress_bar_config(disable=True)
+        return cls(pipe.to(device), guidance_scale=0.0, timesteps=DMD2_TIMESTEPS)
 
     def prompt_notes(self, prompt: str) -> list[str]:
         """Problems with ``prompt`` worth telling the user (today: truncation)."""
@@ -154,6 +219,7 @@ class Generator:
             negative_prompt=NEGATIVE_PROMPT if (self.guidance_scale > 1 and deep_dof and not exif_in_prompt) else None,
             num_inference_steps=steps,
             guidance_scale=self.guidance_scale,
+            timesteps=self.timesteps,
             width=width,
             height=height,
             generator=generator,
@@ -166,3 +232,12 @@ class Generator:
 def model_id_from_env() -> str:
     """The generator to load: DOFGEN_GENERATOR, or the default."""
     return os.environ.get("DOFGEN_GENERATOR", DEFAULT_GENERATOR)
+
+
+def load_from_env(model_id_or_path: str | None = None, device: str | torch.device | None = None) -> Generator:
+    """The configured generator: ``model_id_or_path`` or DOFGEN_GENERATOR; ``dmd2`` loads
+    DMD2 into DOFGEN_SDXL_BASE with DOFGEN_DMD2_UNET (defaults: the authors' files)."""
+    choice = model_id_or_path or model_id_from_env()
+    if choice.strip().lower() == DMD2:
+        return Generator.from_dmd2(os.environ.get("DOFGEN_SDXL_BASE", DMD2_BASE), os.environ.get("DOFGEN_DMD2_UNET", DMD2_UNET), device)
+    return Generator.from_pretrained(choice, device=device)

@@ -2,22 +2,37 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
 HUB_HOST = "huggingface.co"
 
 T = TypeVar("T")
 
 
+class _TorchvisionNotice(logging.Filter):
+    """Drops transformers' notice that an image processor falls back to PIL without
+    torchvision: dofgen installs no torchvision on purpose, and the PIL path is the one meant."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "requires torchvision (not installed)" not in record.getMessage()
+
+
+logging.getLogger("transformers.utils.import_utils").addFilter(_TorchvisionNotice())
+
+
 def resolve_device(device: str | torch.device | None) -> torch.device:
     """The given device, else CUDA when available, else the CPU."""
+    import torch  # here, so that checking a hub id needs no torch (study.aggregate)
+
     return torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
 
 

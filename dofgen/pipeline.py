@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 from dofgen.camera import CameraSettings
@@ -21,7 +22,7 @@ from dofgen.generator import Generator
 from dofgen.imageio import linear_to_pil, to_linear
 from dofgen.lens import coc_diameter_px, render_linear
 from dofgen.loading import resolve_device
-from dofgen.saliency import SaliencyEstimator, SpectralResidualSaliency
+from dofgen.saliency import SaliencyEstimator, SpectralResidualSaliency, subject_saliency
 
 #: progress(stage, done, total): stage is "generate", "depth", "saliency" or "lens".
 Progress = Callable[[str, int, int], None]
@@ -59,6 +60,27 @@ class DefocusResult:
     def coc(self) -> torch.Tensor:
         """(H, W) signed circle of confusion in pixels for ``camera`` (derived from the depth)."""
         return coc_diameter_px(self.depth, self.camera, self.all_in_focus.width).cpu()
+
+
+def resized(result: DefocusResult, max_side: int) -> DefocusResult:
+    """``result``'s scene at most ``max_side`` px on its longer side (unchanged when smaller).
+
+    The image is area-averaged (Lanczos), saliency area-averaged, depth sampled at the
+    nearest pixel (averaging depth across an edge would invent surfaces between the two);
+    blur in pixels scales with the width, so a render looks the same, smaller. The rendered
+    ``image`` is resized too (no lens runs here).
+    """
+    width, height = result.all_in_focus.size
+    if max(width, height) <= max_side:
+        return result
+    scale = max_side / max(width, height)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    depth = F.interpolate(result.depth[None, None], size=size[::-1], mode="nearest-exact")[0, 0]
+    saliency = F.interpolate(result.saliency[None, None].float(), size=size[::-1], mode="area")[0, 0]
+    return replace(
+        result, all_in_focus=result.all_in_focus.resize(size, Image.Resampling.LANCZOS), depth=depth, saliency=saliency,
+        image=result.image.resize(size, Image.Resampling.LANCZOS),
+    )
 
 
 def refocus(
@@ -112,7 +134,10 @@ class DefocusPipeline:
         self.focus_predictor = focus_predictor
         self.depth = depth
         self.saliency = saliency or SpectralResidualSaliency()
-        self.notes = [f"saliency: spectral residual, since {reason}"] if (reason := getattr(self.saliency, "reason", "")) else []
+        self.notes = (
+            ["subject found from depth and spectral residual: the saliency model could not load (set DOFGEN_SALIENCY)"]
+            if getattr(self.saliency, "reason", "") else []
+        )
 
     @classmethod
     def from_pretrained(
@@ -131,7 +156,7 @@ class DefocusPipeline:
 
         generator = generator or generator_module.model_id_from_env()
         return cls(
-            generator=Generator.from_pretrained(generator, device=device),
+            generator=generator_module.load_from_env(generator, device=device),
             depth=DepthEstimator.from_pretrained(depth or depth_module.model_id_from_env(), device=device),
             saliency=load_saliency(saliency),
             device=device,
@@ -146,14 +171,17 @@ class DefocusPipeline:
         focus_distance: float | None = None,
         method: str = "layered",
         *,
-        width: int = 1024,
-        height: int = 1024,
+        width: int | None = None,
+        height: int | None = None,
         progress: Progress | None = None,
     ) -> DefocusResult:
-        """Generate the scene for ``prompt`` and render it through the lens with ``camera``."""
+        """Generate the scene for ``prompt`` and render it through the lens with ``camera``;
+        ``width``/``height`` default to the generator's native size."""
         if self.generator is None:
             raise RuntimeError("this pipeline has no generator; set DOFGEN_GENERATOR or use from_image()")
         notes = self.notes + (self.generator.prompt_notes(prompt) if isinstance(prompt, str) and prompt.strip() else [])
+        native = self.generator.native_size()
+        width, height = width or native["width"], height or native["height"]
         start = time.perf_counter()
         image = self.generator.generate(
             prompt, seed, camera, width, height, progress=(lambda done, total: progress("generate", done, total)) if progress else None
@@ -169,16 +197,21 @@ class DefocusPipeline:
         focus_distance: float | None = None,
         method: str = "layered",
         progress: Progress | None = None,
+        focus_source: str = "user",
+        render: bool = True,
     ) -> DefocusResult:
-        """A user's photo: the camera from its EXIF unless given, depth from the model unless given."""
+        """A user's photo: the camera from its EXIF unless given, depth from the model unless
+        given; ``focus_source`` names where a given ``focus_distance`` came from.
+        ``render=False`` stops before the lens (``image`` is then the all-in-focus image), for
+        callers that render the scene at another size first."""
         notes = list(self.notes)
         if camera is None:
             exif = CameraSettings.from_exif(image)
             camera = exif.camera
             notes.append(f"camera from EXIF: {', '.join(exif.from_exif)}" if exif.from_exif else "no usable EXIF; default camera")
-        return self._scene(image.convert("RGB"), depth, camera, focus_distance, method, {}, notes, progress)
+        return self._scene(image.convert("RGB"), depth, camera, focus_distance, method, {}, notes, progress, focus_source, render)
 
-    def _scene(self, image, depth, camera, focus_distance, method, timings, notes, progress) -> DefocusResult:
+    def _scene(self, image, depth, camera, focus_distance, method, timings, notes, progress, focus_source="user", render=True) -> DefocusResult:
         def report(stage: str) -> None:
             if progress:
                 progress(stage, 1, 1)
@@ -202,6 +235,8 @@ class DefocusPipeline:
         report("depth")
         start = time.perf_counter()
         saliency = self.saliency(image)
+        if getattr(self.saliency, "needs_subject_prior", False):
+            saliency = subject_saliency(saliency.to(depth.device), depth).cpu()
         timings["saliency"] = time.perf_counter() - start
         report("saliency")
         if focus_distance is None:
@@ -212,12 +247,14 @@ class DefocusPipeline:
                 focus, source = saliency_focus(depth, saliency), "saliency"
             focus = max(focus, focal_m * 1.5)
         else:
-            focus, source = float(focus_distance), "user"
+            focus, source = float(focus_distance), focus_source
         scene = DefocusResult(
             all_in_focus=image, depth=depth, saliency=saliency, focus_distance=focus, focus_source=source,
             camera=camera.replace(focus_distance_m=focus), image=image, method=method,
             timings=timings, notes=tuple(notes),
         )
+        if not render:
+            return scene
         result = refocus(scene, scene.camera)
         report("lens")
         return result

@@ -3,7 +3,9 @@
 The model default is CLIPSeg (``CIDAS/clipseg-rd64-refined``, Apache-2.0 on its model card):
 text-prompted segmentation native to transformers, asked for the photo's main subject. With
 no model configured or loadable, :class:`SpectralResidualSaliency` (Hou and Zhang, CVPR 2007)
-needs no weights.
+needs no weights; since it marks anything unexpected (small bright lights more than the
+subject), :func:`subject_saliency` combines it with a weight-free subject estimate from
+depth (what stands in front of its surroundings) and a centre prior.
 """
 
 from __future__ import annotations
@@ -22,6 +24,15 @@ DEFAULT_SALIENCY_MODEL = "CIDAS/clipseg-rd64-refined"
 DEFAULT_PROMPT = "the main subject of the photo"
 #: Side, in pixels, at which spectral residual looks at the image (Hou and Zhang use 64).
 SPECTRAL_SIZE = 64
+#: Side, in pixels, at which depth prominence looks at the depth map.
+PROMINENCE_SIZE = 128
+#: Width of a pixel's surroundings for depth prominence, as a share of the longer side.
+SURROUND_SHARE = 0.1
+#: Standard deviation of the centre prior, in half-widths of the frame.
+CENTRE_SIGMA = 0.5
+#: Share of the depth prominence's peak below which a scene is taken to have no object
+#: standing out (then spectral residual alone leads, with the centre prior).
+PROMINENCE_FLOOR = 0.02
 
 
 def _normalise(saliency: torch.Tensor) -> torch.Tensor:
@@ -68,6 +79,58 @@ def spectral_residual(image: torch.Tensor) -> torch.Tensor:
     return _normalise(F.interpolate(saliency, size=(height, width), mode="bilinear", align_corners=False)[0, 0])
 
 
+def depth_prominence(depth: torch.Tensor) -> torch.Tensor:
+    """How far each pixel stands in front of its surroundings: a subject estimate from depth.
+
+    ``P = max(0, q / blur(q) - 1)`` with ``q = 1 / D`` (disparity) and ``blur`` a Gaussian
+    about a tenth of the frame wide. Objects in front of what is behind them score high; a
+    wall, a floor or the sky (smooth in disparity) scores about 0, and so do small lights on
+    a wall. No weights, no image.
+
+    Args:
+        depth: (H, W) metres, finite and positive.
+
+    Returns:
+        (H, W) prominence (0 up; 0.5 means 1.5 times nearer than the surroundings).
+    """
+    height, width = depth.shape
+    disparity = 1.0 / depth.float().clamp(min=1e-3)[None, None]
+    scale = PROMINENCE_SIZE / max(height, width)
+    small = F.interpolate(disparity, size=(max(8, round(height * scale)), max(8, round(width * scale))), mode="area")
+    surround = _gaussian_blur(small, sigma=SURROUND_SHARE * max(small.shape[-2:]))
+    prominence = (small / surround - 1.0).clamp(min=0.0)
+    return F.interpolate(prominence, size=(height, width), mode="bilinear", align_corners=False)[0, 0]
+
+
+def centre_prior(height: int, width: int) -> torch.Tensor:
+    """(H, W) Gaussian weight, 1 at the centre of the frame: people frame what matters there."""
+    y = torch.linspace(-1.0, 1.0, height)[:, None]
+    x = torch.linspace(-1.0, 1.0, width)[None, :]
+    return torch.exp(-(x**2 + y**2) / (2 * CENTRE_SIGMA**2))
+
+
+def subject_saliency(saliency: torch.Tensor, depth: torch.Tensor) -> torch.Tensor:
+    """The subject from weight-free cues: depth prominence times a centre prior.
+
+    Spectral residual alone marks small bright lights; objects standing in front of their
+    surroundings near the middle of the frame are what a photographer focuses on. When no
+    object stands out in depth (a flat wall, a landscape), ``saliency`` times the centre
+    prior leads instead.
+
+    Args:
+        saliency: (H, W) image saliency in [0, 1] (e.g. spectral residual).
+        depth: (H, W) metres.
+
+    Returns:
+        (H, W) subject saliency in [0, 1].
+    """
+    centre = centre_prior(*depth.shape).to(saliency.device)
+    prominence = depth_prominence(depth).to(saliency.device)
+    if float(prominence.max()) > PROMINENCE_FLOOR:
+        return _normalise(prominence * centre * (1.0 + saliency))
+    return _normalise(saliency * centre)
+
+
 class SpectralResidualSaliency:
     """Saliency that needs no weights; see :func:`spectral_residual`.
 
@@ -75,6 +138,8 @@ class SpectralResidualSaliency:
     """
 
     name = "spectral residual (Hou and Zhang 2007)"
+    #: Image-only and blind to subjects: the pipeline adds :func:`subject_saliency`'s cues.
+    needs_subject_prior = True
 
     def __init__(self, reason: str = "") -> None:
         self.reason = reason

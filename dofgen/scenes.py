@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import json
 import re
 from dataclasses import dataclass, field
@@ -27,6 +28,16 @@ class Scene:
     depth: torch.Tensor
     camera: CameraSettings
     meta: dict = field(default_factory=dict)
+
+    @property
+    def focus_point(self) -> tuple[int, int] | None:
+        """The pixel (x, y) the scene is meant to be focused on, from ``focus_point`` in its
+        metadata ([x, y] as shares of width and height, as a camera's EXIF records the
+        focus point); None when it has none."""
+        point = self.meta.get("focus_point")
+        if not (isinstance(point, builtins.list) and len(point) == 2 and all(isinstance(v, (int, float)) and 0 <= v <= 1 for v in point)):
+            return None
+        return min(int(point[0] * self.image.width), self.image.width - 1), min(int(point[1] * self.image.height), self.image.height - 1)
 
 
 def list() -> list[str]:  # noqa: A001 - the name the design asks for

@@ -64,15 +64,16 @@ def aperture_sweep(
     return _sweep(result, cameras, progress, (lambda c: f"f/{float(c.f_number):.1f}") if captions else None, lens)
 
 
-def focus_sweep(result, frames: int = 48, progress: Progress | None = None, captions: bool = False) -> list[Image.Image]:
+def focus_sweep(result, frames: int = 48, progress: Progress | None = None, captions: bool = False, **lens) -> list[Image.Image]:
     """Frames of ``result``'s scene as focus moves from its nearest to its farthest depth;
-    ``captions`` burns the focus distance into each frame."""
+    ``captions`` burns the focus distance into each frame; ``lens`` goes to ``refocus``
+    (blades, highlight_boost, matte)."""
     depth = result.depth[torch.isfinite(result.depth)]
     focal_m = float(result.camera.focal_length_mm) / 1000.0
     near = max(float(torch.quantile(depth.float(), 0.02)), focal_m * 1.5)
     far = max(float(torch.quantile(depth.float(), 0.98)), near * 1.01)
     cameras = [result.camera.replace(focus_distance_m=d) for d in focus_values(near, far, frames)]
-    return _sweep(result, cameras, progress, (lambda c: f"{float(c.focus_distance_m):.2f} m") if captions else None, {})
+    return _sweep(result, cameras, progress, (lambda c: f"{float(c.focus_distance_m):.2f} m") if captions else None, lens)
 
 
 def caption(frame: Image.Image, text: str) -> Image.Image:

@@ -8,6 +8,11 @@ from matplotlib import colormaps
 from PIL import Image
 
 
+#: Legend captions, in glyphs Pillow's bundled font has (it has no arrows).
+DEPTH_LEGEND = "depth (m): far to near"
+COC_LEGEND = "CoC (px): in front < 0 < behind"
+
+
 def colorize(values: torch.Tensor, cmap: str = "magma", vmin: float | None = None, vmax: float | None = None) -> Image.Image:
     """(H, W) values to an RGB image through a matplotlib colour map.
 
@@ -33,8 +38,17 @@ def coc_view(coc: torch.Tensor) -> Image.Image:
     return colorize(coc, "RdBu_r", -limit, limit)
 
 
+def has_glyphs(text: str, font) -> bool:
+    """True when ``font`` draws every character of ``text`` (none falls back to the
+    empty box of a missing glyph)."""
+    missing = font.getmask("\ue000")  # a private-use code point: no font draws it
+    blank = (bytes(missing), missing.size)
+    return all(c.isspace() or (bytes(m := font.getmask(c)), m.size) != blank for c in text)
+
+
 def with_legend(view: Image.Image, cmap: str, low: float, high: float, label: str) -> Image.Image:
-    """``view`` with a colour bar under it, its ends labelled ``low`` and ``high`` and a caption."""
+    """``view`` with a colour bar under it, its ends labelled ``low`` and ``high`` and a
+    caption (in glyphs Pillow's bundled font has: no arrows)."""
     from PIL import ImageDraw, ImageFont
 
     width = view.width
@@ -62,7 +76,7 @@ def scene_maps(result) -> list[tuple[Image.Image, str]]:
     limit = max(float(coc.abs().max()), 1.0)
     return [
         (result.all_in_focus, "All in focus"),
-        (with_legend(colorize(1.0 / depth, "magma", 1.0 / far, 1.0 / near), "magma", far, near, "depth (m), far → near"), "Depth"),
+        (with_legend(colorize(1.0 / depth, "magma", 1.0 / far, 1.0 / near), "magma", far, near, DEPTH_LEGEND), "Depth"),
         (with_legend(colorize(result.saliency, "viridis", 0.0, 1.0), "viridis", 0.0, 1.0, "saliency"), "Saliency"),
-        (with_legend(coc_view(coc), "RdBu_r", -limit, limit, "CoC (px): in front ← 0 → behind"), "Circle of confusion"),
+        (with_legend(coc_view(coc), "RdBu_r", -limit, limit, COC_LEGEND), "Circle of confusion"),
     ]

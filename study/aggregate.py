@@ -177,12 +177,16 @@ def bar_chart(table: pd.DataFrame, path: str | Path) -> Path:
 
 def load_source(source: str) -> list[dict]:
     """Votes from a data folder, or from a Hub dataset repository (``owner/name``)."""
-    from datasets import load_dataset
-
+    from dofgen.loading import local_files_only
     from study.store import read_votes
 
-    if Path(source).is_dir():
+    path = Path(source)
+    if path.is_dir():
         return read_votes(source)
+    if source.startswith((".", "/", "~")) or source.count("/") != 1 or path.parent.is_dir() or local_files_only(source):
+        raise FileNotFoundError(f"no folder {source} here, and it is not a Hub dataset this machine can reach")
+    from datasets import load_dataset
+
     dataset = load_dataset(source, data_files="votes-*.jsonl", split="train")
     return list(dataset)
 

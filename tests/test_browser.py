@@ -1,7 +1,6 @@
 """The Explore tab in a real browser: Debian's chromium driven by Playwright."""
 
 import os
-import shutil
 import time
 from pathlib import Path
 
@@ -58,6 +57,179 @@ def _shots_dir(tmp_path: Path) -> Path:
     return folder
 
 
+def _info(page) -> str:
+    return page.locator("#explore-focus-info").inner_text()
+
+
+def _wait_info(page, text: str, timeout: float = 30.0) -> float:
+    """Seconds until the focus line (written by the render) contains ``text``."""
+    start = time.perf_counter()
+    page.wait_for_function("t => (document.querySelector('#explore-focus-info') || {}).innerText?.includes(t)", arg=text, timeout=timeout * 1000)
+    return time.perf_counter() - start
+
+
+def _stuck_controls(page) -> list[str]:
+    """Elements left in Gradio's error state (toasts aside)."""
+    return page.evaluate(
+        "() => [...document.querySelectorAll('.error')].filter(e => !e.closest('.toast-wrap, [class*=toast]'))"
+        ".map(e => (e.closest('[id]') || {}).id || e.className)"
+    )
+
+
+def _toasts(page) -> str:
+    return " | ".join(page.evaluate("() => [...document.querySelectorAll('.toast-body')].map(e => e.innerText)"))
+
+
+def _natural_size(page) -> list[int]:
+    """The shown picture's pixel size, once it has loaded."""
+    page.wait_for_function("() => { const i = document.querySelector('#explore-image img'); return i && i.complete && i.naturalWidth > 0; }")
+    return page.locator("#explore-image img").first.evaluate("i => [i.naturalWidth, i.naturalHeight]")
+
+
+def _click_picture(page, fx: float, fy: float) -> None:
+    """Click at (fx, fy), as shares of the picture's width and height (it is letterboxed)."""
+    img = page.locator("#explore-image img").first
+    box = img.bounding_box()
+    natural_w, natural_h = _natural_size(page)
+    scale = min(box["width"] / natural_w, box["height"] / natural_h)
+    left = box["x"] + (box["width"] - natural_w * scale) / 2
+    top = box["y"] + (box["height"] - natural_h * scale) / 2
+    page.mouse.click(left + fx * natural_w * scale, top + fy * natural_h * scale)
+
+
+def _open(browser, app_url, viewport=(1366, 900)):
+    page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
+    page.goto(app_url)
+    _wait_info(page, "Focus", 60)
+    return page
+
+
+def test_every_way_of_setting_a_slider_renders_the_value_shown(app_url, browser):
+    """Typing then Tab or Enter, arrow keys and dragging all render the value in the box."""
+    page = _open(browser, app_url)
+    aperture = page.locator("#explore-aperture input[type=number]")
+    aperture.fill("22")
+    aperture.press("Tab")
+    _wait_info(page, "f/22.0")
+    aperture.fill("5.6")
+    aperture.press("Enter")
+    _wait_info(page, "f/5.6")
+    track = page.locator("#explore-aperture input[type=range]")
+    track.focus()
+    track.press("ArrowRight")
+    track.press("ArrowRight")
+    _wait_info(page, "f/5.8")
+    assert aperture.input_value() == "5.8"
+    focus = page.locator("#explore-focus input[type=number]")
+    focus.fill("4.5")
+    focus.press("Tab")
+    _wait_info(page, "4.50 m")
+    page.wait_for_timeout(500)
+    assert focus.input_value() == "4.5" and "set by you" in _info(page)
+    assert not page.locator("#explore-auto-focus input").is_checked()
+    box = track.bounding_box()
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + 2, y)
+    page.mouse.down()
+    for step in range(1, 8):
+        page.mouse.move(box["x"] + 2 + step * (box["width"] - 4) / 7 * 0.3, y)
+        page.wait_for_timeout(60)
+    page.mouse.up()
+    shown = float(aperture.input_value())
+    _wait_info(page, f"f/{shown:.1f}")
+    page.close()
+
+
+def test_a_failed_action_leaves_every_control_usable(app_url, browser, tmp_path, monkeypatch):
+    """Generate with no generator, a text file named .jpg and an empty file: a toast each,
+    no control in an error state, and the sliders still render."""
+    from dofgen.ui import explore
+    from dofgen.ui.models import LazyModels
+
+    monkeypatch.setenv("DOFGEN_GENERATOR", str(tmp_path / "no-generator"))
+    monkeypatch.setattr(explore, "MODELS", LazyModels())
+    page = _open(browser, app_url)
+    page.get_by_role("tab", name="Generate").click()
+    page.locator("#explore-prompt textarea").fill("a corgi on a lawn")
+    page.locator("#explore-generate").click()
+    page.wait_for_function("() => [...document.querySelectorAll('.toast-body')].some(e => e.innerText.includes('DOFGEN_GENERATOR'))", timeout=60_000)
+    assert len(_toasts(page)) < 400  # one sentence, not a library dump
+    assert _stuck_controls(page) == []
+    fake = tmp_path / "holiday.jpg"
+    fake.write_text("this is not a photo")
+    empty = tmp_path / "empty.jpg"
+    empty.write_bytes(b"")
+    for upload, message in ((fake, "not an image"), (empty, "empty")):
+        page.goto(app_url)
+        _wait_info(page, "Focus", 60)
+        page.get_by_role("tab", name="Your photo").click()
+        page.locator("#explore-upload input[type=file]").set_input_files(str(upload))
+        page.wait_for_function("m => [...document.querySelectorAll('.toast-body')].some(e => e.innerText.includes(m))", arg=message, timeout=30_000)
+        page.locator("#explore-use-photo").click()
+        page.wait_for_timeout(1500)
+        assert _stuck_controls(page) == []
+    aperture = page.locator("#explore-aperture input[type=number]")
+    aperture.fill("8")
+    aperture.press("Tab")
+    _wait_info(page, "f/8.0")
+    _click_picture(page, 0.5, 0.1)
+    _wait_info(page, "set by you")
+    assert _stuck_controls(page) == []
+    page.close()
+
+
+def test_a_deep_rotated_photo(app_url, browser, tmp_path):
+    """A phone photo (EXIF orientation 6) with depth to 100 m as a compressed .npz: shown
+    upright, the focus slider reaches its far end, and every control still works."""
+    import numpy as np
+    from PIL import Image
+
+    sideways = Image.new("RGB", (600, 400), (40, 60, 90))
+    sideways.paste((230, 200, 40), (0, 0, 120, 400))  # the top of the upright picture
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to view
+    photo = tmp_path / "phone.jpg"
+    sideways.save(photo, exif=exif)
+    depth = np.tile(np.linspace(2.0, 100.0, 600, dtype=np.float32)[:, None], (1, 400))  # upright: 400 wide, 600 high
+    np.savez_compressed(tmp_path / "depth.npz", depth=depth)
+    page = _open(browser, app_url)
+    page.get_by_role("tab", name="Your photo").click()
+    page.locator("#explore-upload input[type=file]").set_input_files(str(photo))
+    page.locator("#explore-depth-upload input[type=file]").set_input_files(str(tmp_path / "depth.npz"))
+    page.wait_for_timeout(1000)
+    page.locator("#explore-use-photo").click()
+    _wait_info(page, "400 px wide", 60)
+    assert _natural_size(page) == [400, 600]
+    assert float(page.locator("#explore-focus input[type=range]").get_attribute("max")) >= 100
+    focus = page.locator("#explore-focus input[type=number]")
+    focus.fill("97.8")
+    focus.press("Tab")
+    _wait_info(page, "97.80 m")
+    aperture = page.locator("#explore-aperture input[type=number]")
+    aperture.fill("2")
+    aperture.press("Tab")
+    _wait_info(page, "f/2.0")
+    _click_picture(page, 0.5, 0.1)  # a tenth of the way down: about 12 m
+    page.wait_for_function("() => parseFloat(document.querySelector('#explore-focus input[type=number]').value) < 15", timeout=30_000)
+    _wait_info(page, f"Focus {page.locator('#explore-focus input[type=number]').input_value()[:3]}")
+    assert _stuck_controls(page) == []
+    page.close()
+
+
+def test_baseline_lens_in_its_own_queue(app_url, browser):
+    """TAF: the blade control is disabled with a hint, the render reports its size and time."""
+    page = _open(browser, app_url)
+    page.locator("#explore-blades").get_by_text("6", exact=True).click()
+    page.locator("#explore-method").get_by_text("TAF lens (baseline)").click()
+    _wait_info(page, "TAF lens rendered at", 120)
+    assert page.locator("#explore-blades input").first.is_disabled()
+    assert "layered lens only" in page.locator("#explore-blades").inner_text()
+    assert _stuck_controls(page) == []
+    page.locator("#explore-method").get_by_text("Ours (layered)").click()
+    page.wait_for_function("() => !document.querySelector('#explore-blades input').disabled")
+    page.close()
+
+
 def test_explore_in_a_browser(app_url, browser, tmp_path):
     shots = _shots_dir(tmp_path)
     page = browser.new_page(viewport={"width": 1366, "height": 900})
@@ -68,6 +240,7 @@ def test_explore_in_a_browser(app_url, browser, tmp_path):
     page.locator("#explore-scene input").click()
     page.get_by_role("option", name="tabletop").click()
     scene_src = _wait_new_image(page, first)
+    _wait_info(page, "1024 px wide")
     focus_before = page.locator("#explore-focus input[type=number]").input_value()
 
     # move the aperture slider: the lens alone re-runs
@@ -76,20 +249,17 @@ def test_explore_in_a_browser(app_url, browser, tmp_path):
     start = time.perf_counter()
     aperture.press("Enter")
     aperture.blur()
-    wide_src = _wait_new_image(page, scene_src)
-    latency = time.perf_counter() - start
-    print(f"slider release to new image: {latency:.2f} s")
-    assert latency < 10  # the 1 s target is measured and recorded in benchmarks, not asserted here
+    _wait_info(page, "f/1.4")
+    wide_src = _image_src(page)
+    print(f"typed value to new image: {time.perf_counter() - start:.2f} s")
 
     # click on the image: focus moves to the surface there
-    box = page.locator("#explore-image img").first.bounding_box()
-    page.mouse.click(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.12)  # the far wall
-    clicked_src = _wait_new_image(page, wide_src)
+    _click_picture(page, 0.5, 0.12)  # the far wall
+    _wait_info(page, "5.00 m")
     page.wait_for_function(
         "before => document.querySelector('#explore-focus input[type=number]').value !== before", arg=focus_before
     )
-    assert float(page.locator("#explore-focus input[type=number]").input_value()) != pytest.approx(float(focus_before), abs=0.01)
-    assert clicked_src != wide_src
+    assert _image_src(page) != wide_src
     page.screenshot(path=str(shots / "explore-laptop.png"), full_page=True)
 
     # render an aperture sweep: a playable video appears
@@ -105,13 +275,16 @@ def test_explore_in_a_browser(app_url, browser, tmp_path):
     phone = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2)
     phone.goto(app_url)
     _wait_new_image(phone, "")
+    picture = phone.locator("#explore-image img").first.bounding_box()
+    slider = phone.locator("#explore-aperture").bounding_box()
+    assert slider["y"] - (picture["y"] + picture["height"]) < 200  # the controls sit under the picture
+    assert picture["height"] < 0.6 * 844
     phone.screenshot(path=str(shots / "explore-phone.png"), full_page=True)
-    if shutil.which("true"):
-        assert (shots / "explore-phone.png").stat().st_size > 10_000
+    assert (shots / "explore-phone.png").stat().st_size > 10_000
 
 
 def test_upload_and_slider_latency_at_1024(app_url, browser, tmp_path):
-    """A 1024x1024 photo with its depth map; times slider release to the new image shown."""
+    """A 1024x1024 photo with its depth map; times a typed value to the new view shown."""
     import numpy as np
     import torch
 
@@ -121,25 +294,22 @@ def test_upload_and_slider_latency_at_1024(app_url, browser, tmp_path):
     photo, depth = tmp_path / "square.png", tmp_path / "square.npy"
     scene.image.resize((1024, 1024)).save(photo)
     np.save(depth, torch.nn.functional.interpolate(scene.depth[None, None], size=(1024, 1024), mode="nearest")[0, 0].numpy())
-    page = browser.new_page(viewport={"width": 1366, "height": 900})
-    page.goto(app_url)
-    first = _wait_new_image(page, "")
+    page = _open(browser, app_url)
     page.get_by_role("tab", name="Your photo").click()
     page.locator("#explore-upload input[type=file]").set_input_files(str(photo))
-    page.locator("input[type=file]").last.set_input_files(str(depth))
+    page.locator("#explore-depth-upload input[type=file]").set_input_files(str(depth))
     page.wait_for_timeout(1500)
     page.locator("#explore-use-photo").click()
-    current = _wait_new_image(page, first)
-    assert page.locator("#explore-image img").first.evaluate("i => [i.naturalWidth, i.naturalHeight]") == [1024, 1024]
+    _wait_info(page, "1024 px wide", 60)
+    assert _natural_size(page) == [1024, 1024]
     aperture = page.locator("#explore-aperture input[type=number]")
     latencies = []
-    for value in ("1.4", "2.8", "2", "4", "1.8"):
+    for value in ("1.4", "2.8", "2.0", "4.0", "1.8"):
         aperture.fill(value)
         start = time.perf_counter()
         aperture.press("Enter")
-        aperture.blur()
-        current = _wait_new_image(page, current)
+        _wait_info(page, f"f/{value} ")
         latencies.append(time.perf_counter() - start)
     latencies.sort()
-    print(f"1024x1024 slider release to new image: median {latencies[2]:.2f} s, all {[round(x, 2) for x in latencies]}")
+    print(f"1024x1024 typed value to new view: median {latencies[2]:.2f} s, all {[round(x, 2) for x in latencies]}")
     assert latencies[2] < 10  # the 1 s target is recorded in benchmarks/RESULTS.md, not asserted

@@ -67,7 +67,76 @@ def test_bad_flags_one_line_exit_2(args, capsys):
     assert len(err) == 1 and "error" in err[0]
 
 
-def test_bad_values_one_line_exit_2(tmp_path, capsys):
-    assert main(["render", "--scene", "tabletop", "--f-number", "-1", "--out", str(tmp_path / "a.png")]) == 2
+@pytest.mark.parametrize(
+    "args, match",
+    [
+        (["render", "--scene", "tabletop", "--f-number", "-1"], "--f-number -1 is out of range"),
+        (["sweep", "--scene", "tabletop", "--fps", "0"], "--fps 0"),
+        (["sweep", "--scene", "tabletop", "--stops", "8", "4", "2"], "increasing"),
+        (["render", "--scene", "tabletop", "--blades", "4"], "blades"),
+        (["render", "--scene", "tabletop", "--blades", "6", "--method", "taf"], "layered lens only"),
+        (["render", "--scene", "tabletop", "--highlight-boost", "-2"], "--highlight-boost"),
+        (["render", "--scene", "tabletop", "--depth", "d.npy"], "--depth goes with --image"),
+        (["render", "--prompt", "a cat", "--generator", "/nowhere", "--width", "100"], "multiple of 8"),
+        (["sweep", "--prompt", "a cat", "--generator", "/nowhere", "--fps", "0"], "--fps 0"),
+    ],
+)
+def test_bad_values_refused_before_any_work(args, match, tmp_path, capsys, monkeypatch):
+    """One line, exit 2, before a model loads or a frame renders (was: --fps 0 refused
+    after every frame had rendered, bad values only after trying to load a model)."""
+    import dofgen.pipeline
+
+    def no_work(*a, **k):
+        raise AssertionError("work started before the values were checked")
+
+    monkeypatch.setattr(dofgen.pipeline.DefocusPipeline, "from_image", no_work)
+    monkeypatch.setattr(dofgen.pipeline.DefocusPipeline, "__init__", no_work)
+    out = tmp_path / ("a.mp4" if args[0] == "sweep" else "a.png")
+    assert main(args + ["--out", str(out)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err[-1].startswith("python -m dofgen: error: f_number=-1")
+    assert len(err) == 1 and match in err[0] and not out.exists()
+
+
+def test_bad_input_files_one_line(tmp_path, capsys):
+    (tmp_path / "fake.jpg").write_text("not a photo")
+    assert main(["render", "--image", str(tmp_path / "fake.jpg"), "--out", str(tmp_path / "a.png")]) == 2
+    assert "not an image" in capsys.readouterr().err
+    Image.new("RGB", (120, 80)).save(tmp_path / "photo.jpg")
+    np.save(tmp_path / "square.npy", np.ones((50, 50), dtype=np.float32))
+    assert main(["render", "--image", str(tmp_path / "photo.jpg"), "--depth", str(tmp_path / "square.npy"), "--out", str(tmp_path / "a.png")]) == 2
+    assert "shapes differ" in capsys.readouterr().err
+
+
+def test_sweep_uses_blades_and_highlight_boost(tmp_path, capsys):
+    """The sweep's frames carry the lens options (was: --blades and --highlight-boost ignored)."""
+    frames = {}
+    for name, extra in (("plain", []), ("shaped", ["--blades", "6", "--highlight-boost", "1.5"])):
+        out = tmp_path / f"{name}.mp4"
+        assert main(["sweep", "--scene", "street-at-night", "--focus", "2.0", "--stops", "1.8", "2.8", "--frames-per-stop", "1", "--out", str(out), *extra]) == 0
+        reader = imageio_ffmpeg.read_frames(str(out))
+        meta = next(reader)
+        frames[name] = np.frombuffer(next(reader), dtype=np.uint8).reshape(meta["size"][1], meta["size"][0], 3).astype(np.float32)
+    from dofgen.pipeline import DefocusPipeline, refocus
+
+    scene = scenes.load("street-at-night")
+    base = DefocusPipeline(device="cpu").from_image(scene.image, scene.depth, scene.camera.replace(f_number=1.8), focus_distance=2.0)
+    shaped = np.asarray(refocus(base, base.camera, blades=6, highlight_boost=1.5).image, dtype=np.float32)
+    height, width = shaped.shape[:2]
+    top = (frames["shaped"].shape[0] - height) // 2  # padded to a multiple of 16
+    decoded = frames["shaped"][top : top + height, :width]
+    assert np.abs(decoded - shaped).mean() < 3.0  # H.264 at crf 18
+    assert np.abs(frames["shaped"] - frames["plain"]).mean() > 2.0
+
+
+@pytest.mark.parametrize("source", ["data/no-such-study", "./votes", "/tmp/none/at/all"])
+def test_aggregate_refuses_a_missing_folder_at_once(source, tmp_path, capsys, monkeypatch):
+    """Not tried as a Hub dataset id (was: 26 s of retries before failing)."""
+    import datasets
+
+    from study.aggregate import main as aggregate
+
+    monkeypatch.setattr(datasets, "load_dataset", lambda *a, **k: pytest.fail("tried the Hub"))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data").mkdir()
+    assert aggregate(["--source", source, "--out", str(tmp_path / "out")]) == 1
+    assert "no folder" in capsys.readouterr().err

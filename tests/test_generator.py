@@ -93,3 +93,51 @@ def test_checkpoint_with_an_exif_embedding_uses_it(tiny_sdxl_path, tmp_path):
     wide = trained.generate("a vase", seed=1, camera=camera, width=64, height=64)
     narrow = trained.generate("a vase", seed=1, camera=camera.replace(f_number=16.0), width=64, height=64)
     assert not np.array_equal(_pixels(wide), _pixels(narrow))
+
+
+def test_generation_size_follows_the_model(tiny_sdxl_path, tmp_path):
+    """SDXL-Turbo (by name) at 512, other SDXL models at their UNet's size."""
+    import shutil
+
+    from dofgen.pipeline import DefocusPipeline
+
+    generic = Generator.from_pretrained(str(tiny_sdxl_path), device="cpu")
+    unet_side = generic.pipe.unet.config.sample_size * generic.pipe.vae_scale_factor
+    assert generic.native_size() == {"width": max(64, unet_side), "height": max(64, unet_side)}
+    turbo = shutil.copytree(tiny_sdxl_path, tmp_path / "my-sdxl-turbo")
+    assert Generator.from_pretrained(str(turbo), device="cpu").native_size() == {"width": 512, "height": 512}
+    seen = []
+    original = generic.generate
+    generic.generate = lambda prompt, seed, camera, width, height, **k: seen.append((width, height)) or original(prompt, seed, camera, 64, 64, **k)
+    with pytest.raises(RuntimeError, match="no depth model"):  # none given: it stops after generating
+        DefocusPipeline(generic, None, device="cpu")("a lamp", CameraSettings(2.8, 50, 2.0))
+    assert seen == [(generic.native_side, generic.native_side)]
+
+
+def test_dmd2_unet_loads_into_sdxl_base_with_its_timesteps(tiny_sdxl_path, tmp_path, monkeypatch):
+    """DMD2's recipe on tiny weights: a UNet state dict file loaded into an SDXL base, the
+    LCM scheduler at 999, 749, 499, 249, no guidance."""
+    import torch
+    from diffusers import UNet2DConditionModel
+
+    from dofgen.generator import DMD2_TIMESTEPS, load_from_env
+
+    unet = UNet2DConditionModel.from_pretrained(tiny_sdxl_path, subfolder="unet")
+    with torch.no_grad():
+        for parameter in unet.parameters():
+            parameter.add_(0.01)  # the "distilled" weights differ from the base's
+    unet_file = tmp_path / "dmd2_unet.bin"
+    torch.save(unet.state_dict(), unet_file)
+    monkeypatch.setenv("DOFGEN_SDXL_BASE", str(tiny_sdxl_path))
+    monkeypatch.setenv("DOFGEN_DMD2_UNET", str(unet_file))
+    generator = load_from_env("dmd2", device="cpu")
+    loaded = dict(generator.pipe.unet.state_dict())
+    assert all(torch.equal(loaded[k], v) for k, v in unet.state_dict().items())
+    assert type(generator.pipe.scheduler).__name__ == "LCMScheduler" and generator.guidance_scale == 0.0
+    steps = []
+    image = generator.generate("a lamp", seed=1, width=64, height=64, progress=lambda i, n: steps.append(i))
+    assert image.size == (64, 64) and steps == [1, 2, 3, 4]
+    assert [int(t) for t in generator.pipe.scheduler.timesteps] == list(DMD2_TIMESTEPS)
+    monkeypatch.setenv("DOFGEN_DMD2_UNET", str(tmp_path / "missing.bin"))
+    with pytest.raises(RuntimeError, match="DOFGEN_DMD2_UNET"):
+        load_from_env("dmd2", device="cpu")

@@ -1,95 +1,189 @@
 """The Explore tab: make or pick a scene, then refocus it with aperture, focal length and focus.
 
 A scene (all-in-focus image, depth, saliency) is made once per session and kept in
-``gr.State``; every slider re-runs only the lens on it.
+``gr.State`` at full resolution, with a copy at display resolution (:data:`VIEW_SIDE`)
+that the sliders re-render and a smaller one (:data:`PREVIEW_SIDE`) for live previews
+while a slider moves. The PNG download and the sweeps render at full resolution.
+
+A failed action never leaves a control in an error state: handlers raise :class:`UserError`,
+which :func:`friendly` turns into a toast (one log line) and unchanged outputs. The baseline
+lenses render in their own queue, at a size that bounds their time, with a progress bar and
+a cancel button, so the default lens's sliders never wait behind them.
 """
 
 from __future__ import annotations
 
+import functools
+import logging
 import math
-from dataclasses import dataclass
+import threading
+import time
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import gradio as gr
-import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from dofgen import scenes
 from dofgen.camera import STANDARD_STOPS, CameraSettings
 from dofgen.focus import focus_at
-from dofgen.pipeline import DefocusPipeline, DefocusResult, refocus
+from dofgen.imageio import MAX_SIDE, InputError, open_photo, read_depth
+from dofgen.lens import coc_diameter_px
+from dofgen.lens.gather import window_offsets
+from dofgen.pipeline import DefocusPipeline, DefocusResult, refocus, resized
 from dofgen.ui.files import named_path, new_path, save_image
-from dofgen.ui.models import MODELS, ModelUnavailable
+from dofgen.ui.models import MODELS, ModelUnavailable, gpu
 from dofgen.video import aperture_sweep, focus_sweep, write_mp4
 from dofgen.visualize import scene_maps
+
+LOG = logging.getLogger("dofgen.ui")
 
 METHOD_LABELS = {"Ours (layered)": "layered", "TAF lens (baseline)": "taf", "Dr.Bokeh lens (baseline)": "drbokeh"}
 BLADE_CHOICES = ["Circle", "5", "6", "7", "8", "9"]
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
-MAX_UPLOAD_SIDE = 4096
-SOURCE_LABELS = {"saliency": "automatic, from saliency", "user": "set by you", "camera": "from the camera"}
+MAX_UPLOAD_SIDE = MAX_SIDE
+#: Longer side of the view the sliders render (the PNG and the sweeps use full resolution).
+VIEW_SIDE = 1280
+#: Longer side of the live preview rendered while a slider moves.
+PREVIEW_SIDE = 448
+#: A full view follows the last preview once the control has rested this long (seconds).
+REST_S = 0.25
+#: A baseline lens renders at a size whose estimated time stays under this (seconds).
+BASELINE_BUDGET_S = 20.0
+#: Seconds per pixel and window offset of the baseline gathers (2 CPU cores, under load);
+#: refined by every render this process makes.
+BASELINE_COST = {"taf": 2.0e-7, "drbokeh": 3.5e-7}
+#: Focus distance slider bounds never go inside these (metres).
+FOCUS_LIMITS_M = (0.1, 30.0)
+SOURCE_LABELS = {
+    "saliency": "automatic, on the subject", "user": "set by you", "camera": "from the camera",
+    "scene": "the scene's focus point",
+}
+PHOTO_LIMITS = f"JPEG or PNG, up to {MAX_UPLOAD_BYTES // 2**20} MB and {MAX_SIDE} px a side"
+DEPTH_LIMITS = f".npy or .npz in metres, or 16-bit PNG in mm; the photo's aspect ratio; up to {MAX_UPLOAD_BYTES // 2**20} MB and {MAX_SIDE} px a side"
+#: CSS for the phone layout: the picture sized to its content, nothing letterboxed.
+CSS = """
+@media (max-width: 640px) {
+  #explore-image .image-container, #explore-image img { max-height: 48vh; height: auto; }
+  #explore-image { height: auto !important; }
+}
+"""
+
+
+class UserError(Exception):
+    """Something the user can fix; the message is one sentence shown in a toast."""
 
 
 @dataclass(frozen=True)
 class ExploreState:
-    """What a session keeps: the scene and its latest rendering, and the automatic focus."""
+    """What a session keeps: the full-resolution scene, its view and preview copies (the
+    latest rendering in ``view``), the automatic focus and the lens options in use."""
 
-    result: DefocusResult
+    scene: DefocusResult
+    view: DefocusResult
+    preview: DefocusResult
     auto_focus_m: float
+    blades: int = 0
+    highlight_boost: float = 0.0
+
+    @classmethod
+    def start(cls, scene: DefocusResult) -> "ExploreState":
+        """The state for a new scene; the view is rendered (at display resolution) here."""
+        view = resized(scene, VIEW_SIDE)
+        view = refocus(view, view.camera, focus_source=scene.focus_source)
+        return cls(scene, view, resized(scene, PREVIEW_SIDE), scene.focus_distance)
 
 
-def _error(message: str) -> gr.Error:
-    return gr.Error(message, print_exception=False)
+def friendly(outputs: int) -> callable:
+    """Turn a handler's :class:`UserError` (and a bad input Gradio lets through) into a
+    warning toast and ``outputs`` unchanged outputs, logged in one line: no control is
+    left in an error state."""
+
+    def decorate(handler):
+        @functools.wraps(handler)
+        def wrapped(*args, **kwargs):
+            try:
+                return handler(*args, **kwargs)
+            except (UserError, gr.Error) as error:  # gr.Error: what spaces.GPU makes of ours
+                message = getattr(error, "message", None) or str(error)
+                LOG.info("%s: %s", handler.__name__, message)
+                gr.Warning(message)
+                return gr.skip() if outputs == 1 else tuple(gr.skip() for _ in range(outputs))
+
+        return wrapped
+
+    return decorate
 
 
 def _pipeline(**components) -> DefocusPipeline:
-    """A pipeline on the app's device (spectral-residual saliency unless one is given)."""
+    """A pipeline on the app's device (spectral residual with the subject prior unless given)."""
     return DefocusPipeline(device=MODELS.device, **components)
 
 
-def _start(result: DefocusResult) -> tuple:
-    """Outputs shared by every way of making a scene."""
-    state = ExploreState(result, result.focus_distance)
+def focus_range(depth: torch.Tensor) -> tuple[float, float]:
+    """Bounds for the focus slider that cover the scene's depth, near to far (metres)."""
+    finite = depth[torch.isfinite(depth) & (depth > 0)].float()
+    near, far = (float(finite.min()), float(finite.max())) if finite.numel() else FOCUS_LIMITS_M
+    low = max(FOCUS_LIMITS_M[0], math.floor(min(near * 0.8, 0.3) * 10) / 10)
+    high = max(FOCUS_LIMITS_M[1], math.ceil(far * 1.1))
+    return low, float(high)
+
+
+def _start(result: DefocusResult, caption: str = "") -> tuple:
+    """Outputs shared by every way of making a scene: state, image, focus text, notes,
+    aperture, focal length, focus (its range following the depth), automatic focus."""
+    state = ExploreState.start(result)
     camera = result.camera
+    low, high = focus_range(result.depth)
     return (
-        state, save_image(result.image), _focus_text(result), _notes(result),
-        float(camera.f_number), float(camera.focal_length_mm), round(result.focus_distance, 2), True,
+        state, save_image(state.view.image), _focus_text(state.view), caption or _notes(result),
+        float(camera.f_number), float(camera.focal_length_mm),
+        gr.update(minimum=low, maximum=high, value=round(result.focus_distance, 2)), result.focus_source != "user",
     )
 
 
 def _focus_text(result: DefocusResult) -> str:
-    return f"Focus **{result.focus_distance:.2f} m** ({SOURCE_LABELS.get(result.focus_source, result.focus_source)}) · f/{float(result.camera.f_number):.1f} · {float(result.camera.focal_length_mm):g} mm · largest blur {float(result.coc.abs().max()):.0f} px"
+    scale = result.all_in_focus.width
+    return (
+        f"Focus **{result.focus_distance:.2f} m** ({SOURCE_LABELS.get(result.focus_source, result.focus_source)}) · "
+        f"f/{float(result.camera.f_number):.1f} · {float(result.camera.focal_length_mm):g} mm · "
+        f"largest blur {float(result.coc.abs().max()):.0f} px at {scale} px wide"
+    )
 
 
 def _notes(result: DefocusResult) -> str:
     return "\n".join(f"- {note}" for note in result.notes)
 
 
+@friendly(8)
 def load_scene(name: str) -> tuple:
-    """A bundled scene, focused automatically from its saliency."""
+    """A bundled scene, focused on its focus point (or found automatically)."""
     try:
         scene = scenes.load(name)
     except ValueError as error:
-        raise _error(str(error)) from None
-    result = _pipeline().from_image(scene.image, scene.depth, camera=scene.camera)
+        raise UserError(str(error)) from None
+    point = scene.focus_point
+    focus = focus_at(scene.depth, *point) if point else None
+    result = _pipeline().from_image(scene.image, scene.depth, camera=scene.camera, focus_distance=focus, focus_source="scene", render=False)
     meta = scene.meta
-    outputs = _start(result)
-    return outputs[:3] + (f"**{meta.get('title', name)}** — {meta.get('source', '')}. Licence: {meta.get('licence', '?')}.",) + outputs[4:]
+    return _start(result, f"**{meta.get('title', name)}** — {meta.get('source', '')}. Licence: {meta.get('licence', '?')}.")
 
 
+@friendly(8)
+@gpu(duration=120)
 def generate_scene(prompt: str, seed: float, f_number: float, focal_length_mm: float, progress: gr.Progress = gr.Progress()) -> tuple:
     """Generate a scene from a prompt (needs the generator and depth models)."""
     if not isinstance(prompt, str) or not prompt.strip():
-        raise _error("Type a prompt first, for example: a corgi on a sunny lawn.")
+        raise UserError("Type a prompt first, for example: a corgi on a sunny lawn.")
     if not isinstance(seed, (int, float)) or not math.isfinite(seed) or not 0 <= seed < 2**32:
-        raise _error("The seed must be a whole number from 0 to 4294967295.")
+        raise UserError("The seed must be a whole number from 0 to 4294967295.")
     camera = _camera(CameraSettings(2.8, 50.0, 2.0), f_number, focal_length_mm, None)
     try:
         progress(0.0, desc="Loading models (first use only)")
         pipe = _pipeline(generator=MODELS.generator(), depth=MODELS.depth(), saliency=MODELS.saliency())
     except ModelUnavailable as error:
-        raise _error(f"Generation is not available here: {error} Bundled scenes and your own photos still work.") from None
+        raise UserError(f"{error} Bundled scenes and your own photos with a depth map still work.") from None
 
     def report(stage: str, done: int, total: int) -> None:
         progress(done / max(total, 1), desc={"generate": "Generating", "depth": "Estimating depth", "saliency": "Finding the subject", "lens": "Rendering"}[stage])
@@ -97,51 +191,55 @@ def generate_scene(prompt: str, seed: float, f_number: float, focal_length_mm: f
     try:
         result = pipe(prompt, camera, seed=int(seed), progress=report)
     except ValueError as error:
-        raise _error(str(error)) from None
+        raise UserError(str(error)) from None
     return _start(result)
 
 
-def _read_depth_file(path: str, size: tuple[int, int]) -> torch.Tensor:
-    """A depth upload: .npy in metres or a 16-bit PNG in millimetres, resized to the photo."""
+@friendly(1)
+def preview_photo(path: str | None) -> str | None:
+    """The uploaded photo as it will be used (upright), or a toast saying why it cannot be."""
+    if not path:
+        return None
+    return save_image(_open_upload(path))
+
+
+def _open_upload(path: str):
     try:
-        if Path(path).suffix.lower() == ".npy":
-            depth = torch.from_numpy(np.load(path, allow_pickle=False).astype(np.float32))
-        else:
-            with Image.open(path) as image:
-                depth = torch.from_numpy(np.asarray(image, dtype=np.float32) / 1000.0)
-    except (OSError, ValueError, UnidentifiedImageError):
-        raise _error("The depth map must be a .npy array in metres or a 16-bit PNG in millimetres.") from None
-    if depth.dim() != 2:
-        raise _error(f"The depth map must be one channel (H, W); it has shape {tuple(depth.shape)}.")
-    if tuple(depth.shape) != (size[1], size[0]):
-        depth = torch.nn.functional.interpolate(depth[None, None], size=(size[1], size[0]), mode="nearest")[0, 0]
-    return depth
+        if _size(path) > MAX_UPLOAD_BYTES:
+            raise UserError(f"The photo is over {MAX_UPLOAD_BYTES // 2**20} MB; please upload a smaller one.")
+        return open_photo(path, MAX_UPLOAD_SIDE)
+    except InputError as error:
+        raise UserError(str(error)) from None
 
 
+def _size(path: str) -> int:
+    return Path(path).stat().st_size
+
+
+@friendly(8)
+@gpu(duration=60)
 def use_photo(path: str | None, depth_path: str | None) -> tuple:
     """A user's photo: camera from its EXIF, depth from the model or an uploaded map."""
     if not path:
-        raise _error("Upload a photo first.")
-    if Path(path).stat().st_size > MAX_UPLOAD_BYTES:
-        raise _error(f"The photo is over {MAX_UPLOAD_BYTES // 2**20} MB; please upload a smaller one.")
-    try:
-        with Image.open(path) as opened:
-            if max(opened.size) > MAX_UPLOAD_SIDE:
-                raise _error(f"The photo is {opened.width}x{opened.height}; the limit is {MAX_UPLOAD_SIDE} px a side.")
-            opened.load()
-            photo = opened.copy()
-    except (UnidentifiedImageError, OSError):
-        raise _error("That file is not an image dofgen can read (try JPEG or PNG).") from None
-    depth = _read_depth_file(depth_path, photo.size) if depth_path else None
+        raise UserError("Upload a photo first.")
+    photo = _open_upload(path)
+    depth, notes = None, []
+    if depth_path:
+        if _size(depth_path) > MAX_UPLOAD_BYTES:
+            raise UserError(f"The depth map is over {MAX_UPLOAD_BYTES // 2**20} MB; save it as a compressed .npz.")
+        try:
+            depth, notes = read_depth(depth_path, photo.size)
+        except InputError as error:
+            raise UserError(str(error)) from None
     try:
         estimator = None if depth is not None else MODELS.depth()
     except ModelUnavailable as error:
-        raise _error(f"Photos need a depth map: the depth model is not available ({error}) Upload a depth map with the photo instead.") from None
+        raise UserError(f"{error} Or upload a depth map with the photo.") from None
     try:
-        result = _pipeline(depth=estimator).from_image(photo, depth)
+        result = _pipeline(depth=estimator, saliency=MODELS.saliency()).from_image(photo, depth, render=False)
     except ValueError as error:
-        raise _error(str(error)) from None
-    return _start(result)
+        raise UserError(str(error)) from None
+    return _start(replace(result, notes=result.notes + tuple(notes)))
 
 
 def _camera(base: CameraSettings, f_number: float, focal_length_mm: float, focus_m: float | None) -> CameraSettings:
@@ -150,91 +248,236 @@ def _camera(base: CameraSettings, f_number: float, focal_length_mm: float, focus
         changes["focus_distance_m"] = focus_m
     for name, value in changes.items():
         if not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise _error(f"{name} must be a number, got {value!r}.")
+            raise UserError(f"{name} must be a number, got {value!r}.")
     try:
         return base.replace(**{k: float(v) for k, v in changes.items()})
     except ValueError as error:
-        raise _error(str(error)) from None
+        raise UserError(str(error)) from None
 
 
-def refocus_view(
-    state: ExploreState | None,
-    f_number: float,
-    focal_length_mm: float,
-    auto_focus: bool,
-    focus_distance_m: float,
-    blades: str,
-    highlight_boost: float,
-    method_label: str,
-) -> tuple:
-    """Re-run only the lens on the session's scene; returns (state, image, focus text, focus)."""
+@dataclass(frozen=True)
+class Settings:
+    """The controls, checked: what a render needs."""
+
+    camera: CameraSettings
+    focus_m: float
+    auto: bool
+    method: str
+    blades: int
+    highlight_boost: float
+
+
+def _settings(state, f_number, focal_length_mm, auto_focus, focus_distance_m, blades, highlight_boost, method_label) -> Settings:
     if state is None:
-        raise _error("Pick, generate or upload a scene first.")
+        raise UserError("Pick, generate or upload a scene first.")
     method = METHOD_LABELS.get(method_label)
     if method is None:
-        raise _error(f"Unknown lens {method_label!r}; choose one of: {', '.join(METHOD_LABELS)}.")
+        raise UserError(f"Unknown lens {method_label!r}; choose one of: {', '.join(METHOD_LABELS)}.")
     if blades not in BLADE_CHOICES:
-        raise _error(f"Aperture blades must be one of {', '.join(BLADE_CHOICES)}.")
+        raise UserError(f"Aperture blades must be one of {', '.join(BLADE_CHOICES)}.")
     if not isinstance(highlight_boost, (int, float)) or not math.isfinite(highlight_boost) or highlight_boost < 0:
-        raise _error("The highlight boost must be a number of 0 or more.")
+        raise UserError("The highlight boost must be a number of 0 or more.")
     focus = state.auto_focus_m if auto_focus else focus_distance_m
-    camera = _camera(state.result.camera, f_number, focal_length_mm, focus)
+    camera = _camera(state.scene.camera, f_number, focal_length_mm, focus)
+    # blades shape the layered lens's kernel only; the baselines gather round discs
+    return Settings(camera, float(focus), bool(auto_focus), method, 0 if blades == "Circle" or method != "layered" else int(blades), float(highlight_boost))
+
+
+def _render(scene: DefocusResult, state: ExploreState, s: Settings) -> DefocusResult:
+    source = state.scene.focus_source if s.auto else "user"
     try:
-        result = refocus(
-            state.result, camera, focus_distance=float(focus), method=method,
-            blades=0 if blades == "Circle" else int(blades), highlight_boost=float(highlight_boost),
-            focus_source="saliency" if auto_focus else "user",
-        )
+        return refocus(scene, s.camera, focus_distance=s.focus_m, method=s.method, blades=s.blades, highlight_boost=s.highlight_boost, focus_source=source)
     except ValueError as error:
-        raise _error(str(error)) from None
-    return ExploreState(result, state.auto_focus_m), save_image(result.image), _focus_text(result), round(float(focus), 2)
+        raise UserError(str(error)) from None
 
 
+def _view_outputs(state: ExploreState, s: Settings, result: DefocusResult) -> tuple:
+    new = replace(state, view=result, blades=s.blades, highlight_boost=s.highlight_boost)
+    return new, save_image(result.image), _focus_text(result), round(s.focus_m, 2)
+
+
+#: Per session: how many control changes it has made (a preview counts one; the full view
+#: that follows renders only when no newer change came in the meantime).
+_CHANGES: dict[str, int] = {}
+_CHANGES_LOCK = threading.Lock()
+
+
+def _session(request: gr.Request | None) -> str:
+    return getattr(request, "session_hash", None) or "api"
+
+
+def _count_change(request: gr.Request | None) -> int:
+    with _CHANGES_LOCK:
+        key = _session(request)
+        _CHANGES[key] = _CHANGES.get(key, 0) + 1
+        if len(_CHANGES) > 10_000:  # sessions come and go: forget the oldest
+            _CHANGES.pop(next(iter(_CHANGES)))
+        return _CHANGES[key]
+
+
+@friendly(1)
+@gpu(duration=10)
+def preview_view(state, f_number, focal_length_mm, auto_focus, focus_distance_m, blades, highlight_boost, method_label, request: gr.Request = None):
+    """A reduced rendering while a control moves (the layered lens only; baselines wait
+    for the full view)."""
+    _count_change(request)
+    s = _settings(state, f_number, focal_length_mm, auto_focus, focus_distance_m, blades, highlight_boost, method_label)
+    if s.method != "layered":
+        return gr.skip()
+    # shown at the view's size, so a click on a preview lands on the view's pixels
+    return save_image(_render(state.preview, state, s).image.resize(state.view.all_in_focus.size, Image.Resampling.BILINEAR))
+
+
+@friendly(4)
+@gpu(duration=20)
+def refocus_view(state, f_number, focal_length_mm, auto_focus, focus_distance_m, blades, highlight_boost, method_label):
+    """Re-run only the lens on the session's scene at display resolution; returns (state,
+    image, focus text, focus). The baseline lenses render in :func:`baseline_view`."""
+    s = _settings(state, f_number, focal_length_mm, auto_focus, focus_distance_m, blades, highlight_boost, method_label)
+    if s.method != "layered":
+        return (gr.skip(),) * 3 + (round(s.focus_m, 2),)
+    return _view_outputs(state, s, _render(state.view, state, s))
+
+
+@friendly(4)
+def settled_view(state, f_number, focal_length_mm, auto_focus, focus_distance_m, blades, highlight_boost, method_label, request: gr.Request = None):
+    """:func:`refocus_view` once the control has rested :data:`REST_S` with no newer change."""
+    with _CHANGES_LOCK:
+        seen = _CHANGES.get(_session(request), 0)
+    time.sleep(REST_S)
+    with _CHANGES_LOCK:
+        if _CHANGES.get(_session(request), 0) != seen:
+            return (gr.skip(),) * 4
+    return refocus_view.__wrapped__(state, f_number, focal_length_mm, auto_focus, focus_distance_m, blades, highlight_boost, method_label)
+
+
+def baseline_estimate(scene: DefocusResult, camera: CameraSettings, method: str) -> float:
+    """Estimated seconds for a baseline lens on ``scene``: pixels times window offsets."""
+    width, height = scene.all_in_focus.size
+    radius = float(coc_diameter_px(scene.depth, camera, width).abs().max()) / 2
+    offsets = sum(1 for _ in window_offsets(radius))
+    return BASELINE_COST[method] * width * height * offsets
+
+
+def baseline_scale(scene: DefocusResult, camera: CameraSettings, method: str, budget_s: float = BASELINE_BUDGET_S) -> float:
+    """Share of ``scene``'s size at which ``method`` is estimated to take ``budget_s`` or
+    less (1 when it already does): time grows with the fourth power of the size."""
+    estimate = baseline_estimate(scene, camera, method)
+    return 1.0 if estimate <= budget_s else (budget_s / estimate) ** 0.25 * 0.97
+
+
+@friendly(4)
+@gpu(duration=60)
+def baseline_view(state, f_number, focal_length_mm, auto_focus, focus_distance_m, blades, highlight_boost, method_label, progress: gr.Progress = gr.Progress()):
+    """A baseline lens (TAF or Dr.Bokeh): the view at a size that keeps it within
+    :data:`BASELINE_BUDGET_S`, with a progress bar that counts against the estimate."""
+    s = _settings(state, f_number, focal_length_mm, auto_focus, focus_distance_m, blades, highlight_boost, method_label)
+    if s.method == "layered":
+        return (gr.skip(),) * 4
+    camera = s.camera.replace(focus_distance_m=s.focus_m)
+    scale = baseline_scale(state.view, camera, s.method)
+    scene = resized(state.view, max(64, int(max(state.view.all_in_focus.size) * scale)))
+    estimate = baseline_estimate(scene, camera, s.method)
+    label = {"taf": "TAF lens", "drbokeh": "Dr.Bokeh lens"}[s.method]
+    done = threading.Event()
+    outcome: dict = {}
+
+    def work() -> None:
+        try:
+            outcome["result"] = _render(scene, state, s)
+        except UserError as error:
+            outcome["error"] = error
+        finally:
+            done.set()
+
+    start = time.perf_counter()
+    threading.Thread(target=work, daemon=True).start()
+    while not done.wait(0.5):
+        elapsed = time.perf_counter() - start
+        progress(min(elapsed / max(estimate, 1e-3), 0.99), desc=f"{label}: {elapsed:.0f} s of about {estimate:.0f} s")
+    if "error" in outcome:
+        raise outcome["error"]
+    elapsed = time.perf_counter() - start
+    BASELINE_COST[s.method] *= (elapsed / max(estimate, 1e-3)) ** 0.5  # learn this machine's speed
+    result = outcome["result"]
+    new, image, text, focus = _view_outputs(state, s, result)
+    size = "x".join(map(str, result.all_in_focus.size))
+    return new, image, f"{text} · {label} rendered at {size} in {elapsed:.1f} s (estimated {estimate:.0f} s)", focus
+
+
+def lens_controls(method_label: str) -> tuple[dict, dict]:
+    """The blade control is for the layered lens only: disabled, with a hint, for baselines;
+    the cancel button shows for baselines only."""
+    layered = METHOD_LABELS.get(method_label) == "layered"
+    hint = None if layered else "Blades shape our layered lens only; the baselines gather round discs."
+    return gr.update(interactive=layered, info=hint), gr.update(visible=not layered)
+
+
+@friendly(2)
 def focus_from_click(state: ExploreState | None, event: gr.SelectData) -> tuple[bool, float]:
     """Clicking the picture focuses there: automatic focus off, the slider at that depth."""
     if state is None:
-        raise _error("Pick, generate or upload a scene first.")
+        raise UserError("Pick, generate or upload a scene first.")
     x, y = (event.index or (None, None))[:2]
+    depth = state.view.depth.cpu()
     try:
-        return False, round(focus_at(state.result.depth.cpu(), x, y), 2)
+        return False, round(focus_at(depth, x, y), 2)
     except (TypeError, ValueError) as error:
-        raise _error(str(error)) from None
+        raise UserError(str(error)) from None
 
 
-def _video(frames: list[Image.Image]) -> str:
-    return str(write_mp4(frames, new_path(".mp4"), fps=12))
+def _full(state: ExploreState) -> DefocusResult:
+    """The session's current view rendered at full resolution."""
+    view = state.view
+    return refocus(state.scene, view.camera, focus_distance=view.focus_distance, method=view.method, blades=state.blades, highlight_boost=state.highlight_boost, focus_source=view.focus_source)
 
 
-def download_png(state: ExploreState | None) -> str:
-    """The current view as a lossless PNG file."""
+@friendly(1)
+@gpu(duration=60)
+def download_png(state: ExploreState | None) -> dict:
+    """The current view at full resolution as a lossless PNG file."""
     if state is None:
-        raise _error("Pick, generate or upload a scene first.")
+        raise UserError("Pick, generate or upload a scene first.")
     path = named_path("dofgen.png")
-    state.result.image.save(path, format="PNG")
-    return str(path)
+    _full(state).image.save(path, format="PNG")
+    return gr.update(value=str(path), visible=True)
 
 
-def render_aperture_sweep(state: ExploreState | None, progress: gr.Progress = gr.Progress()) -> str:
-    """An MP4 of the scene from f/1.8 to f/22 at the current focus."""
+def _video(frames: list) -> dict:
+    return gr.update(value=str(write_mp4(frames, new_path(".mp4"), fps=12)), visible=True)
+
+
+def _sweep_scene(state: ExploreState | None) -> tuple[DefocusResult, dict]:
     if state is None:
-        raise _error("Pick, generate or upload a scene first.")
-    frames = aperture_sweep(state.result, captions=True, progress=lambda i, n: progress(i / n, desc="Rendering the aperture sweep"))
-    return _video(frames)
+        raise UserError("Pick, generate or upload a scene first.")
+    view = state.view
+    scene = replace(state.scene, camera=view.camera, focus_distance=view.focus_distance, method=view.method)
+    return scene, dict(blades=state.blades, highlight_boost=state.highlight_boost)
 
 
-def render_focus_sweep(state: ExploreState | None, progress: gr.Progress = gr.Progress()) -> str:
+@friendly(1)
+@gpu(duration=300)
+def render_aperture_sweep(state: ExploreState | None, progress: gr.Progress = gr.Progress()) -> dict:
+    """An MP4 of the scene from f/1.8 to f/22 at the current focus, with the view's lens,
+    blades and highlight boost, at full resolution."""
+    scene, lens = _sweep_scene(state)
+    return _video(aperture_sweep(scene, captions=True, progress=lambda i, n: progress(i / n, desc="Rendering the aperture sweep"), **lens))
+
+
+@friendly(1)
+@gpu(duration=300)
+def render_focus_sweep(state: ExploreState | None, progress: gr.Progress = gr.Progress()) -> dict:
     """An MP4 of the scene with focus travelling from near to far at the current aperture."""
-    if state is None:
-        raise _error("Pick, generate or upload a scene first.")
-    frames = focus_sweep(state.result, frames=36, captions=True, progress=lambda i, n: progress(i / n, desc="Rendering the focus sweep"))
-    return _video(frames)
+    scene, lens = _sweep_scene(state)
+    return _video(focus_sweep(scene, frames=36, captions=True, progress=lambda i, n: progress(i / n, desc="Rendering the focus sweep"), **lens))
 
 
-def show_maps(state: ExploreState | None) -> list[tuple[Image.Image, str]]:
+@friendly(1)
+def show_maps(state: ExploreState | None) -> list:
     """All-in-focus, depth, saliency and circle-of-confusion maps with legends."""
     if state is None:
-        raise _error("Pick, generate or upload a scene first.")
-    return scene_maps(state.result)
+        raise UserError("Pick, generate or upload a scene first.")
+    return scene_maps(state.view)
 
 
 def build_explore_tab(demo: gr.Blocks) -> None:
@@ -248,9 +491,18 @@ def build_explore_tab(demo: gr.Blocks) -> None:
                 interactive=False, height="min(70vh, 620px)",
             )
             focus_info = gr.Markdown(elem_id="explore-focus-info")
+            f_number = gr.Slider(
+                STANDARD_STOPS[0], STANDARD_STOPS[-1], value=2.8, step=0.1, label="Aperture (f-number)",
+                info="Smaller opens the aperture: more blur. Stops: " + ", ".join(f"f/{s:g}" for s in STANDARD_STOPS),
+                elem_id="explore-aperture",
+            )
+            focal = gr.Slider(14, 200, value=50, step=1, label="Focal length (mm)", elem_id="explore-focal-length")
             with gr.Row():
-                png_button = gr.Button("Full-quality PNG", size="sm", elem_id="explore-png-button")
-                png_file = gr.File(label="PNG", elem_id="explore-png", height=60)
+                auto = gr.Checkbox(value=True, label="Automatic focus (on the subject)", elem_id="explore-auto-focus", min_width=160)
+            focus = gr.Slider(*FOCUS_LIMITS_M, value=2.0, step=0.01, label="Focus distance (m)", info="Moving it turns automatic focus off; its range follows the scene's depth.", elem_id="explore-focus")
+            with gr.Row():
+                png_button = gr.Button("Full-resolution PNG", size="sm", elem_id="explore-png-button")
+                png_file = gr.File(label="PNG", elem_id="explore-png", height=60, visible=False)
         with gr.Column(scale=2, min_width=280):
             with gr.Tabs():
                 with gr.Tab("Bundled scene"):
@@ -260,49 +512,68 @@ def build_explore_tab(demo: gr.Blocks) -> None:
                     prompt = gr.Textbox(label="Prompt", placeholder="a corgi on a sunny lawn", lines=2, elem_id="explore-prompt")
                     seed = gr.Number(value=0, precision=0, minimum=0, label="Seed", elem_id="explore-seed")
                     generate = gr.Button("Generate", variant="primary", elem_id="explore-generate")
-                    gr.Markdown("Makes an all-in-focus image with a few-step SDXL, then its depth; the lens adds the blur. The models load on first use.")
+                    gr.Markdown("Makes an all-in-focus image with a few-step SDXL at its native size, then its depth; the lens adds the blur. The models load on first use.")
                 with gr.Tab("Your photo"):
-                    photo = gr.Image(label="Photo (its EXIF sets the camera)", type="filepath", sources=["upload"], elem_id="explore-upload")
-                    depth_file = gr.File(label="Depth map (optional: .npy in metres or 16-bit PNG in mm)", file_types=[".npy", ".png"])
+                    photo = gr.File(label=f"Photo ({PHOTO_LIMITS}); its EXIF sets the camera", file_types=["image"], elem_id="explore-upload", height=90)
+                    photo_preview = gr.Image(label="As it will be used", interactive=False, elem_id="explore-upload-preview", height=200)
+                    depth_file = gr.File(label=f"Depth map, optional ({DEPTH_LIMITS})", file_types=[".npy", ".npz", ".png"], elem_id="explore-depth-upload", height=90)
                     use = gr.Button("Use this photo", variant="primary", elem_id="explore-use-photo")
             notes = gr.Markdown(elem_id="explore-notes")
-            f_number = gr.Slider(
-                STANDARD_STOPS[0], STANDARD_STOPS[-1], value=2.8, step=0.1, label="Aperture (f-number)",
-                info="Smaller opens the aperture: more blur. Stops: " + ", ".join(f"f/{s:g}" for s in STANDARD_STOPS),
-                elem_id="explore-aperture",
-            )
-            focal = gr.Slider(14, 200, value=50, step=1, label="Focal length (mm)", elem_id="explore-focal-length")
-            auto = gr.Checkbox(value=True, label="Automatic focus (on the salient subject)", elem_id="explore-auto-focus")
-            focus = gr.Slider(0.3, 30.0, value=2.0, step=0.01, label="Focus distance (m)", info="Moving it turns automatic focus off.", elem_id="explore-focus")
             blades = gr.Radio(BLADE_CHOICES, value="Circle", label="Aperture blades", elem_id="explore-blades")
             boost = gr.Slider(0.0, 2.0, value=0.5, step=0.05, label="Highlight boost", info="Bright lights bloom into bokeh discs.", elem_id="explore-highlights")
             method = gr.Radio(
                 list(METHOD_LABELS), value=next(iter(METHOD_LABELS)), label="Lens",
-                info="The baselines gather per pixel: seconds to a minute on a CPU.", elem_id="explore-method",
+                info=f"The baselines gather per pixel: they render in their own queue, at a size that keeps them under about {BASELINE_BUDGET_S:.0f} s.",
+                elem_id="explore-method",
             )
+            cancel = gr.Button("Cancel the baseline render", size="sm", elem_id="explore-cancel", variant="stop", visible=False)
     with gr.Row():
         sweep_aperture = gr.Button("Aperture sweep (f/1.8 → f/22)", elem_id="explore-sweep-aperture", variant="primary")
         sweep_focus = gr.Button("Focus sweep (near → far)", elem_id="explore-sweep-focus")
-    video = gr.Video(label="Sweep", elem_id="explore-video", autoplay=True, loop=True, interactive=False, height="min(70vh, 620px)")
+    video = gr.Video(label="Sweep", elem_id="explore-video", autoplay=True, loop=True, interactive=False, height="min(70vh, 620px)", visible=False)
     with gr.Accordion("Scene maps: all in focus, depth, saliency, circle of confusion", open=False):
         maps_button = gr.Button("Show the maps for the current view", elem_id="explore-maps-button")
         maps = gr.Gallery(columns=2, height="auto", elem_id="explore-maps", show_label=False)
 
-    started = [state, image, focus_info, notes, f_number, focal, focus, auto]
     controls = [state, f_number, focal, auto, focus, blades, boost, method]
-    lens = dict(fn=refocus_view, inputs=controls, outputs=[state, image, focus_info, focus], concurrency_id="lens", concurrency_limit=4, show_progress="minimal")
+    view_outputs = [state, image, focus_info, focus]
+    hidden = dict(api_visibility="undocumented")  # chained steps: one public endpoint each
+    # the default lens: up to 2 renders at once (the machine's cores), never behind a baseline
+    view = dict(inputs=controls, outputs=view_outputs, concurrency_id="lens", concurrency_limit=2, show_progress="hidden", trigger_mode="always_last")
+    preview = dict(fn=preview_view, inputs=controls, outputs=image, concurrency_id="lens", show_progress="hidden", trigger_mode="always_last")
+    baseline = dict(fn=baseline_view, inputs=controls, outputs=view_outputs, concurrency_id="baseline", concurrency_limit=1, show_progress="full", show_progress_on=[focus_info])
+    baseline_events = []
+
+    def with_baseline(event) -> None:
+        """After ``event``: the baseline lens, when one is chosen, in its own queue."""
+        baseline_events.append(event.then(**baseline, **(hidden if baseline_events else {})))
+
     scene_outputs = [state, image, focus_info, caption, f_number, focal, focus, auto]
-    scene.change(load_scene, scene, scene_outputs, concurrency_id="lens")
-    demo.load(load_scene, scene, scene_outputs, concurrency_id="lens")
-    generate.click(generate_scene, [prompt, seed, f_number, focal], started, concurrency_id="generate", concurrency_limit=1)
-    use.click(use_photo, [photo, depth_file], started, concurrency_id="generate", concurrency_limit=1)
-    for slider in (f_number, focal, boost):
-        slider.release(**lens)
-    focus.release(lambda: False, None, auto, queue=False).then(**lens)
-    for choice in (auto, blades, method):
-        choice.input(**lens)
-    image.select(focus_from_click, state, [auto, focus], concurrency_id="lens").then(**lens)
+    started = [state, image, focus_info, notes, f_number, focal, focus, auto]
+    with_baseline(scene.input(load_scene, scene, scene_outputs, concurrency_id="lens"))
+    demo.load(load_scene, scene, scene_outputs, concurrency_id="lens", **hidden)
+    making = dict(concurrency_id="generate", concurrency_limit=1, show_progress_on=[image])
+    with_baseline(generate.click(generate_scene, [prompt, seed, f_number, focal], started, **making))
+    photo.change(preview_photo, photo, photo_preview, concurrency_id="lens", show_progress="minimal")
+    with_baseline(use.click(use_photo, [photo, depth_file], started, **making))
+    # a slider: previews while it moves, the full view once it rests (drag, typing, keys alike)
+    for index, slider in enumerate((f_number, focal, boost)):
+        with_baseline(slider.input(**preview, **(hidden if index else {})).then(settled_view, **view, **hidden))
+    focus.input(lambda: False, None, auto, queue=False, show_progress="hidden", api_visibility="private")
+    manual_preview, manual_view = functools.partial(_manual, preview_view), functools.partial(_manual, settled_view)
+    with_baseline(focus.input(**(preview | {"fn": manual_preview}), **hidden).then(manual_view, **view, **hidden))
+    for index, choice in enumerate((auto, blades, method)):
+        with_baseline(choice.input(refocus_view, **view, **(hidden if index else {})))
+    method.input(lens_controls, method, [blades, cancel], queue=False, show_progress="hidden", api_visibility="private")
+    clicked = image.select(focus_from_click, state, [auto, focus], concurrency_id="lens", show_progress="hidden", **hidden)
+    with_baseline(clicked.then(refocus_view, **view, **hidden))
+    cancel.click(None, None, None, cancels=baseline_events, queue=False)
     sweep_aperture.click(render_aperture_sweep, state, video, concurrency_id="sweep", concurrency_limit=1)
     sweep_focus.click(render_focus_sweep, state, video, concurrency_id="sweep", concurrency_limit=1)
     maps_button.click(show_maps, state, maps, concurrency_id="lens")
-    png_button.click(download_png, state, png_file, concurrency_id="lens")
+    png_button.click(download_png, state, png_file, concurrency_id="sweep")
+
+
+def _manual(handler, state, f_number, focal_length_mm, auto_focus, focus_distance_m, *rest, request: gr.Request = None):
+    """``handler`` with automatic focus off: the focus slider was moved."""
+    return handler(state, f_number, focal_length_mm, False, focus_distance_m, *rest, request=request)

@@ -1,14 +1,20 @@
-"""Models for the app, loaded lazily on first use and shared by all sessions.
+"""Models for the app, loaded lazily on first use and shared by all sessions; ZeroGPU.
 
 Configured by environment variables: DOFGEN_GENERATOR, DOFGEN_DEPTH, DOFGEN_SALIENCY (see
 README) and DOFGEN_DEVICE (default: cuda when available, else cpu).
+
+On a Hugging Face Space with ZeroGPU hardware a GPU is attached only inside functions
+decorated with ``spaces.GPU``; :func:`gpu` is that decorator when the ``spaces`` package is
+installed (it is on Spaces) and a no-op otherwise.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Callable
+from typing import TypeVar
 
 from dofgen import depth as depth_models
 from dofgen import generator as generators
@@ -17,13 +23,32 @@ from dofgen.generator import Generator
 from dofgen.loading import resolve_device
 from dofgen.saliency import load_saliency
 
+LOG = logging.getLogger("dofgen.ui")
+F = TypeVar("F", bound=Callable)
+
+#: What each model needs, in the one sentence a user sees when it cannot load.
+HINTS = {
+    "generator": "set DOFGEN_GENERATOR to a local diffusers SDXL folder (or go online for the default)",
+    "depth": "set DOFGEN_DEPTH to a local transformers depth model folder (or go online for the default)",
+}
+
+
+def gpu(function: F | None = None, **options) -> F | Callable[[F], F]:
+    """``spaces.GPU`` when the ``spaces`` package is installed, else a decorator that
+    returns the function unchanged; use as ``@gpu`` or ``@gpu(duration=120)``."""
+    try:
+        import spaces
+    except ImportError:
+        return function if function is not None else (lambda f: f)
+    return spaces.GPU(function, **options) if function is not None else spaces.GPU(**options)
+
 
 class ModelUnavailable(RuntimeError):
-    """A model could not be loaded; the message says how to configure it."""
+    """A model could not be loaded; the message is one sentence naming the variable to set."""
 
 
 class LazyModels:
-    """Each model is loaded once, on first use; a failure is remembered and re-raised."""
+    """Each model is loaded once, on first use; a failure is logged once and remembered."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -36,25 +61,31 @@ class LazyModels:
 
     def _get(self, name: str, load: Callable[[], object]) -> object:
         with self._lock:
-            if name in self._failed:
-                raise ModelUnavailable(self._failed[name])
-            if name not in self._loaded:
+            if name not in self._loaded and name not in self._failed:
                 try:
                     self._loaded[name] = load()
                 except (RuntimeError, OSError, ValueError, MemoryError) as error:
-                    self._failed[name] = str(error)
-                    raise ModelUnavailable(str(error)) from None
+                    LOG.warning("the %s model is not available: %s", name, error)
+                    self._failed[name] = f"The {name} model is not available: {HINTS[name]}."
+            if name in self._failed:
+                raise ModelUnavailable(self._failed[name])
             return self._loaded[name]
 
     def generator(self) -> Generator:
-        return self._get("generator", lambda: Generator.from_pretrained(generators.model_id_from_env(), device=self.device))
+        return self._get("generator", lambda: generators.load_from_env(device=self.device))
 
     def depth(self) -> DepthEstimator:
         return self._get("depth", lambda: DepthEstimator.from_pretrained(depth_models.model_id_from_env(), device=self.device))
 
     def saliency(self) -> object:
-        """The configured saliency model, or spectral residual when it cannot load."""
-        return self._get("saliency", load_saliency)
+        """The configured saliency model, or spectral residual (with the subject prior) when
+        it cannot load; never fails."""
+        with self._lock:
+            if "saliency" not in self._loaded:
+                self._loaded["saliency"] = load_saliency()
+                if reason := getattr(self._loaded["saliency"], "reason", ""):
+                    LOG.warning("saliency model not available, using spectral residual: %s", reason)
+            return self._loaded["saliency"]
 
 
 MODELS = LazyModels()

@@ -1,0 +1,42 @@
+"""Where the app listens: GRADIO_SERVER_PORT (or PORT), else 7860 or the next free port."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+DEFAULT_PORT = 7860
+#: How many ports after the default to try when it is taken.
+SEARCH = 100
+
+
+def port_free(port: int, host: str = "0.0.0.0") -> bool:
+    """True when ``port`` can be bound on ``host`` now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def choose_port(host: str = "0.0.0.0", environ: dict | None = None) -> tuple[int, str]:
+    """The port to serve on and a line to print about it.
+
+    A port set in GRADIO_SERVER_PORT (or PORT, as Spaces set it) is used as it is; when it
+    is taken, ``SystemExit`` says so in one line. Without one, 7860, or the next free port
+    with a line saying 7860 is taken.
+    """
+    environ = os.environ if environ is None else environ
+    asked = environ.get("GRADIO_SERVER_PORT") or environ.get("PORT")
+    if asked:
+        if not asked.isdigit() or not 0 < int(asked) < 65536:
+            raise SystemExit(f"GRADIO_SERVER_PORT={asked!r} is not a port number (1 to 65535).")
+        if not port_free(int(asked), host):
+            raise SystemExit(f"Port {asked} is taken (is dofgen already running?); set GRADIO_SERVER_PORT to a free port.")
+        return int(asked), ""
+    for port in range(DEFAULT_PORT, DEFAULT_PORT + SEARCH):
+        if port_free(port, host):
+            note = "" if port == DEFAULT_PORT else f"Port {DEFAULT_PORT} is taken; serving on {port} instead (set GRADIO_SERVER_PORT to choose)."
+            return port, note
+    raise SystemExit(f"Ports {DEFAULT_PORT} to {DEFAULT_PORT + SEARCH - 1} are all taken; set GRADIO_SERVER_PORT to a free port.")

@@ -1,0 +1,73 @@
+"""Where the app listens (GRADIO_SERVER_PORT, or 7860 and the next free port) and ZeroGPU."""
+
+import importlib
+import socket
+import sys
+import types
+
+import pytest
+
+from dofgen.ui import server
+
+
+def _hold(port: int) -> socket.socket:
+    held = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    held.bind(("127.0.0.1", port))
+    held.listen()
+    return held
+
+
+def test_a_taken_default_port_moves_on_and_says_so(monkeypatch):
+    free = server.choose_port("127.0.0.1", environ={})[0]
+    monkeypatch.setattr(server, "DEFAULT_PORT", free)
+    with _hold(free):
+        port, note = server.choose_port("127.0.0.1", environ={})
+    assert port != free and port > free and f"Port {free} is taken" in note and "GRADIO_SERVER_PORT" in note
+
+
+def test_a_chosen_port_that_is_taken_is_one_line(monkeypatch):
+    with _hold(0) as held:
+        taken = held.getsockname()[1]
+        with pytest.raises(SystemExit, match=f"Port {taken} is taken.*GRADIO_SERVER_PORT"):
+            server.choose_port("127.0.0.1", environ={"GRADIO_SERVER_PORT": str(taken)})
+    assert server.choose_port("127.0.0.1", environ={"GRADIO_SERVER_PORT": str(taken)}) == (taken, "")
+    with pytest.raises(SystemExit, match="not a port"):
+        server.choose_port("127.0.0.1", environ={"GRADIO_SERVER_PORT": "web"})
+
+
+def test_gpu_is_spaces_gpu_when_installed_and_a_no_op_otherwise(monkeypatch):
+    """ZeroGPU: work runs inside spaces.GPU when the package is there; without it the
+    function is returned unchanged."""
+    from dofgen.ui import models
+
+    def plain(x):
+        return x + 1
+
+    monkeypatch.setitem(sys.modules, "spaces", None)  # not installed
+    assert models.gpu(plain) is plain and models.gpu(duration=30)(plain) is plain
+    calls = []
+    fake = types.ModuleType("spaces")
+
+    def GPU(function=None, **options):  # the spaces package's signature
+        def wrap(f):
+            def inner(*a, **k):
+                calls.append(options)
+                return f(*a, **k)
+            return inner
+        return wrap(function) if function is not None else wrap
+
+    fake.GPU = GPU
+    monkeypatch.setitem(sys.modules, "spaces", fake)
+    assert models.gpu(plain)(1) == 2 and models.gpu(duration=30)(plain)(2) == 3
+    assert calls == [{}, {"duration": 30}]
+    from dofgen.ui import explore
+
+    reloaded = importlib.reload(explore)  # the Explore handlers run inside spaces.GPU
+    try:
+        state = reloaded.load_scene("tabletop")[0]
+        calls.clear()
+        reloaded.refocus_view(state, 2.8, 50, True, 2.0, "Circle", 0.0, "Ours (layered)")
+        assert calls == [{"duration": 20}]
+    finally:
+        monkeypatch.delitem(sys.modules, "spaces")
+        importlib.reload(explore)
