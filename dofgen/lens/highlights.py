@@ -1,0 +1,58 @@
+"""Highlights: light sources that clip in an sRGB image, restored to HDR radiance so that
+their defocused images bloom into bright bokeh discs.
+
+A light source is small and clipped: a clipped region that vanishes under a morphological
+opening a few percent of the frame wide. A white wall or shirt is clipped too, but large,
+and stays as it is.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+#: Linear-light gain of a full highlight at ``boost=1``.
+HIGHLIGHT_GAIN = 8.0
+#: Linear level from which a pixel counts as clipped (sRGB ~0.94), fully at 1.
+CLIP_START = 0.85
+#: Largest light source, as a fraction of the frame's longer side.
+LIGHT_SIZE = 0.03
+
+
+def _opening(mask: torch.Tensor, size: int) -> torch.Tensor:
+    """Grey-level opening (erosion then dilation) with a ``size`` x ``size`` square."""
+    pad = size // 2
+    eroded = -F.max_pool2d(F.pad(-mask, (pad,) * 4, mode="replicate"), size, 1)
+    return F.max_pool2d(F.pad(eroded, (pad,) * 4, mode="replicate"), size, 1)
+
+
+def light_sources(linear: torch.Tensor) -> torch.Tensor:
+    """Soft mask of small clipped light sources.
+
+    Args:
+        linear: (B, 3, H, W) linear light, 1.0 where the sRGB input clipped.
+
+    Returns:
+        (B, 1, H, W) in [0, 1]: 1 on a clipped pixel of a light source, 0 off lights and on
+        large clipped surfaces.
+    """
+    peak = linear.detach().amax(dim=1, keepdim=True)
+    clipped = ((peak - CLIP_START) / (1.0 - CLIP_START)).clamp(0.0, 1.0)
+    size = 2 * max(1, round(LIGHT_SIZE * max(linear.shape[-2:]) / 2)) + 1
+    return (clipped - _opening(clipped, size)).clamp(min=0.0)
+
+
+def boost_highlights(linear: torch.Tensor, coc: torch.Tensor, boost: float) -> torch.Tensor:
+    """Lift defocused light sources to HDR radiance.
+
+    Args:
+        linear: (B, 3, H, W) linear light.
+        coc: (B, 1, H, W) signed CoC in pixels; what is in focus (under 1 px, ramping to
+            4 px) is left as it is.
+        boost: 0 (off) upwards; a light's radiance is multiplied by ``1 + 8 boost``.
+
+    Returns:
+        (B, 3, H, W) linear light with defocused lights lifted above 1.
+    """
+    defocused = ((coc.detach().abs() - 1.0) / 3.0).clamp(0.0, 1.0)
+    return linear * (1.0 + HIGHLIGHT_GAIN * boost * light_sources(linear) * defocused)
