@@ -156,12 +156,15 @@ def render_layered(linear: torch.Tensor, coc: torch.Tensor, blades: int = 0, qua
     col_lo, col_hi = detached.amin(dim=(0, 1, 2)), detached.amax(dim=(0, 1, 2))
     zero = levels.index(0.0)
 
-    def layer(k: int) -> tuple[torch.Tensor, tuple[slice, slice]]:
-        """Layer k blurred, and the window (at its scale) that holds all of it."""
+    def window(k: int) -> tuple[slice, slice]:
+        """Rows and columns (at full resolution) that hold all of layer k once blurred."""
         scale = scales[k]
         margin = math.ceil(abs(levels[k]) / 2) + 2 * scale
-        rows = _support(row_lo, row_hi, k, margin, scale, full_h)
-        cols = _support(col_lo, col_hi, k, margin, scale, full_w)
+        return _support(row_lo, row_hi, k, margin, scale, full_h), _support(col_lo, col_hi, k, margin, scale, full_w)
+
+    def layer(k: int) -> tuple[torch.Tensor, tuple[slice, slice]]:
+        """Layer k blurred, and its window at its scale."""
+        scale, (rows, cols) = scales[k], windows[k]
         alpha = (1.0 - (position[..., rows, cols] - k).abs()).clamp(min=0.0)
         rgba = torch.cat([linear[..., rows, cols] * alpha, alpha], dim=1)
         if scale > 1:
@@ -169,8 +172,11 @@ def render_layered(linear: torch.Tensor, coc: torch.Tensor, blades: int = 0, qua
         rgba = blur_layer(rgba, abs(levels[k]) / scale, blades, inverted=k < zero)
         return rgba, (slice(rows.start // scale, rows.stop // scale), slice(cols.start // scale, cols.stop // scale))
 
-    back = [k for k in range(len(levels) - 1, zero - 1, -1) if mass[k] > 0]
-    front = [k for k in range(zero) if mass[k] > 0]
+    # A layer is drawn when it holds any weight (more than a thousandth of a pixel).
+    windows = {k: window(k) for k in range(len(levels)) if mass[k] > 1e-3}
+    windows = {k: w for k, w in windows.items() if w[0].stop > w[0].start and w[1].stop > w[1].start}
+    back = [k for k in range(len(levels) - 1, zero - 1, -1) if k in windows]
+    front = [k for k in range(zero) if k in windows]
 
     def zeros(channels: int, scale: int) -> torch.Tensor:
         return linear.new_zeros(linear.shape[0], channels, full_h // scale, full_w // scale)

@@ -83,7 +83,7 @@ def level_weights(coc: torch.Tensor, levels: list[float]) -> tuple[torch.Tensor,
         return torch.zeros_like(coc, dtype=torch.long), torch.zeros_like(coc)
     ahead = coc.detach() >= 0
     positive, negative = _effective(table, 1.0), _effective(table, -1.0)
-    value = torch.where(ahead, coc.clamp(min=1.0), coc.clamp(max=-1.0)).clamp(levels[0], levels[-1])
+    value = torch.where(ahead, coc.clamp(1.0, float(positive[-1])), coc.clamp(float(negative[0]), -1.0))
     upper = torch.where(
         ahead,
         torch.bucketize(value.detach(), positive, right=True),
