@@ -5,7 +5,8 @@ the scene (:mod:`dofgen.lens.levels`); each pixel belongs to its two nearest lev
 linear weights, so nothing bands between layers, and a fronto-parallel surface sits on one
 level. Each layer (premultiplied colour and alpha) is blurred with the exact aperture kernel
 (disc or polygon) at the coarsest power-of-two scale where that kernel still spans
-``min_scaled_diameter`` pixels (box down-sampling, bicubic up-sampling), then layers are
+``min_scaled_diameter`` pixels (tent down-sampling, which keeps a point light where it is, and bilinear
+up-sampling), then layers are
 composited:
 
 * behind the focal plane, far to near, each layer over the normalised colour of the layers
@@ -85,11 +86,35 @@ def blur_layer(rgba: torch.Tensor, diameter: float, blades: int, inverted: bool 
         return F.conv2d(rgba.contiguous(memory_format=torch.channels_last), weight, padding=size // 2, groups=rgba.shape[1])
 
 
-def _upsample(x: torch.Tensor, factor: int, limit: float | None = None) -> torch.Tensor:
-    """Bicubic up-sampling by ``factor``, clamped to [0, limit] (bicubic overshoots)."""
+def _upsample(x: torch.Tensor, factor: int) -> torch.Tensor:
+    """Bilinear up-sampling by ``factor`` of (B, C, h, w) composites (smooth at their scale)."""
     if factor == 1:
         return x
-    return F.interpolate(x, scale_factor=factor, mode="bicubic", align_corners=False).clamp(0.0, limit)
+    return F.interpolate(x, scale_factor=factor, mode="bilinear", align_corners=False)
+
+
+@dataclass(frozen=True)
+class _Patch:
+    """A layer's (B, C, h, w) values over its window of the frame; zero elsewhere."""
+
+    values: torch.Tensor
+    window: tuple[slice, slice]
+
+    def upsample(self, factor: int) -> _Patch:
+        rows, cols = self.window
+        return _Patch(_upsample(self.values, factor), (slice(rows.start * factor, rows.stop * factor), slice(cols.start * factor, cols.stop * factor)))
+
+    def over(self, window: tuple[slice, slice]) -> torch.Tensor:
+        """(B, C, rows, cols) values over ``window``."""
+        (rows, cols), (own_rows, own_cols) = window, self.window
+        out = self.values.new_zeros(*self.values.shape[:2], rows.stop - rows.start, cols.stop - cols.start)
+        top, bottom = max(rows.start, own_rows.start), min(rows.stop, own_rows.stop)
+        left, right = max(cols.start, own_cols.start), min(cols.stop, own_cols.stop)
+        if top < bottom and left < right:
+            out[..., top - rows.start : bottom - rows.start, left - cols.start : right - cols.start] = self.values[
+                ..., top - own_rows.start : bottom - own_rows.start, left - own_cols.start : right - own_cols.start
+            ]
+        return out
 
 
 def _share(alpha: torch.Tensor, neighbour: torch.Tensor) -> torch.Tensor:
@@ -167,8 +192,8 @@ def render_layered(linear: torch.Tensor, coc: torch.Tensor, blades: int = 0, qua
         scale, (rows, cols) = scales[k], windows[k]
         alpha = (1.0 - (position[..., rows, cols] - k).abs()).clamp(min=0.0)
         rgba = torch.cat([linear[..., rows, cols] * alpha, alpha], dim=1)
-        if scale > 1:
-            rgba = F.avg_pool2d(rgba, scale)
+        if scale > 1:  # a tent keeps a point's position (a box would snap it to its block)
+            rgba = F.interpolate(rgba, scale_factor=1 / scale, mode="bilinear", antialias=True, align_corners=False)
         rgba = blur_layer(rgba, abs(levels[k]) / scale, blades, inverted=k < zero)
         return rgba, (slice(rows.start // scale, rows.stop // scale), slice(cols.start // scale, cols.stop // scale))
 
@@ -185,50 +210,50 @@ def render_layered(linear: torch.Tensor, coc: torch.Tensor, blades: int = 0, qua
     # levels share the surfaces split between them, so a layer hides what lies behind its
     # neighbour only where the neighbour left it visible: together they hide it as the
     # whole surface would.
-    total = last = None
-    scale, previous = scales[back[0]] if back else 1, None
+    total, scale, previous = None, scales[back[0]] if back else 1, None
     for k in back:
         factor, scale = scale // scales[k], scales[k]
-        total = zeros(4, scale) if total is None else _upsample(total, factor)
-        last = zeros(4, scale) if last is None else _upsample(last, factor)
+        if total is None:
+            total = zeros(4, scale)
+        elif factor > 1:
+            total, last = _upsample(total, factor), last.upsample(factor)
         rgba, window = layer(k)
         old = total[..., window[0], window[1]]
         if previous == k + 1:
-            hidden = _share(rgba[:, 3:], last[:, 3:, window[0], window[1]]) * (old - last[..., window[0], window[1]])
+            near = last.over(window)
+            hidden = _share(rgba[:, 3:], near[:, 3:]) * (old - near)
         else:
             hidden = rgba[:, 3:] * old
-        total = _paste(total.clone(), window, old + rgba - hidden)
-        last = _paste(zeros(4, scale), window, rgba)
-        previous = k
-    if back:
-        total, last = _upsample(total, scale), _upsample(last, scale)
-    background = total
+        total = _paste(total, window, old + rgba - hidden)
+        last, previous = _Patch(rgba, window), k
     crop = (slice(0, height), slice(0, width))
+    frame = (slice(0, full_h), slice(0, full_w))
+    if back:
+        total, last = _upsample(total, scale), last.upsample(scale)
+    background = total
 
     # In front of the focal plane: near to far, "under", with the same sharing.
     if front:
-        scale, previous = scales[front[0]], None
-        ahead, through, through_before, last_alpha = zeros(4, scale), 1 + zeros(1, scale), 1 + zeros(1, scale), zeros(1, scale)
+        back_last, scale, previous = last if back else None, scales[front[0]], None
+        ahead, through = zeros(4, scale), 1 + zeros(1, scale)
+        before = through
         for k in front:
             factor, scale = scale // scales[k], scales[k]
-            ahead, last_alpha = _upsample(ahead, factor), _upsample(last_alpha, factor)
-            through, through_before = _upsample(through, factor, 1.0), _upsample(through_before, factor, 1.0)
+            if factor > 1:
+                ahead, through, before, last = _upsample(ahead, factor), _upsample(through, factor), _upsample(before, factor), last.upsample(factor)
             rgba, window = layer(k)
-            alpha = rgba[:, 3:]
             shared = previous == k - 1
-            seen = (through_before if shared else through)[..., window[0], window[1]]
+            seen = (before if shared else through)[..., window[0], window[1]]
             ahead = _paste(ahead, window, ahead[..., window[0], window[1]] + seen * rgba)
-            cover = _share(alpha, last_alpha[..., window[0], window[1]]) if shared else alpha
-            through_before, through = through, _paste(through.clone(), window, through[..., window[0], window[1]] * (1 - cover))
-            last_alpha = _paste(zeros(1, scale), window, alpha)
-            previous = k
-        ahead, last_alpha = _upsample(ahead, scale), _upsample(last_alpha, scale)
-        through, through_before = _upsample(through, scale, 1.0), _upsample(through_before, scale, 1.0)
+            cover = _share(rgba[:, 3:], last.over(window)[:, 3:]) if shared else rgba[:, 3:]
+            before, through = through, _paste(through.clone(), window, through[..., window[0], window[1]] * (1 - cover))
+            last, previous = _Patch(rgba, window), k
+        ahead, through, before, last = _upsample(ahead, scale), _upsample(through, scale), _upsample(before, scale), last.upsample(scale)
         if not back:  # nothing behind the focal plane
             return (ahead[:, :3] / ahead[:, 3:].clamp(min=_EPS))[..., crop[0], crop[1]]
         if previous == zero - 1 and back[-1] == zero:  # the focal plane's layer and its neighbour
-            behind = total - last
-            total = ahead + through_before * (last + (1 - _share(last_alpha, last[:, 3:])) * behind)
+            focal = back_last.over(frame)
+            total = ahead + before * (focal + (1 - _share(last.over(frame)[:, 3:], focal[:, 3:])) * (total - focal))
         else:
             total = ahead + through * total
 

@@ -84,11 +84,7 @@ def level_weights(coc: torch.Tensor, levels: list[float]) -> tuple[torch.Tensor,
     ahead = coc.detach() >= 0
     positive, negative = _effective(table, 1.0), _effective(table, -1.0)
     value = torch.where(ahead, coc.clamp(1.0, float(positive[-1])), coc.clamp(float(negative[0]), -1.0))
-    upper = torch.where(
-        ahead,
-        torch.bucketize(value.detach(), positive, right=True),
-        torch.bucketize(value.detach(), negative, right=True),
-    ).clamp(1, len(levels) - 1)
+    upper = torch.bucketize(value.detach(), positive, right=True).clamp(1, len(levels) - 1)
     lower = upper - 1
     low = torch.where(ahead, positive[lower], negative[lower])
     high = torch.where(ahead, positive[upper], negative[upper])
