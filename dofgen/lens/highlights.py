@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 #: Linear-light gain of a full highlight at ``boost=1``.
-HIGHLIGHT_GAIN = 8.0
+HIGHLIGHT_GAIN = 16.0
 #: Linear level from which a pixel counts as clipped (sRGB ~0.94), fully at 1.
 CLIP_START = 0.85
 #: Largest light source, as a fraction of the frame's longer side.
@@ -49,7 +49,7 @@ def boost_highlights(linear: torch.Tensor, coc: torch.Tensor, boost: float) -> t
         linear: (B, 3, H, W) linear light.
         coc: (B, 1, H, W) signed CoC in pixels; what is in focus (under 1 px, ramping to
             4 px) is left as it is.
-        boost: 0 (off) upwards; a light's radiance is multiplied by ``1 + 8 boost``.
+        boost: 0 (off) upwards; a light's radiance is multiplied by ``1 + 16 boost``.
 
     Returns:
         (B, 3, H, W) linear light with defocused lights lifted above 1.

@@ -56,7 +56,7 @@ class LayerSettings:
 
 QUALITY: dict[str, LayerSettings] = {
     "accurate": LayerSettings(ratio=2**0.25, min_scaled_diameter=8.0),
-    "fast": LayerSettings(ratio=2**0.5, min_scaled_diameter=6.0),
+    "fast": LayerSettings(ratio=2**0.5, min_scaled_diameter=8.0),
 }
 
 
@@ -69,12 +69,13 @@ def scale_for(diameter: float, min_scaled_diameter: float) -> int:
     return scale
 
 
-def blur_layer(rgba: torch.Tensor, diameter: float, blades: int, inverted: bool = False) -> torch.Tensor:
+def blur_layer(rgba: torch.Tensor, diameter: float, blades: int, in_front: bool = False) -> torch.Tensor:
     """Blur (B, C, h, w) premultiplied colour and alpha with the aperture kernel; zero outside
-    (a layer is empty beyond its window). In front of the focal plane the image of the
-    aperture is ``inverted`` (turned by 180 degrees). Returns (B, C, h, w)."""
+    (a layer is empty beyond its window). Behind the focal plane a point spreads into the
+    aperture kernel (a polygon's vertex at the top); in front of it, into the kernel turned
+    by 180 degrees (the image of the aperture is inverted). Returns (B, C, h, w)."""
     kernel = aperture_kernel(diameter, blades, device=rgba.device, dtype=rgba.dtype)
-    if inverted:
+    if not in_front:  # conv2d correlates: its weight is the point-spread function turned
         kernel = kernel.flip(-2, -1)
     if kernel.numel() == 1:
         return rgba
@@ -194,7 +195,7 @@ def render_layered(linear: torch.Tensor, coc: torch.Tensor, blades: int = 0, qua
         rgba = torch.cat([linear[..., rows, cols] * alpha, alpha], dim=1)
         if scale > 1:  # a tent keeps a point's position (a box would snap it to its block)
             rgba = F.interpolate(rgba, scale_factor=1 / scale, mode="bilinear", antialias=True, align_corners=False)
-        rgba = blur_layer(rgba, abs(levels[k]) / scale, blades, inverted=k < zero)
+        rgba = blur_layer(rgba, abs(levels[k]) / scale, blades, in_front=k < zero)
         return rgba, (slice(rows.start // scale, rows.stop // scale), slice(cols.start // scale, cols.stop // scale))
 
     # A layer is drawn when it holds any weight (more than a thousandth of a pixel).
