@@ -4,7 +4,6 @@ Run with a Python that has ``bpy`` (see ``requirements.txt`` here; not part of t
 
     python benchmarks/pathtraced/render_scenes.py [--scenes portrait ...] [--samples 2048]
     python benchmarks/pathtraced/render_scenes.py --disc-check
-    python benchmarks/pathtraced/render_scenes.py --noise-check portrait
 
 Design notes, "References we did not write": Cycles projects like a pinhole of focal length
 ``lens`` (no focus breathing), so the camera gets ``lens = v = f S / (S - f)`` and f-stop
@@ -77,6 +76,7 @@ class Scene:
     objects: list
     blades: int = 0
     pitch: float = 0.0
+    samples: int = 1024
 
 
 def quad(depth: float, width: float, height: float, texture: Texture, x: float = 0.0, y: float = 0.0, **kw) -> Obj:
@@ -90,8 +90,10 @@ def backdrop(depth: float, texture: Texture, focal_mm: float, margin: float = 2.
     return quad(depth, 2 * half_w, 2 * half_w, texture)
 
 
-def light(x: float, y: float, depth: float, radius: float, strength: float, colour=(1.0, 0.85, 0.6)) -> Obj:
-    return Obj("sphere", (x, y, -depth), (radius,), Texture("flat", (colour,)), strength=strength, index=LIGHT_INDEX)
+def light(x: float, y: float, depth: float, radius: float, strength: float, colour=(1.0, 0.85, 0.6), shape: str = "sphere") -> Obj:
+    """A small HDR emitter (a sphere, or a fronto-parallel ``disc`` at exactly ``depth``)."""
+    colour = tuple(float(c) for c in colour)
+    return Obj(shape, (float(x), float(y), -float(depth)), (float(radius),), Texture("flat", (colour,)), strength=float(strength), index=LIGHT_INDEX)
 
 
 def frame_x(depth: float, u: float, focal_mm: float, focus_m: float) -> float:
@@ -124,16 +126,16 @@ def scenes() -> list[Scene]:
     out = []
     grey = Texture("noise", ((0.05, 0.04, 0.03), (0.55, 0.5, 0.45)), 30.0, 1)
     brick = Texture("bricks", ((0.45, 0.12, 0.06), (0.7, 0.65, 0.6)), 6.0, 2)
-    skin = Texture("noise", ((0.45, 0.25, 0.16), (0.75, 0.5, 0.38)), 40.0, 3)
+    skin = Texture("noise", ((0.3, 0.15, 0.09), (0.8, 0.55, 0.42)), 120.0, 3)
     cloth = Texture("stripes", ((0.05, 0.08, 0.25), (0.5, 0.55, 0.7)), 60.0, 4)
 
     # Portrait: sharp subject at 1.5 m before a textured wall blurred by ~14 px.
     f, s = 85.0, 1.5
     out.append(Scene("portrait", "sharp subject at 1.5 m before a brick wall at 2.8 m (14 px)", 1.8, f, s, [
         quad(2.8, 3.0, 3.0, brick),
-        Obj("sphere", (0.0, 0.09, -1.5), (0.1,), skin),
-        Obj("box", (0.0, -0.17, -1.55), (0.36, 0.3, 0.1), cloth),
-        Obj("box", (-0.24, -0.05, -1.45), (0.05, 0.3, 0.05), Texture("image", ((0.2, 0.3, 0.1), (0.8, 0.7, 0.3)), 1.0, 5)),
+        Obj("sphere", (0.03, 0.06, -1.5), (0.065,), skin),
+        Obj("box", (0.03, -0.14, -1.55), (0.22, 0.25, 0.1), cloth),
+        Obj("box", (-0.2, -0.05, -1.45), (0.03, 0.3, 0.03), Texture("image", ((0.2, 0.3, 0.1), (0.8, 0.7, 0.3)), 3.0, 5)),
     ]))
     # Uniform blur: a single textured plane, every pixel blurred by the same 14 px disc.
     out.append(Scene("uniform_wall", "one textured plane at 2.8 m, focus 1.5 m: uniform 14 px blur", 1.8, f, s, [
@@ -149,6 +151,111 @@ def scenes() -> list[Scene]:
         backdrop(3.6, grey, f),
         quad(3.0, 0.9, 0.6, Texture("image", ((0.6, 0.1, 0.1), (0.95, 0.9, 0.3)), 1.0, 8), x=0.2),
         *leaves,
+    ]))
+    # A fence at 1.2 m (17 px) before a sharp subject at 2.5 m, wall at 5 m (8 px).
+    f, s = 85.0, 2.5
+    fence = [quad(1.2, 0.008, 1.2, Texture("noise", ((0.3, 0.2, 0.1), (0.6, 0.45, 0.3)), 200.0, 9), x=-0.5 + 0.08 * i) for i in range(13)]
+    fence.append(quad(1.21, 1.2, 0.01, Texture("flat", ((0.5, 0.4, 0.3),)), y=0.05))
+    out.append(Scene("fence_front", "fence posts at 1.2 m (17 px) before a sharp card at 2.5 m and a wall at 5 m", 2.0, f, s, [
+        backdrop(5.0, Texture("bricks", ((0.1, 0.2, 0.35), (0.6, 0.7, 0.8)), 8.0, 10), f),
+        quad(2.5, 0.5, 0.4, Texture("image", ((0.7, 0.2, 0.05), (1.0, 0.9, 0.5)), 2.0, 11), x=0.05),
+        *fence,
+    ]))
+
+    # Twigs in front of (1.3 m), at (2 m) and behind (4 m) focus, wall at 12 m (17 px).
+    f, s = 85.0, 2.0
+    rng = np.random.default_rng(12)
+    twigs = []
+    for depth, count in ((1.3, 5), (2.0, 6), (4.0, 7)):
+        half = depth * 18.0 / thin_lens_v(f, s)
+        for _ in range(count):
+            x, y = rng.uniform(-half, half), rng.uniform(-half * 0.66, half * 0.66)
+            twigs.append(Obj("cylinder", (x, y, -depth), (0.0015 * depth, half * rng.uniform(0.8, 1.6)),
+                             Texture("noise", ((0.08, 0.05, 0.02), (0.35, 0.25, 0.12)), 300.0, int(rng.integers(100))),
+                             rotation=(90.0, 0.0, float(rng.uniform(0, 180)))))
+    out.append(Scene("twigs", "thin twigs at 1.3 m (11 px), 2 m (sharp) and 4 m (10 px) before a wall at 12 m (17 px)", 2.0, f, s, [
+        backdrop(12.0, Texture("noise", ((0.3, 0.45, 0.6), (0.85, 0.9, 0.95)), 3.0, 13), f),
+        *twigs,
+    ]))
+
+    # Slanted ground from 2 m to 40 m (-5 to 12 px) seen from 0.8 m above it.
+    f, s = 70.0, 3.0
+    out.append(Scene("slanted_ground", "checkered ground from 2 m to 40 m (-5 to 12 px), objects at 3 m and 6 m", 1.4, f, s, [
+        Obj("quad", (0.0, 30.0, -60.0), (200.0, 80.0), Texture("noise", ((0.4, 0.55, 0.8), (0.8, 0.85, 0.95)), 0.2, 14)),
+        Obj("quad", (0.0, -0.8, -50.0), (100.0, 100.0), Texture("checker", ((0.1, 0.25, 0.05), (0.55, 0.6, 0.3)), 4.0, 15), rotation=(-90.0, 0.0, 0.0)),
+        Obj("box", (0.1, -0.6, -3.0), (0.3, 0.4, 0.3), Texture("image", ((0.5, 0.05, 0.05), (0.95, 0.8, 0.3)), 3.0, 16)),
+        Obj("sphere", (-0.8, -0.5, -6.0), (0.3,), Texture("noise", ((0.05, 0.1, 0.4), (0.6, 0.8, 0.95)), 40.0, 17)),
+    ], pitch=12.0))
+
+    # Night lights (HDR, they clip in sRGB) at 4-7 m behind a sharp subject at 1.5 m.
+    f, s = 85.0, 1.5
+    rng = np.random.default_rng(18)
+    lamps = [light(float(rng.uniform(-1.3, 1.3)) * depth / 5.0, float(rng.uniform(-0.55, 0.7)) * depth / 5.0, depth, 0.006 * depth / 5.0 * 1.4,
+                   float(rng.uniform(25.0, 120.0)), tuple(rng.uniform(0.5, 1.0, 3))) for depth in rng.uniform(4.0, 7.0, 14)]
+    lamps.append(light(frame_x(5.0, 0.98, f, s), 0.1, 5.0, 0.008, 80.0))  # at the frame's right edge
+    lamps.append(light(frame_x(6.0, -1.02, f, s), -0.2, 6.0, 0.008, 80.0))  # just outside the left edge
+    night = [
+        backdrop(9.0, Texture("bricks", ((0.01, 0.01, 0.02), (0.08, 0.06, 0.05)), 4.0, 19), f),
+        Obj("sphere", (-0.05, 0.05, -1.5), (0.06,), skin),
+        Obj("box", (-0.05, -0.14, -1.55), (0.2, 0.22, 0.1), Texture("image", ((0.3, 0.02, 0.02), (0.8, 0.3, 0.2)), 3.0, 20)),
+        *lamps,
+    ]
+    out.append(Scene("lights_round", "16 clipped lights at 4-7 m (17-23 px discs) behind a sharp subject, round aperture", 2.0, f, s, night, samples=2048))
+    out.append(Scene("lights_hexagon", "the same lights through a 6-blade aperture (vertex at the top)", 2.0, f, s, night, blades=6, samples=2048))
+
+    # Telephoto f/8: sharp subject at 5 m, blurred post at 2.5 m, ground and horizon far away.
+    f, s = 200.0, 5.0
+    out.append(Scene("telephoto_f8", "200 mm f/8: subject at 5 m, post at 2.5 m (-11 px), ground to a horizon at 500 m (11 px)", 8.0, f, s, [
+        Obj("quad", (0.0, 60.0, -500.0), (1000.0, 200.0), Texture("noise", ((0.35, 0.45, 0.6), (0.75, 0.8, 0.9)), 0.05, 21)),
+        Obj("quad", (0.0, -2.0, -250.0), (400.0, 500.0), Texture("noise", ((0.15, 0.2, 0.05), (0.5, 0.5, 0.2)), 2.0, 22), rotation=(-90.0, 0.0, 0.0)),
+        Obj("box", (0.05, -0.1, -5.0), (0.25, 0.6, 0.2), Texture("image", ((0.6, 0.3, 0.05), (0.95, 0.9, 0.7)), 4.0, 23)),
+        Obj("box", (-0.12, 0.0, -2.5), (0.04, 3.0, 0.04), Texture("noise", ((0.1, 0.1, 0.1), (0.4, 0.35, 0.3)), 100.0, 24)),
+    ], pitch=1.0))
+
+    # Many depths: ten overlapping cards from 0.8 m (-22 px) to 9 m (11 px), wall at 20 m.
+    f, s = 85.0, 2.0
+    cards = []
+    for i, depth in enumerate((9.0, 6.0, 4.5, 3.2, 2.5, 2.0, 1.6, 1.3, 1.0, 0.8)):
+        half = depth * 18.0 / thin_lens_v(f, s)
+        kind = ("image", "noise", "checker", "bricks", "stripes")[i % 5]
+        cards.append(quad(depth, 0.5 * half, 0.8 * half,
+                          Texture(kind, (tuple(np.random.default_rng(i).uniform(0.0, 0.3, 3)), tuple(np.random.default_rng(i + 50).uniform(0.5, 1.0, 3))), (3.0, 80.0, 30.0, 20.0, 120.0)[i % 5], 30 + i),
+                          x=half * (-0.85 + 0.19 * i), y=half * 0.12 * (-1) ** i))
+    out.append(Scene("many_depths", "ten overlapping cards from 0.8 m (-22 px) to 9 m (11 px) before a wall at 20 m", 2.8, f, s, [
+        backdrop(20.0, Texture("noise", ((0.2, 0.2, 0.25), (0.6, 0.55, 0.5)), 2.0, 29), f),
+        *cards,
+    ]))
+
+    # White surfaces that are not lights (<= 1.0 linear) and two real lights.
+    f, s = 50.0, 1.2
+    white = Texture("noise", ((0.8, 0.8, 0.78), (1.0, 1.0, 1.0)), 25.0, 40)
+    out.append(Scene("white_wall", "white wall at 3 m and white shirt at 2 m (<= 1.0, not lights), two lights, subject at 1.2 m", 1.4, f, s, [
+        Obj("quad", (0.0, 0.0, -3.0), (6.0, 6.0), white, index=WHITE_INDEX),
+        Obj("box", (0.3, -0.2, -2.0), (0.4, 0.6, 0.2), Texture("noise", ((0.85, 0.85, 0.85), (1.0, 1.0, 1.0)), 60.0, 41), index=WHITE_INDEX),
+        Obj("sphere", (0.3, 0.22, -2.0), (0.1,), skin),
+        Obj("box", (-0.12, -0.05, -1.2), (0.12, 0.3, 0.12), Texture("image", ((0.05, 0.1, 0.3), (0.4, 0.6, 0.9)), 4.0, 42)),
+        light(-0.45, 0.3, 2.8, 0.008, 60.0),
+        light(0.6, 0.35, 2.8, 0.008, 40.0, (0.7, 0.8, 1.0)),
+    ]))
+
+    # Tabletop: a red cylinder in focus at 0.8 m on a table, objects before and behind it.
+    f, s = 50.0, 0.8
+    out.append(Scene("tabletop", "red cylinder in focus at 0.8 m on a slanted table, box at 0.6 m, ball at 1.3 m, wall at 2 m", 1.8, f, s, [
+        Obj("quad", (0.0, 0.0, -2.2), (4.0, 4.0), Texture("bricks", ((0.4, 0.35, 0.25), (0.8, 0.75, 0.6)), 10.0, 50)),
+        Obj("quad", (0.0, -0.2, -1.0), (3.0, 3.0), Texture("noise", ((0.25, 0.12, 0.05), (0.55, 0.35, 0.15)), 25.0, 51), rotation=(-90.0, 0.0, 0.0)),
+        Obj("cylinder", (0.0, -0.2 + 0.08, -0.75), (0.04, 0.16), Texture("noise", ((0.35, 0.01, 0.01), (0.9, 0.1, 0.05)), 150.0, 52), rotation=(90.0, 0.0, 0.0)),
+        Obj("box", (-0.15, -0.2 + 0.04, -0.52), (0.08, 0.08, 0.08), Texture("checker", ((0.05, 0.2, 0.5), (0.7, 0.8, 0.95)), 60.0, 53)),
+        Obj("sphere", (0.25, -0.2 + 0.07, -1.2), (0.07,), Texture("stripes", ((0.5, 0.4, 0.0), (1.0, 0.9, 0.3)), 40.0, 54)),
+    ], pitch=15.0))
+
+    # Street column in focus at 3 m before a facade with lamps at 15 m (12 px), sign at 1.8 m.
+    f, s = 85.0, 3.0
+    street = [light(x, y, 12.0, 0.025, 60.0) for x, y in ((-1.2, 0.8), (-0.3, 0.5), (0.6, 0.9), (1.3, 0.3))]
+    out.append(Scene("street_column", "column in focus at 3 m, facade at 15 m (12 px) with lamps at 12 m, sign at 1.8 m (-10 px)", 1.8, f, s, [
+        backdrop(15.0, Texture("bricks", ((0.15, 0.12, 0.1), (0.65, 0.55, 0.45)), 2.0, 60), f),
+        Obj("cylinder", (-0.12, 0.0, -3.0), (0.12, 4.0), Texture("noise", ((0.45, 0.42, 0.4), (0.85, 0.82, 0.78)), 40.0, 61), rotation=(90.0, 0.0, 0.0)),
+        quad(1.8, 0.12, 0.08, Texture("image", ((0.05, 0.3, 0.1), (0.9, 0.95, 0.9)), 5.0, 62), x=0.2, y=-0.1),
+        *street,
     ]))
     return out
 
@@ -176,6 +283,7 @@ def _image_texture(tex: Texture, size: int = 512) -> bpy.types.Image:
 def _material(obj: Obj, name: str) -> bpy.types.Material:
     """Emission-only material: colour from the texture, times ``strength``."""
     mat = bpy.data.materials.new(name)
+    mat.cycles.emission_sampling = "NONE"  # nothing is lit: no light tree over emitters
     mat.use_nodes = True
     nodes, links = mat.node_tree.nodes, mat.node_tree.links
     nodes.clear()
@@ -271,6 +379,10 @@ def _mesh(obj: Obj) -> bpy.types.Mesh:
         faces = [(0, ring(1, j), ring(1, j + 1)) for j in range(2 * n)]
         faces += [(ring(i, j), ring(i + 1, j), ring(i + 1, j + 1), ring(i, j + 1)) for i in range(1, n - 1) for j in range(2 * n)]
         faces += [(1, ring(n - 1, j + 1), ring(n - 1, j)) for j in range(2 * n)]
+    elif obj.shape == "disc":
+        r, n = obj.size[0], 64
+        verts = [(r * math.cos(2 * math.pi * j / n), r * math.sin(2 * math.pi * j / n), 0.0) for j in range(n)]
+        faces = [tuple(range(n))]
     elif obj.shape == "cylinder":
         r, length, n = obj.size[0], obj.size[1], 48
         verts = [(r * math.cos(2 * math.pi * j / n), r * math.sin(2 * math.pi * j / n), z) for z in (-length / 2, length / 2) for j in range(n)]
@@ -394,15 +506,20 @@ def save_scene(scene: Scene, samples_in: int, samples_ref: int, out_dir: Path) -
     Fields: ``image`` / ``reference`` (H, W, 3) sRGB clipped; ``image_linear`` /
     ``reference_linear`` HDR linear (float16); ``depth`` (H, W) planar metres (float32);
     camera fields; ``blades``; ``light_mask`` where the input clips because of a light;
-    ``white_surface`` where a white non-light surface is seen.
+    ``white_surface`` where a white non-light surface is seen; ``samples`` of the reference
+    and ``half_renders_psnr_db``, the sRGB PSNR between its two halves (different seeds).
     """
     sc = build(scene)
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.time()
         pinhole = render(sc, False, samples_in, 1, Path(tmp))
         t1 = time.time()
-        defocus = render(sc, True, samples_ref, 2, Path(tmp))
+        halves = [render(sc, True, samples_ref // 2, seed, Path(tmp))["rgb"] for seed in (2, 3)]
         t2 = time.time()
+    # Two independent half renders: their PSNR measures the lens sampling noise; the
+    # reference (their mean) is 3 dB better than that (half the noise variance).
+    half_psnr = psnr(srgb(halves[0]), srgb(halves[1]))
+    defocus = {"rgb": (halves[0] + halves[1]) / 2}
     depth = pinhole["depth"]
     light_mask = (pinhole["index"] == LIGHT_INDEX) & (pinhole["rgb"].max(axis=-1) > 1.0)
     white = pinhole["index"] == WHITE_INDEX
@@ -423,6 +540,8 @@ def save_scene(scene: Scene, samples_in: int, samples_ref: int, out_dir: Path) -
         light_mask=light_mask,
         white_surface=white,
         description=scene.what,
+        samples=samples_ref,
+        half_renders_psnr_db=half_psnr,
     )
     info = {
         "scene": scene.name,
@@ -430,6 +549,8 @@ def save_scene(scene: Scene, samples_in: int, samples_ref: int, out_dir: Path) -
         "coc_px": [round(float(c), 1) for c in coc],
         "light_px": int(light_mask.sum()),
         "white_px": int(white.sum()),
+        "samples": [samples_in, samples_ref],
+        "half_renders_psnr_db": round(half_psnr, 2),
         "seconds": [round(t1 - t0, 1), round(t2 - t1, 1)],
         "bytes": (out_dir / f"{scene.name}.npz").stat().st_size,
     }
@@ -437,31 +558,87 @@ def save_scene(scene: Scene, samples_in: int, samples_ref: int, out_dir: Path) -
     return info
 
 
-def noise_check(scene: Scene, samples: int) -> dict:
-    """Render the reference twice with different seeds: PSNR (sRGB) between the two."""
-    sc = build(scene)
-    with tempfile.TemporaryDirectory() as tmp:
-        a = render(sc, True, samples, 11, Path(tmp))["rgb"]
-        b = render(sc, True, samples, 12, Path(tmp))["rgb"]
-    info = {"scene": scene.name, "samples": samples, "self_psnr_db": round(psnr(srgb(a), srgb(b)), 2)}
-    print(json.dumps(info), flush=True)
-    return info
+def _projected_px(x: float, y: float, depth: float, scene: Scene) -> tuple[float, float]:
+    """(row, column) in pixels (continuous, pixel centres at i + 0.5) of a point at planar
+    ``depth`` seen through the pinhole of focal length v (camera unpitched)."""
+    px_per_mm = WIDTH / SENSOR_WIDTH_MM
+    v = thin_lens_v(scene.focal_length_mm, scene.focus_distance_m)
+    return HEIGHT / 2 - y / depth * v * px_per_mm, WIDTH / 2 + x / depth * v * px_per_mm
+
+
+def measure_disc(image: np.ndarray, centre: tuple[float, float], expected: float, blades: int) -> dict:
+    """Diameter of a light's bokeh from its flux and flat interior: area = flux / level.
+
+    The flux of a defocused point spreads evenly over the aperture's image, so the area of
+    that image is the total flux over the interior level, whatever the light's own size.
+    For ``blades`` > 0 the diameter is the polygon's vertex-to-vertex span (the CoC).
+    """
+    lum = image.mean(axis=-1).astype(np.float64)
+    rows, cols = np.mgrid[0 : lum.shape[0], 0 : lum.shape[1]] + 0.5
+    window = np.hypot(rows - centre[0], cols - centre[1]) < 0.75 * abs(expected)
+    flux = lum[window].sum()
+    cy, cx = (lum * rows)[window].sum() / flux, (lum * cols)[window].sum() / flux
+    inner = np.hypot(rows - cy, cols - cx) < 0.3 * abs(expected)
+    level = lum[inner].mean()
+    area = flux / level
+    if blades:
+        diameter = 2 * math.sqrt(2 * area / (blades * math.sin(2 * math.pi / blades)))
+    else:
+        diameter = 2 * math.sqrt(area / math.pi)
+    half = (lum >= level / 2) & window
+    height = half[:, int(cx)].sum()
+    width = half[int(cy), :].sum()
+    return {
+        "coc_formula_px": round(abs(expected), 3),
+        "diameter_px": round(diameter, 3),
+        "error_percent": round(100 * (diameter / abs(expected) - 1), 3),
+        "centre_offset_px": [round(cy - centre[0], 3), round(cx - centre[1], 3)],
+        "height_px": int(height),
+        "width_px": int(width),
+    }
+
+
+def disc_check(samples: int) -> dict:
+    """Point lights behind and in front of focus, round and 6-blade apertures: measured
+    bokeh diameter against the design's CoC formula (85 mm f/1.4 focused at 1.5 m)."""
+    f, s, n = 85.0, 1.5, 1.4
+    lights = {"behind (6 m)": (-0.6, 6.0, 0.012), "in front (0.9 m)": (0.08, 0.9, 0.0025)}
+    results = {}
+    for blades in (0, 6):
+        scene = Scene("disc_check", "", n, f, s, [quad(30.0, 60.0, 60.0, Texture("flat", ((0.0, 0.0, 0.0),)))], blades=blades)
+        scene.objects += [light(x, 0.0, d, r, 60.0, (1.0, 1.0, 1.0), shape="disc") for x, d, r in lights.values()]
+        sc = build(scene)
+        sc.render.use_border = True
+        sc.render.use_crop_to_border = False
+        sc.render.border_min_x, sc.render.border_max_x = 0.12, 0.9
+        sc.render.border_min_y, sc.render.border_max_y = 0.3, 0.7
+        with tempfile.TemporaryDirectory() as tmp:
+            t0 = time.time()
+            image = render(sc, True, samples, 3, Path(tmp))["rgb"]
+            seconds = time.time() - t0
+        np.save(Path(tempfile.gettempdir()) / f"disc_check_{blades}.npy", image)
+        for label, (x, d, _) in lights.items():
+            key = f"{label}, {'round' if not blades else f'{blades} blades'}"
+            results[key] = measure_disc(image, _projected_px(x, 0.0, d, scene), coc_px(d, scene), blades)
+        results[f"seconds ({blades} blades)"] = round(seconds, 1)
+    print(json.dumps(results, indent=1), flush=True)
+    return results
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenes", nargs="*", help="names to render (default: all)")
-    parser.add_argument("--samples", type=int, default=2048, help="samples per pixel of the reference")
+    parser.add_argument("--samples", type=int, help="samples per pixel of the reference (default: the scene's)")
     parser.add_argument("--input-samples", type=int, default=256, help="samples per pixel of the pinhole input")
     parser.add_argument("--out", type=Path, default=HERE / "scenes")
-    parser.add_argument("--noise-check", action="store_true", help="render each reference twice and print their PSNR")
+    parser.add_argument("--disc-check", action="store_true", help="measure point-light discs against the CoC formula")
     args = parser.parse_args(sys.argv[sys.argv.index("--") + 1 :] if "--" in sys.argv else None)
+    if args.disc_check:
+        (HERE / "disc_check.json").write_text(json.dumps(disc_check(args.samples or 4096), indent=1) + "\n")
+        return
     chosen = [s for s in scenes() if not args.scenes or s.name in args.scenes]
     for scene in chosen:
-        if args.noise_check:
-            noise_check(scene, args.samples)
-            continue
-        save_scene(scene, args.input_samples, args.samples, args.out)
+        save_scene(scene, args.input_samples, args.samples or scene.samples, args.out)
 
 
 if __name__ == "__main__":
