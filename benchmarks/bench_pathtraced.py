@@ -37,6 +37,7 @@ import torch.nn.functional as F
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.report import report_section  # noqa: E402
 from benchmarks.pathtraced.naive import render_naive_layered, render_taf_srgb  # noqa: E402
 from dofgen.camera import CameraSettings  # noqa: E402
 from dofgen.lens import coc_diameter_px, render  # noqa: E402
@@ -272,18 +273,6 @@ def table(scenes: list[BenchScene], scores: dict[str, dict[str, Score]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_section(text: str, path: Path = RESULTS) -> None:
-    """Replace the "Path-traced benchmark" section of ``path`` (or append it)."""
-    old = path.read_text() if path.exists() else "# Benchmark results\n"
-    start = old.find(SECTION + "\n")
-    if start < 0:
-        path.write_text(old.rstrip("\n") + "\n\n" + text)
-        return
-    end = old.find("\n## ", start + len(SECTION))
-    rest = old[end + 1 :] if end >= 0 else ""
-    path.write_text(old[:start] + text + ("\n" + rest if rest else ""))
-
-
 def save_crops(scene: BenchScene, outputs: dict[str, torch.Tensor], folder: Path, size: int = 80) -> list[Path]:
     """PNG strips (input | reference | each lens) at a light and at the worst depth edge of layered."""
     from PIL import Image
@@ -346,10 +335,7 @@ def main() -> None:
             print(f"{scene.name}: " + ", ".join(f"{n} {scores[n][scene.name].psnr:.2f}" for n in lenses), flush=True)
             if args.crops:
                 save_crops(scene, outputs, args.crops)
-    text = table(scenes, scores)
-    print(text)
-    if not args.no_write:
-        write_section(text)
+    report_section(table(scenes, scores), None if args.no_write else RESULTS, SECTION)
 
 
 if __name__ == "__main__":

@@ -76,7 +76,7 @@ class Scene:
     objects: list
     blades: int = 0
     pitch: float = 0.0
-    samples: int = 1024
+    samples: int = 512
 
 
 def quad(depth: float, width: float, height: float, texture: Texture, x: float = 0.0, y: float = 0.0, **kw) -> Obj:
@@ -200,8 +200,8 @@ def scenes() -> list[Scene]:
         Obj("box", (-0.05, -0.14, -1.55), (0.2, 0.22, 0.1), Texture("image", ((0.3, 0.02, 0.02), (0.8, 0.3, 0.2)), 3.0, 20)),
         *lamps,
     ]
-    out.append(Scene("lights_round", "16 clipped lights at 4-7 m (17-23 px discs) behind a sharp subject, round aperture", 2.0, f, s, night, samples=2048))
-    out.append(Scene("lights_hexagon", "the same lights through a 6-blade aperture (vertex at the top)", 2.0, f, s, night, blades=6, samples=2048))
+    out.append(Scene("lights_round", "16 clipped lights at 4-7 m (17-23 px discs) behind a sharp subject, round aperture", 2.0, f, s, night, samples=1024))
+    out.append(Scene("lights_hexagon", "the same lights through a 6-blade aperture (vertex at the top)", 2.0, f, s, night, blades=6, samples=1024))
 
     # Telephoto f/8: sharp subject at 5 m, blurred post at 2.5 m, ground and horizon far away.
     f, s = 200.0, 5.0
