@@ -20,7 +20,10 @@ The table replaces the "Path-traced benchmark" section of ``benchmarks/RESULTS.m
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
+import hashlib
+import json
 import math
 import platform
 import statistics
@@ -62,6 +65,7 @@ class BenchScene:
     blades: int
     light_mask: torch.Tensor
     white_surface: torch.Tensor
+    digest: str
 
     @property
     def coc(self) -> torch.Tensor:
@@ -83,7 +87,7 @@ def load_scene(path: Path) -> BenchScene:
             path.stem, str(data["description"]), image("image"),
             torch.from_numpy(data["depth"].astype(np.float32))[None, None], image("reference"),
             camera, int(data["blades"]), torch.from_numpy(data["light_mask"]),
-            torch.from_numpy(data["white_surface"]),
+            torch.from_numpy(data["white_surface"]), hashlib.sha1(path.read_bytes()).hexdigest()[:12],
         )
 
 
@@ -273,9 +277,13 @@ def table(scenes: list[BenchScene], scores: dict[str, dict[str, Score]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+CROP_LENSES = ("layered", "naive layered", "drbokeh")
+
+
 def save_crops(scene: BenchScene, outputs: dict[str, torch.Tensor], folder: Path, size: int = 80) -> list[Path]:
-    """PNG strips (input | reference | each lens) at a light and at the worst depth edge of layered."""
-    from PIL import Image
+    """Labelled PNG strips (input | reference | layered | naive layered | drbokeh, as far as
+    they were rendered), 3x, at the light nearest the centre and at layered's worst depth edge."""
+    from PIL import Image, ImageDraw
 
     folder.mkdir(parents=True, exist_ok=True)
     coc = scene.coc[0, 0]
@@ -290,15 +298,21 @@ def save_crops(scene: BenchScene, outputs: dict[str, torch.Tensor], folder: Path
         error = F.avg_pool2d(error[None, None], 9, 1, 4)[0, 0] * edge_band(coc)
         index = int(error.argmax())
         centres["edge"] = (index // width, index % width)
+    tiles = {"input": scene.image, "reference": scene.reference, **{k: outputs[k] for k in CROP_LENSES if k in outputs}}
     paths = []
     for label, (cy, cx) in centres.items():
         y0 = min(max(cy - size // 2, 0), height - size)
         x0 = min(max(cx - size // 2, 0), width - size)
-        tiles = [scene.image, scene.reference, *outputs.values()]
-        strip = torch.cat([t[0, :, y0 : y0 + size, x0 : x0 + size].float() for t in tiles], dim=2)
+        strip = torch.cat([t[0, :, y0 : y0 + size, x0 : x0 + size].float() for t in tiles.values()], dim=2)
         array = (strip.clamp(0, 1).permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
+        picture = Image.fromarray(array).resize((array.shape[1] * 3, array.shape[0] * 3), Image.NEAREST)
+        canvas = Image.new("RGB", (picture.width, picture.height + 14), "white")
+        canvas.paste(picture, (0, 14))
+        draw = ImageDraw.Draw(canvas)
+        for i, name in enumerate(tiles):
+            draw.text((i * size * 3 + 3, 1), name, fill="black")
         path = folder / f"{scene.name}_{label}.png"
-        Image.fromarray(array).resize((array.shape[1] * 2, array.shape[0] * 2), Image.NEAREST).save(path)
+        canvas.save(path)
         paths.append(path)
     return paths
 
@@ -310,6 +324,8 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true", help="print only, leave RESULTS.md alone")
     parser.add_argument("--crops", type=Path, help="folder for PNG crops: input | reference | each lens")
     parser.add_argument("--scenes-dir", type=Path, default=SCENES_DIR)
+    parser.add_argument("--reuse", type=Path, help="JSON of scores: reuse those of unchanged scene files, add new ones "
+                        "(only for lenses whose code did not change since)")
     args = parser.parse_args()
     paths = sorted(args.scenes_dir.glob("*.npz"))
     if args.scenes:
@@ -323,15 +339,28 @@ def main() -> None:
     scenes = [load_scene(p) for p in paths]
     lenses = {name: LENSES[name] for name in (args.lenses or LENSES)}
     scores: dict[str, dict[str, Score]] = {name: {} for name in lenses}
+    stored = json.loads(args.reuse.read_text()) if args.reuse and args.reuse.exists() else {}
+    for name in lenses:
+        for scene in scenes:
+            if f"{scene.name}:{scene.digest}" in stored.get(name, {}):
+                scores[name][scene.name] = Score(**stored[name][f"{scene.name}:{scene.digest}"])
     with torch.inference_mode():
-        for lens in lenses.values():
-            lens(scenes[0])  # warm-up
+        for name, lens in lenses.items():
+            if len(scores[name]) < len(scenes):
+                lens(scenes[0])  # warm-up
         for scene in scenes:
             outputs = {}
             for name, lens in lenses.items():
+                if scene.name in scores[name] and not args.crops:
+                    continue
                 start = time.perf_counter()
                 outputs[name] = lens(scene)
-                scores[name][scene.name] = score(scene, outputs[name], time.perf_counter() - start)
+                seconds = time.perf_counter() - start
+                if scene.name not in scores[name]:
+                    scores[name][scene.name] = score(scene, outputs[name], seconds)
+                    stored.setdefault(name, {})[f"{scene.name}:{scene.digest}"] = dataclasses.asdict(scores[name][scene.name])
+            if args.reuse:
+                args.reuse.write_text(json.dumps(stored, indent=1))
             print(f"{scene.name}: " + ", ".join(f"{n} {scores[n][scene.name].psnr:.2f}" for n in lenses), flush=True)
             if args.crops:
                 save_crops(scene, outputs, args.crops)
