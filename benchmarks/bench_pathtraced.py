@@ -47,6 +47,7 @@ from dofgen.lens import coc_diameter_px, render  # noqa: E402
 
 SCENES_DIR = ROOT / "benchmarks" / "pathtraced" / "scenes"
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
+DISC_CHECK = ROOT / "benchmarks" / "pathtraced" / "disc_check.json"
 SECTION = "## Path-traced benchmark"
 #: The Explore tab's default highlight boost (its slider's value).
 APP_HIGHLIGHT_BOOST = 0.5
@@ -66,6 +67,8 @@ class BenchScene:
     light_mask: torch.Tensor
     white_surface: torch.Tensor
     digest: str
+    #: sRGB PSNR between the reference's two half renders (lens sampling noise); NaN if unknown.
+    noise_psnr: float = math.nan
 
     @property
     def coc(self) -> torch.Tensor:
@@ -88,6 +91,7 @@ def load_scene(path: Path) -> BenchScene:
             torch.from_numpy(data["depth"].astype(np.float32))[None, None], image("reference"),
             camera, int(data["blades"]), torch.from_numpy(data["light_mask"]),
             torch.from_numpy(data["white_surface"]), hashlib.sha1(path.read_bytes()).hexdigest()[:12],
+            float(data["half_renders_psnr_db"]) if "half_renders_psnr_db" in data.files else math.nan,
         )
 
 
@@ -262,11 +266,11 @@ def table(scenes: list[BenchScene], scores: dict[str, dict[str, Score]]) -> str:
         )
     for title, key in (("PSNR (dB)", "psnr"), ("edge band PSNR (dB)", "edge"), ("SSIM", "ssim")):
         digits = 4 if key == "ssim" else 2
-        lines += ["", f"Per scene, {title}:", "", "| scene | max CoC (px) | " + " | ".join(lenses) + " |",
-                  "|---|---|" + "---|" * len(lenses)]
+        lines += ["", f"Per scene, {title}:", "", "| scene | max CoC (px) | reference noise (dB) | " + " | ".join(lenses) + " |",
+                  "|---|---|---|" + "---|" * len(lenses)]
         for s in scenes:
             cells = " | ".join(_fmt(getattr(scores[lens][s.name], key), digits) for lens in lenses)
-            lines.append(f"| {s.name} | {float(s.coc.abs().max()):.1f} | {cells} |")
+            lines.append(f"| {s.name} | {float(s.coc.abs().max()):.1f} | {_fmt(s.noise_psnr)} | {cells} |")
     light_scenes = [s for s in scenes if bool(s.light_mask.any())]
     if light_scenes:
         lines += ["", "Per scene with lights, PSNR inside / outside the light regions (dB):", "",
@@ -274,6 +278,16 @@ def table(scenes: list[BenchScene], scores: dict[str, dict[str, Score]]) -> str:
         for s in light_scenes:
             cells = " | ".join(f"{_fmt(scores[lens][s.name].light)} / {_fmt(scores[lens][s.name].outside)}" for lens in lenses)
             lines.append(f"| {s.name} | {cells} |")
+    lines += ["", "Reference noise: sRGB PSNR between the reference's two half renders (different seeds); "
+              "the reference, their mean, is about 3 dB cleaner still."]
+    if DISC_CHECK.exists():
+        discs = {k: v for k, v in json.loads(DISC_CHECK.read_text()).items() if isinstance(v, dict)}
+        lines += ["", "Disc check (`render_scenes.py --disc-check`, 85 mm f/1.4 focused at 1.5 m): a point light's "
+                  "bokeh diameter (vertex to vertex for 6 blades) against the design's CoC formula:", "",
+                  "| light | CoC formula (px) | measured (px) | error | centre offset (px) |", "|---|---|---|---|---|"]
+        for name, disc in discs.items():
+            lines.append(f"| {name} | {disc['coc_formula_px']:.2f} | {disc['diameter_px']:.2f} | "
+                         f"{disc['error_percent']:+.2f} % | {max(map(abs, disc['centre_offset_px'])):.2f} |")
     return "\n".join(lines) + "\n"
 
 

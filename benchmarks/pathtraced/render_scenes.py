@@ -76,7 +76,7 @@ class Scene:
     objects: list
     blades: int = 0
     pitch: float = 0.0
-    samples: int = 512
+    samples: int = 256
 
 
 def quad(depth: float, width: float, height: float, texture: Texture, x: float = 0.0, y: float = 0.0, **kw) -> Obj:
@@ -200,8 +200,8 @@ def scenes() -> list[Scene]:
         Obj("box", (-0.05, -0.14, -1.55), (0.2, 0.22, 0.1), Texture("image", ((0.3, 0.02, 0.02), (0.8, 0.3, 0.2)), 3.0, 20)),
         *lamps,
     ]
-    out.append(Scene("lights_round", "16 clipped lights at 4-7 m (17-23 px discs) behind a sharp subject, round aperture", 2.0, f, s, night, samples=1024))
-    out.append(Scene("lights_hexagon", "the same lights through a 6-blade aperture (vertex at the top)", 2.0, f, s, night, blades=6, samples=1024))
+    out.append(Scene("lights_round", "16 clipped lights at 4-7 m (17-23 px discs) behind a sharp subject, round aperture", 2.0, f, s, night, samples=512))
+    out.append(Scene("lights_hexagon", "the same lights through a 6-blade aperture (vertex at the top)", 2.0, f, s, night, blades=6, samples=512))
 
     # Telephoto f/8: sharp subject at 5 m, blurred post at 2.5 m, ground and horizon far away.
     f, s = 200.0, 5.0
@@ -629,7 +629,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenes", nargs="*", help="names to render (default: all)")
     parser.add_argument("--samples", type=int, help="samples per pixel of the reference (default: the scene's)")
-    parser.add_argument("--input-samples", type=int, default=256, help="samples per pixel of the pinhole input")
+    parser.add_argument("--input-samples", type=int, default=64, help="samples per pixel of the pinhole input")
     parser.add_argument("--out", type=Path, default=HERE / "scenes")
     parser.add_argument("--disc-check", action="store_true", help="measure point-light discs against the CoC formula")
     args = parser.parse_args(sys.argv[sys.argv.index("--") + 1 :] if "--" in sys.argv else None)
