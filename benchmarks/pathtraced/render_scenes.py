@@ -280,6 +280,14 @@ def _image_texture(tex: Texture, size: int = 512) -> bpy.types.Image:
     return image
 
 
+def _node(nodes: bpy.types.Nodes, kind: str, **inputs: object) -> bpy.types.Node:
+    """A new shader node with input defaults set (``Mortar_Size`` names "Mortar Size")."""
+    node = nodes.new(kind)
+    for name, value in inputs.items():
+        node.inputs[name.replace("_", " ")].default_value = value
+    return node
+
+
 def _material(obj: Obj, name: str) -> bpy.types.Material:
     """Emission-only material: colour from the texture, times ``strength``."""
     mat = bpy.data.materials.new(name)
@@ -303,43 +311,28 @@ def _material(obj: Obj, name: str) -> bpy.types.Material:
     ramp.color_ramp.elements[0].color = (*tex.colours[0], 1.0)
     ramp.color_ramp.elements[1].color = (*tex.colours[1], 1.0)
     if tex.kind == "noise":
-        node = nodes.new("ShaderNodeTexNoise")
-        node.inputs["Scale"].default_value = tex.scale
-        node.inputs["Detail"].default_value = 6.0
-        node.inputs["Roughness"].default_value = 0.65
+        node = _node(nodes, "ShaderNodeTexNoise", Scale=tex.scale, Detail=6.0, Roughness=0.65)
         value = node.outputs["Fac"]
     elif tex.kind == "checker":
-        node = nodes.new("ShaderNodeTexChecker")
-        node.inputs["Scale"].default_value = tex.scale
-        node.inputs["Color1"].default_value = (1, 1, 1, 1)
-        node.inputs["Color2"].default_value = (0, 0, 0, 1)
+        node = _node(nodes, "ShaderNodeTexChecker", Scale=tex.scale, Color1=(1, 1, 1, 1), Color2=(0, 0, 0, 1))
         value = node.outputs["Fac"]
     elif tex.kind == "bricks":
-        node = nodes.new("ShaderNodeTexBrick")
-        node.inputs["Scale"].default_value = tex.scale
-        node.inputs["Color1"].default_value = (0.8, 0.8, 0.8, 1)
-        node.inputs["Color2"].default_value = (0.5, 0.5, 0.5, 1)
-        node.inputs["Mortar"].default_value = (0.0, 0.0, 0.0, 1)
-        node.inputs["Mortar Size"].default_value = 0.03
-        noise = nodes.new("ShaderNodeTexNoise")
-        noise.inputs["Scale"].default_value = 60.0
-        noise.inputs["Detail"].default_value = 6.0
+        node = _node(nodes, "ShaderNodeTexBrick", Scale=tex.scale, Color1=(0.8, 0.8, 0.8, 1), Color2=(0.5, 0.5, 0.5, 1),
+                     Mortar=(0.0, 0.0, 0.0, 1), Mortar_Size=0.03)
+        noise = _node(nodes, "ShaderNodeTexNoise", Scale=60.0, Detail=6.0)
         links.new(mapping.outputs["Vector"], noise.inputs["Vector"])
         mix = nodes.new("ShaderNodeMath")
         mix.operation = "MULTIPLY"
         links.new(node.outputs["Color"], mix.inputs[0])
         links.new(noise.outputs["Fac"], mix.inputs[1])
         value = mix.outputs["Value"]
-        mix2 = nodes.new("ShaderNodeMath")
-        mix2.operation = "MULTIPLY"
-        mix2.inputs[1].default_value = 1.6
-        links.new(value, mix2.inputs[0])
-        value = mix2.outputs["Value"]
+        gain = nodes.new("ShaderNodeMath")
+        gain.operation = "MULTIPLY"
+        gain.inputs[1].default_value = 1.6
+        links.new(value, gain.inputs[0])
+        value = gain.outputs["Value"]
     elif tex.kind == "stripes":
-        node = nodes.new("ShaderNodeTexWave")
-        node.inputs["Scale"].default_value = tex.scale
-        node.inputs["Distortion"].default_value = 2.0
-        node.inputs["Detail"].default_value = 4.0
+        node = _node(nodes, "ShaderNodeTexWave", Scale=tex.scale, Distortion=2.0, Detail=4.0)
         value = node.outputs["Fac"]
     elif tex.kind == "image":
         node = nodes.new("ShaderNodeTexImage")
