@@ -171,7 +171,7 @@ def test_highlights_recover_lights_and_leave_white_surfaces_alone():
     bokeh = F.max_pool2d(lights[None, None].float(), 2 * reach + 1, 1, reach)[0, 0].bool()
     interior = torch.zeros_like(bokeh)
     interior[half:-half, half:-half] = True
-    plain = render(image, depth, camera)
+    plain = render(image, depth, camera, highlight_boost=0.0)
     for boost in (0.5, 1.0):
         out = render(image, depth, camera, highlight_boost=boost)
         outside, inside = interior & ~bokeh, interior & bokeh

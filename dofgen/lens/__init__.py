@@ -25,8 +25,11 @@ from dofgen.lens.taf import render_taf
 
 Method = Literal["layered", "taf", "drbokeh"]
 METHODS: tuple[str, ...] = ("layered", "taf", "drbokeh")
+#: Highlight boost of the layered lens when none is given: small clipped lights bloom, and
+#: nothing else changes (the baselines get none, as their code has none).
+DEFAULT_HIGHLIGHT_BOOST = 0.5
 
-__all__ = ["METHODS", "QUALITY", "aperture_kernel", "coc_diameter_px", "render", "render_linear"]
+__all__ = ["DEFAULT_HIGHLIGHT_BOOST", "METHODS", "QUALITY", "aperture_kernel", "coc_diameter_px", "render", "render_linear"]
 
 
 def _as_batch(tensor: torch.Tensor, name: str, channels: int, height: int | None = None, width: int | None = None) -> torch.Tensor:
@@ -57,7 +60,7 @@ def render(
     method: Method = "layered",
     *,
     blades: int = 0,
-    highlight_boost: float = 0.0,
+    highlight_boost: float | None = None,
     matte: torch.Tensor | None = None,
     quality: Quality = "accurate",
 ) -> torch.Tensor:
@@ -70,7 +73,8 @@ def render(
         method: ``"layered"`` (ours), ``"taf"`` or ``"drbokeh"`` (baselines).
         blades: 0 for a circular aperture, 5 to 9 for a polygon (layered only).
         highlight_boost: 0 (off) upwards; small clipped light sources bloom into bokeh discs
-            (white surfaces are left as they are).
+            (white surfaces are left as they are). None: ``DEFAULT_HIGHLIGHT_BOOST`` for the
+            layered lens, 0 for the baselines.
         matte: foreground matte for ``"drbokeh"``, shaped like ``depth``; from depth around
             the focus distance when None.
         quality: ``"accurate"`` (default) or ``"fast"`` (layered only: coarser levels and
@@ -91,7 +95,7 @@ def render_linear(
     method: Method = "layered",
     *,
     blades: int = 0,
-    highlight_boost: float = 0.0,
+    highlight_boost: float | None = None,
     matte: torch.Tensor | None = None,
     quality: Quality = "accurate",
 ) -> torch.Tensor:
@@ -104,6 +108,8 @@ def render_linear(
     if blades and method != "layered":
         raise ValueError(f"blades={blades}: aperture blades are supported by the layered lens only")
     aperture_kernel(1.0, blades)  # validates blades
+    if highlight_boost is None:
+        highlight_boost = DEFAULT_HIGHLIGHT_BOOST if method == "layered" else 0.0
     if not (isinstance(highlight_boost, (int, float)) and math.isfinite(highlight_boost) and highlight_boost >= 0):
         raise ValueError(f"highlight_boost={highlight_boost!r} must be a finite number >= 0")
     _check_image(linear, "linear light")

@@ -1,9 +1,10 @@
 """Highlights: light sources that clip in an sRGB image, restored to HDR radiance so that
 their defocused images bloom into bright bokeh discs.
 
-A light source is small and clipped: a clipped region that vanishes under a morphological
-opening a few percent of the frame wide. A white wall or shirt is clipped too, but large,
-and stays as it is.
+A light source is small, clipped and much brighter than its surroundings: a clipped region
+that vanishes under a morphological opening a few percent of the frame wide, in a
+neighbourhood whose mean is dim. A white wall or shirt is clipped too, but large, and a
+white speck of texture sits among bright pixels: both stay as they are.
 """
 
 from __future__ import annotations
@@ -12,11 +13,14 @@ import torch
 import torch.nn.functional as F
 
 #: Linear-light gain of a full highlight at ``boost=1``.
-HIGHLIGHT_GAIN = 16.0
-#: Linear level from which a pixel counts as clipped (sRGB ~0.94), fully at 1.
-CLIP_START = 0.85
+HIGHLIGHT_GAIN = 32.0
+#: Linear level from which a pixel counts as clipped (sRGB ~0.97), fully at 1.
+CLIP_START = 0.92
 #: Largest light source, as a fraction of the frame's longer side.
 LIGHT_SIZE = 0.03
+#: Mean linear level of a light's neighbourhood (five light sizes wide) under which it is
+#: fully a light, and from which it is none.
+DIM_SURROUND = (0.2, 0.35)
 
 
 def _opening(mask: torch.Tensor, size: int) -> torch.Tensor:
@@ -39,7 +43,10 @@ def light_sources(linear: torch.Tensor) -> torch.Tensor:
     peak = linear.detach().amax(dim=1, keepdim=True)
     clipped = ((peak - CLIP_START) / (1.0 - CLIP_START)).clamp(0.0, 1.0)
     size = 2 * max(1, round(LIGHT_SIZE * max(linear.shape[-2:]) / 2)) + 1
-    return (clipped - _opening(clipped, size)).clamp(min=0.0)
+    small = (clipped - _opening(clipped, size)).clamp(min=0.0)
+    around = F.avg_pool2d(peak, 5 * size, 1, 5 * size // 2, count_include_pad=False)
+    dim = ((DIM_SURROUND[1] - around) / (DIM_SURROUND[1] - DIM_SURROUND[0])).clamp(0.0, 1.0)
+    return small * dim
 
 
 def boost_highlights(linear: torch.Tensor, coc: torch.Tensor, boost: float) -> torch.Tensor:
@@ -49,7 +56,7 @@ def boost_highlights(linear: torch.Tensor, coc: torch.Tensor, boost: float) -> t
         linear: (B, 3, H, W) linear light.
         coc: (B, 1, H, W) signed CoC in pixels; what is in focus (under 1 px, ramping to
             4 px) is left as it is.
-        boost: 0 (off) upwards; a light's radiance is multiplied by ``1 + 16 boost``.
+        boost: 0 (off) upwards; a light's radiance is multiplied by ``1 + 32 boost``.
 
     Returns:
         (B, 3, H, W) linear light with defocused lights lifted above 1.

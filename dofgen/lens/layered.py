@@ -219,6 +219,10 @@ def render_layered(linear: torch.Tensor, coc: torch.Tensor, blades: int = 0, qua
         elif factor > 1:
             total, last = _upsample(total, factor), last.upsample(factor)
         rgba, window = layer(k)
+        if previous != k + 1:
+            # A new surface: what lies behind it is continued into the holes it left there
+            # (normalised where trusted), so it neither darkens nor takes the surface's colour.
+            total = total / total[:, 3:].clamp(min=_TRUST)
         old = total[..., window[0], window[1]]
         if previous == k + 1:
             near = last.over(window)
