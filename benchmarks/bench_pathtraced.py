@@ -258,34 +258,41 @@ def table(scenes: list[BenchScene], scores: dict[str, dict[str, Score]]) -> str:
         f"{len(scenes)} Cycles scenes at 384x256 (`benchmarks/pathtraced/`), inputs sRGB clipped, scored in sRGB. "
         "Edge band: within max(3, CoC/2) px of a depth discontinuity. Lights: where a clipped "
         "light's bokeh can reach (mean over the scenes that have lights); 'outside': the rest of "
-        "those frames and of every other frame. Means are of dB values over scenes"
-        + (f", over the {len(common)} scenes every lens scored" if len(common) < len(scenes) else "") + ".",
+        "those frames and of every other frame. Means are of dB values over scenes.",
         "",
-        "| lens | PSNR | edge band | SSIM | lights | outside lights | s / render |",
-        "|---|---|---|---|---|---|---|",
     ]
-    for lens in lenses:
-        rows = [scores[lens][s.name] for s in common]
-        lines.append(
-            f"| {lens} | {_fmt(_mean([r.psnr for r in rows]))} | {_fmt(_mean([r.edge for r in rows]))} | "
-            f"{_fmt(_mean([r.ssim for r in rows]), 4)} | {_fmt(_mean([r.light for r in rows]))} | "
-            f"{_fmt(_mean([r.outside for r in rows]))} | {_fmt(statistics.median([r.seconds for r in rows]) if rows else math.nan, 3)} |"
-        )
+    groups = [(f"Over the {len(common)} scenes every lens scored:", common)]
+    if len(common) < len(scenes):
+        groups.append(("Over every scene each lens scored (not comparable across lenses with different counts):", None))
+    for title, group in groups:
+        lines += [title, "", "| lens | scenes | PSNR | edge band | SSIM | lights | outside lights | s / render |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for lens in lenses:
+            chosen = group if group is not None else [s for s in scenes if not math.isnan(scores[lens][s.name].psnr)]
+            rows = [scores[lens][s.name] for s in chosen]
+            lines.append(
+                f"| {lens} | {len(rows)} | {_fmt(_mean([r.psnr for r in rows]))} | {_fmt(_mean([r.edge for r in rows]))} | "
+                f"{_fmt(_mean([r.ssim for r in rows]), 4)} | {_fmt(_mean([r.light for r in rows]))} | "
+                f"{_fmt(_mean([r.outside for r in rows]))} | {_fmt(statistics.median([r.seconds for r in rows]) if rows else math.nan, 3)} |"
+            )
+        lines.append("")
     for title, key in (("PSNR (dB)", "psnr"), ("edge band PSNR (dB)", "edge"), ("SSIM", "ssim")):
         digits = 4 if key == "ssim" else 2
-        lines += ["", f"Per scene, {title}:", "", "| scene | max CoC (px) | reference noise (dB) | " + " | ".join(lenses) + " |",
+        lines += [f"Per scene, {title}:", "", "| scene | max CoC (px) | reference noise (dB) | " + " | ".join(lenses) + " |",
                   "|---|---|---|" + "---|" * len(lenses)]
         for s in scenes:
             cells = " | ".join(_fmt(getattr(scores[lens][s.name], key), digits) for lens in lenses)
             lines.append(f"| {s.name} | {float(s.coc.abs().max()):.1f} | {_fmt(s.noise_psnr)} | {cells} |")
+        lines.append("")
     light_scenes = [s for s in scenes if bool(s.light_mask.any())]
     if light_scenes:
-        lines += ["", "Per scene with lights, PSNR inside / outside the light regions (dB):", "",
+        lines += ["Per scene with lights, PSNR inside / outside the light regions (dB):", "",
                   "| scene | " + " | ".join(lenses) + " |", "|---|" + "---|" * len(lenses)]
         for s in light_scenes:
             cells = " | ".join(f"{_fmt(scores[lens][s.name].light)} / {_fmt(scores[lens][s.name].outside)}" for lens in lenses)
             lines.append(f"| {s.name} | {cells} |")
-    lines += ["", "Reference noise: sRGB PSNR between the reference's two half renders (different seeds); "
+        lines.append("")
+    lines += ["Reference noise: sRGB PSNR between the reference's two half renders (different seeds); "
               "the reference, their mean, is about 3 dB cleaner still."]
     if DISC_CHECK.exists():
         discs = {k: v for k, v in json.loads(DISC_CHECK.read_text()).items() if isinstance(v, dict)}
