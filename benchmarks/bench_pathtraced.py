@@ -241,9 +241,15 @@ def _mean(values: list[float]) -> float:
     return statistics.fmean(kept) if kept else math.nan
 
 
+MISSING = Score(math.nan, math.nan, math.nan, math.nan, math.nan, math.nan)
+
+
 def table(scenes: list[BenchScene], scores: dict[str, dict[str, Score]]) -> str:
-    """Markdown: overall means per lens, then per-scene PSNR / edge band / light regions."""
+    """Markdown: overall means per lens (over the scenes every lens scored), then per-scene
+    PSNR / edge band / SSIM / light regions ("–" where a lens was not run)."""
     lenses = list(scores)
+    scores = {lens: {s.name: scores[lens].get(s.name, MISSING) for s in scenes} for lens in lenses}
+    common = [s for s in scenes if all(not math.isnan(scores[lens][s.name].psnr) for lens in lenses)]
     lines = [
         f"{SECTION}",
         "",
@@ -254,31 +260,39 @@ def table(scenes: list[BenchScene], scores: dict[str, dict[str, Score]]) -> str:
         "light's bokeh can reach (mean over the scenes that have lights); 'outside': the rest of "
         "those frames and of every other frame. Means are of dB values over scenes.",
         "",
-        "| lens | PSNR | edge band | SSIM | lights | outside lights | s / render |",
-        "|---|---|---|---|---|---|---|",
     ]
-    for lens in lenses:
-        rows = [scores[lens][s.name] for s in scenes]
-        lines.append(
-            f"| {lens} | {_fmt(_mean([r.psnr for r in rows]))} | {_fmt(_mean([r.edge for r in rows]))} | "
-            f"{_fmt(_mean([r.ssim for r in rows]), 4)} | {_fmt(_mean([r.light for r in rows]))} | "
-            f"{_fmt(_mean([r.outside for r in rows]))} | {_fmt(statistics.median([r.seconds for r in rows]), 3)} |"
-        )
+    groups = [(f"Over the {len(common)} scenes every lens scored:", common)]
+    if len(common) < len(scenes):
+        groups.append(("Over every scene each lens scored (not comparable across lenses with different counts):", None))
+    for title, group in groups:
+        lines += [title, "", "| lens | scenes | PSNR | edge band | SSIM | lights | outside lights | s / render |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for lens in lenses:
+            chosen = group if group is not None else [s for s in scenes if not math.isnan(scores[lens][s.name].psnr)]
+            rows = [scores[lens][s.name] for s in chosen]
+            lines.append(
+                f"| {lens} | {len(rows)} | {_fmt(_mean([r.psnr for r in rows]))} | {_fmt(_mean([r.edge for r in rows]))} | "
+                f"{_fmt(_mean([r.ssim for r in rows]), 4)} | {_fmt(_mean([r.light for r in rows]))} | "
+                f"{_fmt(_mean([r.outside for r in rows]))} | {_fmt(statistics.median([r.seconds for r in rows]) if rows else math.nan, 3)} |"
+            )
+        lines.append("")
     for title, key in (("PSNR (dB)", "psnr"), ("edge band PSNR (dB)", "edge"), ("SSIM", "ssim")):
         digits = 4 if key == "ssim" else 2
-        lines += ["", f"Per scene, {title}:", "", "| scene | max CoC (px) | reference noise (dB) | " + " | ".join(lenses) + " |",
+        lines += [f"Per scene, {title}:", "", "| scene | max CoC (px) | reference noise (dB) | " + " | ".join(lenses) + " |",
                   "|---|---|---|" + "---|" * len(lenses)]
         for s in scenes:
             cells = " | ".join(_fmt(getattr(scores[lens][s.name], key), digits) for lens in lenses)
             lines.append(f"| {s.name} | {float(s.coc.abs().max()):.1f} | {_fmt(s.noise_psnr)} | {cells} |")
+        lines.append("")
     light_scenes = [s for s in scenes if bool(s.light_mask.any())]
     if light_scenes:
-        lines += ["", "Per scene with lights, PSNR inside / outside the light regions (dB):", "",
+        lines += ["Per scene with lights, PSNR inside / outside the light regions (dB):", "",
                   "| scene | " + " | ".join(lenses) + " |", "|---|" + "---|" * len(lenses)]
         for s in light_scenes:
             cells = " | ".join(f"{_fmt(scores[lens][s.name].light)} / {_fmt(scores[lens][s.name].outside)}" for lens in lenses)
             lines.append(f"| {s.name} | {cells} |")
-    lines += ["", "Reference noise: sRGB PSNR between the reference's two half renders (different seeds); "
+        lines.append("")
+    lines += ["Reference noise: sRGB PSNR between the reference's two half renders (different seeds); "
               "the reference, their mean, is about 3 dB cleaner still."]
     if DISC_CHECK.exists():
         discs = {k: v for k, v in json.loads(DISC_CHECK.read_text()).items() if isinstance(v, dict)}
@@ -338,6 +352,7 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true", help="print only, leave RESULTS.md alone")
     parser.add_argument("--crops", type=Path, help="folder for PNG crops: input | reference | each lens")
     parser.add_argument("--scenes-dir", type=Path, default=SCENES_DIR)
+    parser.add_argument("--cached-only", action="store_true", help="render nothing: table from the --reuse scores")
     parser.add_argument("--reuse", type=Path, help="JSON of scores: reuse those of unchanged scene files, add new ones "
                         "(only for lenses whose code did not change since)")
     args = parser.parse_args()
@@ -360,12 +375,12 @@ def main() -> None:
                 scores[name][scene.name] = Score(**stored[name][f"{scene.name}:{scene.digest}"])
     with torch.inference_mode():
         for name, lens in lenses.items():
-            if len(scores[name]) < len(scenes):
+            if len(scores[name]) < len(scenes) and not args.cached_only:
                 lens(scenes[0])  # warm-up
         for scene in scenes:
             outputs = {}
             for name, lens in lenses.items():
-                if scene.name in scores[name] and not args.crops:
+                if (scene.name in scores[name] and not args.crops) or args.cached_only:
                     continue
                 start = time.perf_counter()
                 outputs[name] = lens(scene)
@@ -375,7 +390,7 @@ def main() -> None:
                     stored.setdefault(name, {})[f"{scene.name}:{scene.digest}"] = dataclasses.asdict(scores[name][scene.name])
             if args.reuse:
                 args.reuse.write_text(json.dumps(stored, indent=1))
-            print(f"{scene.name}: " + ", ".join(f"{n} {scores[n][scene.name].psnr:.2f}" for n in lenses), flush=True)
+            print(f"{scene.name}: " + ", ".join(f"{n} {scores[n].get(scene.name, MISSING).psnr:.2f}" for n in lenses), flush=True)
             if args.crops:
                 save_crops(scene, outputs, args.crops)
     report_section(table(scenes, scores), None if args.no_write else RESULTS, SECTION)

@@ -190,18 +190,20 @@ def scenes() -> list[Scene]:
     # Night lights (HDR, they clip in sRGB) at 4-7 m behind a sharp subject at 1.5 m.
     f, s = 85.0, 1.5
     rng = np.random.default_rng(18)
-    lamps = [light(float(rng.uniform(-1.3, 1.3)) * depth / 5.0, float(rng.uniform(-0.55, 0.7)) * depth / 5.0, depth, 0.006 * depth / 5.0 * 1.4,
-                   float(rng.uniform(25.0, 120.0)), tuple(rng.uniform(0.5, 1.0, 3))) for depth in rng.uniform(4.0, 7.0, 14)]
-    lamps.append(light(frame_x(5.0, 0.98, f, s), 0.1, 5.0, 0.008, 80.0))  # at the frame's right edge
-    lamps.append(light(frame_x(6.0, -1.02, f, s), -0.2, 6.0, 0.008, 80.0))  # just outside the left edge
+    # Lights of about 3.5 px radius: a tenth of their bokeh's area, so that enough lens
+    # samples hit them (the discs' sampling noise stays low) and they still clip.
+    lamps = [light(float(rng.uniform(-1.3, 1.3)) * depth / 5.0, float(rng.uniform(-0.55, 0.7)) * depth / 5.0, depth, 0.018 * depth / 5.0,
+                   float(rng.uniform(8.0, 40.0)), tuple(rng.uniform(0.5, 1.0, 3))) for depth in rng.uniform(4.0, 7.0, 14)]
+    lamps.append(light(frame_x(5.0, 0.98, f, s), 0.1, 5.0, 0.018, 30.0))  # at the frame's right edge
+    lamps.append(light(frame_x(6.0, -1.02, f, s), -0.2, 6.0, 0.018, 30.0))  # just outside the left edge
     night = [
         backdrop(9.0, Texture("bricks", ((0.01, 0.01, 0.02), (0.08, 0.06, 0.05)), 4.0, 19), f),
         Obj("sphere", (-0.05, 0.05, -1.5), (0.06,), skin),
         Obj("box", (-0.05, -0.14, -1.55), (0.2, 0.22, 0.1), Texture("image", ((0.3, 0.02, 0.02), (0.8, 0.3, 0.2)), 3.0, 20)),
         *lamps,
     ]
-    out.append(Scene("lights_round", "16 clipped lights at 4-7 m (17-23 px discs) behind a sharp subject, round aperture", 2.0, f, s, night, samples=512))
-    out.append(Scene("lights_hexagon", "the same lights through a 6-blade aperture (vertex at the top)", 2.0, f, s, night, blades=6, samples=512))
+    out.append(Scene("lights_round", "16 clipped lights at 4-7 m (17-23 px discs) behind a sharp subject, round aperture", 2.0, f, s, night, samples=1024))
+    out.append(Scene("lights_hexagon", "the same lights through a 6-blade aperture (vertex at the top)", 2.0, f, s, night, blades=6, samples=1024))
 
     # Telephoto f/8: sharp subject at 5 m, blurred post at 2.5 m, ground and horizon far away.
     f, s = 200.0, 5.0
