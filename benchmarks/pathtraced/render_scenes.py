@@ -517,7 +517,8 @@ def save_scene(scene: Scene, samples_in: int, samples_ref: int, out_dir: Path) -
     defocus = {"rgb": (halves[0] + halves[1]) / 2}
     depth = pinhole["depth"]
     light_mask = (pinhole["index"] == LIGHT_INDEX) & (pinhole["rgb"].max(axis=-1) > 1.0)
-    white = pinhole["index"] == WHITE_INDEX
+    # first-sample object index; pixels a light partly covers are not white surface
+    white = (pinhole["index"] == WHITE_INDEX) & (pinhole["rgb"].max(axis=-1) <= 1.0)
     coc = np.array([coc_px(float(d), scene) for d in (depth.min(), depth.max())])
     out_dir.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(
