@@ -24,10 +24,26 @@ DIM_SURROUND = (0.2, 0.35)
 
 
 def _opening(mask: torch.Tensor, size: int) -> torch.Tensor:
-    """Grey-level opening (erosion then dilation) with a ``size`` x ``size`` square."""
+    """Grey-level opening (erosion then dilation) of (B, 1, H, W) with a ``size`` x ``size``
+    square, as separable row and column passes."""
     pad = size // 2
-    eroded = -F.max_pool2d(F.pad(-mask, (pad,) * 4, mode="replicate"), size, 1)
-    return F.max_pool2d(F.pad(eroded, (pad,) * 4, mode="replicate"), size, 1)
+
+    def extreme(x: torch.Tensor, sign: float) -> torch.Tensor:
+        x = F.max_pool2d(F.pad(sign * x, (pad, pad, 0, 0), mode="replicate"), (1, size), 1)
+        return sign * F.max_pool2d(F.pad(x, (0, 0, pad, pad), mode="replicate"), (size, 1), 1)
+
+    return extreme(extreme(mask, -1.0), 1.0)
+
+
+def _surround(peak: torch.Tensor, size: int) -> torch.Tensor:
+    """Mean of (B, 1, H, W) over a ``size``-wide square around each pixel, computed at an
+    eighth of the resolution (it only has to be smooth) and brought back."""
+    step = max(1, size // 16)
+    coarse = F.avg_pool2d(peak, step, ceil_mode=True) if step > 1 else peak
+    width = max(1, size // step) | 1
+    coarse = F.avg_pool2d(coarse, (1, width), 1, (0, width // 2), count_include_pad=False)
+    coarse = F.avg_pool2d(coarse, (width, 1), 1, (width // 2, 0), count_include_pad=False)
+    return F.interpolate(coarse, size=peak.shape[-2:], mode="bilinear", align_corners=False) if step > 1 else coarse
 
 
 def light_sources(linear: torch.Tensor) -> torch.Tensor:
@@ -43,8 +59,13 @@ def light_sources(linear: torch.Tensor) -> torch.Tensor:
     peak = linear.detach().amax(dim=1, keepdim=True)
     clipped = ((peak - CLIP_START) / (1.0 - CLIP_START)).clamp(0.0, 1.0)
     size = 2 * max(1, round(LIGHT_SIZE * max(linear.shape[-2:]) / 2)) + 1
-    small = (clipped - _opening(clipped, size)).clamp(min=0.0)
-    around = F.avg_pool2d(peak, 5 * size, 1, 5 * size // 2, count_include_pad=False)
+    if not bool(clipped.any()):
+        return clipped
+    # the opening at half resolution (a max keeps every light), brought back by repetition
+    half = F.max_pool2d(clipped, 2, ceil_mode=True)
+    large = _opening(half, max(1, size // 2) | 1).repeat_interleave(2, -2).repeat_interleave(2, -1)
+    small = (clipped - large[..., : clipped.shape[-2], : clipped.shape[-1]]).clamp(min=0.0)
+    around = _surround(peak, 5 * size)
     dim = ((DIM_SURROUND[1] - around) / (DIM_SURROUND[1] - DIM_SURROUND[0])).clamp(0.0, 1.0)
     return small * dim
 

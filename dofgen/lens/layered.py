@@ -177,6 +177,10 @@ def render_layered(linear: torch.Tensor, coc: torch.Tensor, blades: int = 0, qua
     flat_lower, flat_share = lower.flatten(), share.detach().flatten()
     mass = torch.bincount(flat_lower, weights=1 - flat_share, minlength=len(levels) + 1)
     mass = (mass + torch.bincount(flat_lower + 1, weights=flat_share, minlength=len(levels) + 1)).tolist()
+    # Levels k and k + 1 share a surface where pixels lie between them (a slanted or curved
+    # surface); two surfaces that merely sit on neighbouring levels occlude each other.
+    between = ((flat_share > 1e-3) & (flat_share < 1 - 1e-3)).to(flat_share.dtype)
+    shares = (torch.bincount(flat_lower, weights=between, minlength=len(levels)) > 0.5).tolist()
     detached = position.detach()
     row_lo, row_hi = detached.amin(dim=(0, 1, 3)), detached.amax(dim=(0, 1, 3))
     col_lo, col_hi = detached.amin(dim=(0, 1, 2)), detached.amax(dim=(0, 1, 2))
@@ -219,12 +223,13 @@ def render_layered(linear: torch.Tensor, coc: torch.Tensor, blades: int = 0, qua
         elif factor > 1:
             total, last = _upsample(total, factor), last.upsample(factor)
         rgba, window = layer(k)
-        if previous != k + 1:
+        shared = previous == k + 1 and shares[k]
+        if not shared:
             # A new surface: what lies behind it is continued into the holes it left there
             # (normalised where trusted), so it neither darkens nor takes the surface's colour.
             total = total / total[:, 3:].clamp(min=_TRUST)
         old = total[..., window[0], window[1]]
-        if previous == k + 1:
+        if shared:
             near = last.over(window)
             hidden = _share(rgba[:, 3:], near[:, 3:]) * (old - near)
         else:
@@ -247,7 +252,7 @@ def render_layered(linear: torch.Tensor, coc: torch.Tensor, blades: int = 0, qua
             if factor > 1:
                 ahead, through, before, last = _upsample(ahead, factor), _upsample(through, factor), _upsample(before, factor), last.upsample(factor)
             rgba, window = layer(k)
-            shared = previous == k - 1
+            shared = previous == k - 1 and shares[k - 1]
             seen = (before if shared else through)[..., window[0], window[1]]
             ahead = _paste(ahead, window, ahead[..., window[0], window[1]] + seen * rgba)
             cover = _share(rgba[:, 3:], last.over(window)[:, 3:]) if shared else rgba[:, 3:]
@@ -256,7 +261,7 @@ def render_layered(linear: torch.Tensor, coc: torch.Tensor, blades: int = 0, qua
         ahead, through, before, last = _upsample(ahead, scale), _upsample(through, scale), _upsample(before, scale), last.upsample(scale)
         if not back:  # nothing behind the focal plane
             return (ahead[:, :3] / ahead[:, 3:].clamp(min=_EPS))[..., crop[0], crop[1]]
-        if previous == zero - 1 and back[-1] == zero:  # the focal plane's layer and its neighbour
+        if previous == zero - 1 and back[-1] == zero and shares[zero - 1]:  # the focal plane's layer and its neighbour
             focal = back_last.over(frame)
             total = ahead + before * (focal + (1 - _share(last.over(frame)[:, 3:], focal[:, 3:])) * (total - focal))
         else:
