@@ -1,6 +1,9 @@
 """Time each lens at 512x512 and 1024x1024 on a scene whose largest CoC is about 60 px.
 
-Run by hand: ``python benchmarks/bench_lens.py [--out benchmarks/RESULTS.md]``. Each
+Run by hand: ``python benchmarks/bench_lens.py [--out benchmarks/RESULTS.md]``;
+``--ratio`` instead times the layered lens (each quality) against a uniform FFT disc blur
+of the same image (3 channels, the largest CoC, reflect-padded to a fast FFT size) as
+interleaved pairs in one process, and reports the median ratio. Each
 (method, size) runs in its own process so its peak memory (max RSS) is its own. The scene
 is the bundled tabletop image resized to a square, over a depth ramp from 8 m (top) to
 0.5 m (bottom) with a subject plane at 2 m; 50 mm, f/1.8, focus 2 m gives CoCs from about
@@ -22,6 +25,7 @@ import time
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -30,7 +34,8 @@ from dofgen import scenes  # noqa: E402
 from benchmarks.report import report  # noqa: E402
 from dofgen.camera import CameraSettings  # noqa: E402
 from dofgen.imageio import to_tensor  # noqa: E402
-from dofgen.lens import METHODS, coc_diameter_px, render  # noqa: E402
+from dofgen.color import srgb_to_linear  # noqa: E402
+from dofgen.lens import METHODS, QUALITY, aperture_kernel, coc_diameter_px, render, render_linear  # noqa: E402
 
 
 
@@ -76,6 +81,47 @@ def run_one(method: str, size: int, repeats: int, device: str) -> dict:
     return result
 
 
+def fft_disc_blur(image: torch.Tensor, diameter: float) -> torch.Tensor:
+    """Uniform disc blur of (B, 3, H, W) by FFT: the unit that lens costs are counted in."""
+    from scipy.fft import next_fast_len
+
+    kernel = aperture_kernel(diameter).to(image)
+    half = kernel.shape[-1] // 2
+    padded = F.pad(image, (half,) * 4, mode="reflect")
+    size = (next_fast_len(padded.shape[-2], real=True), next_fast_len(padded.shape[-1], real=True))
+    spectrum = torch.fft.rfft2(padded, s=size) * torch.fft.rfft2(kernel, s=size)
+    out = torch.fft.irfft2(spectrum, s=size)
+    return out[..., 2 * half : 2 * half + image.shape[-2], 2 * half : 2 * half + image.shape[-1]]
+
+
+def ratio_to_fft(size: int, pairs: int, device: str) -> dict:
+    """Median over interleaved pairs of (layered render time) / (FFT disc blur time)."""
+    image, depth = bench_scene(size, device)
+    camera = bench_camera(size)
+    linear = srgb_to_linear(image)[None]
+    largest = float(coc_diameter_px(depth, camera, size).abs().max())
+    result = {"size": size, "max_coc_px": largest, "pairs": pairs}
+    with torch.inference_mode():
+        for quality in QUALITY:
+            ratios, lens_times, fft_times = [], [], []
+            for index in range(pairs + 1):
+                start = time.perf_counter()
+                fft_disc_blur(linear, largest)
+                middle = time.perf_counter()
+                render_linear(linear, depth, camera, quality=quality)
+                end = time.perf_counter()
+                if index:  # the first pair warms up
+                    ratios.append((end - middle) / (middle - start))
+                    lens_times.append(end - middle)
+                    fft_times.append(middle - start)
+            result[quality] = {
+                "ratio": statistics.median(ratios),
+                "lens_s": statistics.median(lens_times),
+                "fft_s": statistics.median(fft_times),
+            }
+    return result
+
+
 def machine(device: str) -> str:
     if device == "cuda":
         return f"{torch.cuda.get_device_name()} (CUDA), host {platform.machine()} with {os.cpu_count()} cores"
@@ -98,7 +144,27 @@ def main() -> None:
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
     parser.add_argument("--repeats", type=int, default=5, help="timed runs of layered (baselines: 1 at 1024, 2 at 512)")
     parser.add_argument("--out", type=Path, help="append the table to this Markdown file")
+    parser.add_argument("--ratio", action="store_true", help="layered (each quality) against FFT disc blurs, interleaved")
+    parser.add_argument("--pairs", type=int, default=9, help="interleaved pairs for --ratio")
     args = parser.parse_args()
+    if args.ratio:
+        rows = [ratio_to_fft(size, args.pairs, args.device) for size in args.sizes]
+        lines = [
+            f"### Layered lens against FFT disc blurs — {datetime.date.today().isoformat()}",
+            "",
+            f"Machine: {machine(args.device)}; torch {torch.__version__}, {torch.get_num_threads()} threads. "
+            "One FFT disc blur: the (3, H, W) image, reflect-padded by the kernel radius to a fast FFT size, "
+            "times the spectrum of the largest CoC's disc. Median over interleaved pairs in one process.",
+            "",
+            "| size | max CoC (px) | quality | layered (s) | FFT blur (s) | ratio (FFT blurs) |",
+            "|---|---|---|---|---|---|",
+        ]
+        for row in rows:
+            for quality in QUALITY:
+                q = row[quality]
+                lines.append(f"| {row['size']}² | {row['max_coc_px']:.1f} | {quality} | {q['lens_s']:.3f} | {q['fft_s']:.3f} | {q['ratio']:.2f} |")
+        report("\n".join(lines) + "\n", args.out)
+        return
     if args.one:
         method, size = args.one[0], int(args.one[1])
         repeats = args.repeats if method == "layered" else (1 if size >= 1024 else 2)

@@ -90,15 +90,17 @@ def refocus(
     method: str | None = None,
     *,
     blades: int = 0,
-    highlight_boost: float = 0.0,
+    highlight_boost: float | None = None,
     matte: torch.Tensor | None = None,
     focus_source: str | None = None,
+    quality: str = "accurate",
 ) -> DefocusResult:
     """Re-run only the lens on ``result``'s scene.
 
     ``focus_distance`` None keeps the result's focus; a value overrides it (and the
     camera's) and is recorded as the user's unless ``focus_source`` says otherwise.
-    ``method`` None keeps the result's lens.
+    ``method`` None keeps the result's lens. ``highlight_boost`` None is the lens's default;
+    ``quality`` ``"fast"`` suits live previews (see :func:`dofgen.lens.render`).
     """
     source = focus_source or (result.focus_source if focus_distance is None else "user")
     focus = result.focus_distance if focus_distance is None else float(focus_distance)
@@ -107,7 +109,7 @@ def refocus(
     start = time.perf_counter()
     linear = to_linear(result.all_in_focus, result.depth.device)  # the lens runs where the depth is
     with torch.inference_mode():
-        out = render_linear(linear, result.depth, camera, method, blades=blades, highlight_boost=highlight_boost, matte=matte)
+        out = render_linear(linear, result.depth, camera, method, blades=blades, highlight_boost=highlight_boost, matte=matte, quality=quality)
     timings = dict(result.timings, lens=time.perf_counter() - start)
     return replace(result, focus_distance=focus, focus_source=source, camera=camera, image=linear_to_pil(out), method=method, timings=timings)
 

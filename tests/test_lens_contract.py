@@ -90,7 +90,7 @@ def test_highlight_boost_blooms_defocused_highlights_only():
     depth = torch.full((size, size), 2.0)
     depth[:32, :32] = 40.0
     camera = CameraSettings(1.4, 85.0, 2.0, sensor_width_mm=8.0)  # a 16 px CoC behind focus
-    plain = render(image, depth, camera)
+    plain = render(image, depth, camera, highlight_boost=0.0)
     boosted = render(image, depth, camera, highlight_boost=1.0)
     disc = (slice(None), slice(10, 23), slice(10, 23))
     assert boosted[disc].mean() > plain[disc].mean() + 0.05

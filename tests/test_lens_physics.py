@@ -84,8 +84,7 @@ def test_no_bands_across_a_depth_ramp(monkeypatch):
     assert (out - 0.5).abs().max() < 1e-3
     texture = noise_texture(height, width, seed=5, colour=(0.5, 0.5, 0.5))
     out = render(texture, depth, camera)
-    monkeypatch.setattr(layered, "LEVEL_RATIO", 1.05)
-    monkeypatch.setattr(layered, "MIN_SCALED_DIAMETER", 1000.0)
+    monkeypatch.setitem(layered.QUALITY, "accurate", layered.LayerSettings(ratio=1.05, min_scaled_diameter=1000.0))
     dense = render(texture, depth, camera)
     per_column = (out - dense).abs()[:, 8:-8].mean(dim=(0, 1))
     assert per_column.max() < 0.02

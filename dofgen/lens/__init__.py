@@ -18,17 +18,18 @@ from dofgen.camera import CameraSettings
 from dofgen.color import linear_to_srgb, srgb_to_linear
 from dofgen.lens.coc import check_depth, coc_diameter_px
 from dofgen.lens.drbokeh import matte_from_depth, render_drbokeh
+from dofgen.lens.highlights import boost_highlights
 from dofgen.lens.kernels import aperture_kernel
-from dofgen.lens.layered import render_layered
+from dofgen.lens.layered import QUALITY, Quality, render_layered
 from dofgen.lens.taf import render_taf
 
 Method = Literal["layered", "taf", "drbokeh"]
 METHODS: tuple[str, ...] = ("layered", "taf", "drbokeh")
+#: Highlight boost of the layered lens when none is given: small clipped lights bloom, and
+#: nothing else changes (the baselines get none, as their code has none).
+DEFAULT_HIGHLIGHT_BOOST = 0.5
 
-#: Linear-light gain of a full highlight at ``highlight_boost=1``.
-HIGHLIGHT_GAIN = 8.0
-
-__all__ = ["METHODS", "aperture_kernel", "coc_diameter_px", "render", "render_linear"]
+__all__ = ["DEFAULT_HIGHLIGHT_BOOST", "METHODS", "QUALITY", "aperture_kernel", "coc_diameter_px", "render", "render_linear"]
 
 
 def _as_batch(tensor: torch.Tensor, name: str, channels: int, height: int | None = None, width: int | None = None) -> torch.Tensor:
@@ -45,18 +46,6 @@ def _as_batch(tensor: torch.Tensor, name: str, channels: int, height: int | None
     return tensor
 
 
-def _highlights(linear: torch.Tensor, coc: torch.Tensor, boost: float) -> torch.Tensor:
-    """Lift near-white pixels to HDR radiance so defocused highlights bloom into discs.
-
-    Only defocused pixels are lifted (ramping in between 1 and 4 px of CoC), so what is in
-    focus is unchanged.
-    """
-    brightness = linear_to_srgb(linear.amax(dim=1, keepdim=True))
-    bright = ((brightness - 0.85) / 0.15).clamp(0.0, 1.0) ** 2
-    defocused = ((coc.abs() - 1.0) / 3.0).clamp(0.0, 1.0)
-    return linear * (1.0 + HIGHLIGHT_GAIN * boost * bright * defocused)
-
-
 def _check_image(image: torch.Tensor, what: str) -> None:
     if not torch.is_tensor(image) or not image.is_floating_point():
         raise TypeError(f"image must be a floating-point torch.Tensor of {what}")
@@ -71,8 +60,9 @@ def render(
     method: Method = "layered",
     *,
     blades: int = 0,
-    highlight_boost: float = 0.0,
+    highlight_boost: float | None = None,
     matte: torch.Tensor | None = None,
+    quality: Quality = "accurate",
 ) -> torch.Tensor:
     """Render shallow depth of field from an all-in-focus image and its depth.
 
@@ -82,15 +72,19 @@ def render(
         camera: aperture, focal length, focus distance and sensor width.
         method: ``"layered"`` (ours), ``"taf"`` or ``"drbokeh"`` (baselines).
         blades: 0 for a circular aperture, 5 to 9 for a polygon (layered only).
-        highlight_boost: 0 (off) upwards; bright highlights bloom into bokeh discs.
+        highlight_boost: 0 (off) upwards; small clipped light sources bloom into bokeh discs
+            (white surfaces are left as they are). None: ``DEFAULT_HIGHLIGHT_BOOST`` for the
+            layered lens, 0 for the baselines.
         matte: foreground matte for ``"drbokeh"``, shaped like ``depth``; from depth around
             the focus distance when None.
+        quality: ``"accurate"`` (default) or ``"fast"`` (layered only: coarser levels and
+            scales, for interactive previews).
 
     Returns:
         The defocused image, with the shape, dtype and device of ``image``.
     """
     _check_image(image, "sRGB values in [0, 1]")
-    out = render_linear(srgb_to_linear(image.float()), depth, camera, method, blades=blades, highlight_boost=highlight_boost, matte=matte)
+    out = render_linear(srgb_to_linear(image.float()), depth, camera, method, blades=blades, highlight_boost=highlight_boost, matte=matte, quality=quality)
     return linear_to_srgb(out).to(image.dtype)
 
 
@@ -101,16 +95,21 @@ def render_linear(
     method: Method = "layered",
     *,
     blades: int = 0,
-    highlight_boost: float = 0.0,
+    highlight_boost: float | None = None,
     matte: torch.Tensor | None = None,
+    quality: Quality = "accurate",
 ) -> torch.Tensor:
     """:func:`render` on linear light: (3, H, W) or (B, 3, H, W) in, the same shape out,
     no sRGB decode or encode (for callers that convert with lookup tables)."""
     if method not in METHODS:
         raise ValueError(f"method={method!r} is unknown; use one of {', '.join(METHODS)}")
+    if quality not in QUALITY:
+        raise ValueError(f"quality={quality!r} is unknown; use one of {', '.join(QUALITY)}")
     if blades and method != "layered":
         raise ValueError(f"blades={blades}: aperture blades are supported by the layered lens only")
     aperture_kernel(1.0, blades)  # validates blades
+    if highlight_boost is None:
+        highlight_boost = DEFAULT_HIGHLIGHT_BOOST if method == "layered" else 0.0
     if not (isinstance(highlight_boost, (int, float)) and math.isfinite(highlight_boost) and highlight_boost >= 0):
         raise ValueError(f"highlight_boost={highlight_boost!r} must be a finite number >= 0")
     _check_image(linear, "linear light")
@@ -124,11 +123,11 @@ def render_linear(
 
     coc = coc_diameter_px(depth_b, camera, width)
     if highlight_boost > 0:
-        batch = _highlights(batch, coc, highlight_boost)
+        batch = boost_highlights(batch, coc, highlight_boost)
     if method == "layered":
-        out = render_layered(batch, coc, blades)
-    elif method == "taf":
-        out = render_taf(batch, coc)
+        out = render_layered(batch, coc, blades, quality)
+    elif method == "taf":  # TAF's code blurs the sRGB values, not light
+        out = srgb_to_linear(render_taf(linear_to_srgb(batch), coc))
     else:
         if matte is None:
             matte_b = matte_from_depth(depth_b, camera.focus_distance_m)

@@ -1,10 +1,12 @@
 """Ours: occlusion-aware layered lens in linear light.
 
-The signed circle of confusion splits the scene into depth layers at fixed CoC levels
-(linear below 4 px, geometric above). Each pixel belongs to its two nearest levels with
-linear weights, so nothing bands between layers. Each layer (premultiplied colour and
-alpha) is blurred with the aperture kernel at a resolution that suits its blur (large blurs
-at coarse scales, with the kernel shrunk so the variance still matches), then layers are
+The signed circle of confusion splits the scene into depth layers at CoC levels fitted to
+the scene (:mod:`dofgen.lens.levels`); each pixel belongs to its two nearest levels with
+linear weights, so nothing bands between layers, and a fronto-parallel surface sits on one
+level. Each layer (premultiplied colour and alpha) is blurred with the exact aperture kernel
+(disc or polygon) at the coarsest power-of-two scale where that kernel still spans
+``min_scaled_diameter`` pixels (tent down-sampling, which keeps a point light where it is, and bilinear
+up-sampling), then layers are
 composited:
 
 * behind the focal plane, far to near, each layer over the normalised colour of the layers
@@ -13,71 +15,114 @@ composited:
   never bleeds into the blurred background;
 * in front of the focal plane, near to far, accumulated premultiplied, then laid over the
   rest, so a blurred foreground spreads softly over a sharp background.
+
+At the frame's border a layer's blur is normalised by its coverage (as at a hole), so the
+border neither darkens nor smears its edge pixels into streaks.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
 
 from dofgen.lens.fill import fill_holes_push_pull
 from dofgen.lens.kernels import aperture_kernel
+from dofgen.lens.levels import coc_levels, level_weights
 
-#: Ratio between consecutive CoC levels above 4 px.
-LEVEL_RATIO = math.sqrt(2.0)
-#: A layer is blurred at the coarsest power-of-two scale where its diameter stays >= this.
-MIN_SCALED_DIAMETER = 4.0
+Quality = Literal["accurate", "fast"]
+
 #: Coverage above which the layers behind are trusted as the colour behind a nearer layer.
 _TRUST = 0.1
 _EPS = 1e-6
 
 
-def coc_levels(max_abs_diameter: float) -> list[float]:
-    """Signed CoC levels (pixels, ascending) that cover ``[-max, max]``."""
-    mags = [0.0, 1.0, 2.0, 4.0]
-    while mags[-1] < max_abs_diameter:
-        mags.append(mags[-1] * LEVEL_RATIO)
-    while len(mags) > 2 and mags[-2] >= max_abs_diameter:
-        mags.pop()
-    return [-m for m in reversed(mags[1:])] + mags
+@dataclass(frozen=True)
+class LayerSettings:
+    """How finely the layered lens samples blur.
+
+    Attributes:
+        ratio: largest ratio between neighbouring CoC levels above 2 px.
+        min_scaled_diameter: a layer is blurred at the coarsest power-of-two scale where its
+            kernel is at least this many pixels across.
+    """
+
+    ratio: float
+    min_scaled_diameter: float
 
 
-def _scale_for(diameter: float) -> int:
+QUALITY: dict[str, LayerSettings] = {
+    "accurate": LayerSettings(ratio=2**0.25, min_scaled_diameter=8.0),
+    "fast": LayerSettings(ratio=2**0.5, min_scaled_diameter=8.0),
+}
+
+
+def scale_for(diameter: float, min_scaled_diameter: float) -> int:
+    """Coarsest power-of-two scale at which a ``diameter`` px kernel spans at least
+    ``min_scaled_diameter`` px."""
     scale = 1
-    while diameter / (2 * scale) >= MIN_SCALED_DIAMETER:
+    while diameter / (2 * scale) >= min_scaled_diameter:
         scale *= 2
     return scale
 
 
-def _scaled_diameter(diameter: float, scale: int) -> float:
-    """Kernel diameter at ``scale`` whose blur, with the box down- and bilinear up-sampling
-    (variance scale^2/4), has the variance of a disc of ``diameter`` at full resolution."""
-    if scale == 1:
-        return diameter
-    return math.sqrt(max((diameter / scale) ** 2 - 4.0, 0.0))
-
-
-def _blur(rgba: torch.Tensor, diameter: float, blades: int) -> torch.Tensor:
-    """Blur (B, 4, h, w) premultiplied colour and alpha with the aperture kernel."""
+def blur_layer(rgba: torch.Tensor, diameter: float, blades: int, in_front: bool = False) -> torch.Tensor:
+    """Blur (B, C, h, w) premultiplied colour and alpha with the aperture kernel; zero outside
+    (a layer is empty beyond its window). Behind the focal plane a point spreads into the
+    aperture kernel (a polygon's vertex at the top); in front of it, into the kernel turned
+    by 180 degrees (the image of the aperture is inverted). Returns (B, C, h, w)."""
     kernel = aperture_kernel(diameter, blades, device=rgba.device, dtype=rgba.dtype)
+    if not in_front:  # conv2d correlates: its weight is the point-spread function turned
+        kernel = kernel.flip(-2, -1)
     if kernel.numel() == 1:
         return rgba
     size = kernel.shape[-1]
     weight = kernel.expand(rgba.shape[1], 1, size, size)
-    # Replicate padding: the scene goes on past the frame, so borders neither darken nor fade.
-    rgba = F.pad(rgba, (size // 2,) * 4, mode="replicate").contiguous(memory_format=torch.channels_last)
     # cuDNN plans every new shape (~80 ms each), and layer windows change shape with every
     # camera; PyTorch's own depthwise kernel needs no plan.
     with torch.backends.cudnn.flags(enabled=False):
-        return F.conv2d(rgba, weight, groups=rgba.shape[1])
+        return F.conv2d(rgba.contiguous(memory_format=torch.channels_last), weight, padding=size // 2, groups=rgba.shape[1])
 
 
-def _resize(state: list[torch.Tensor], factor: int) -> list[torch.Tensor]:
+def _upsample(x: torch.Tensor, factor: int) -> torch.Tensor:
+    """Bilinear up-sampling by ``factor`` of (B, C, h, w) composites (smooth at their scale)."""
     if factor == 1:
-        return state
-    return [F.interpolate(x, scale_factor=factor, mode="bilinear", align_corners=False) for x in state]
+        return x
+    return F.interpolate(x, scale_factor=factor, mode="bilinear", align_corners=False)
+
+
+@dataclass(frozen=True)
+class _Patch:
+    """A layer's (B, C, h, w) values over its window of the frame; zero elsewhere."""
+
+    values: torch.Tensor
+    window: tuple[slice, slice]
+
+    def upsample(self, factor: int) -> _Patch:
+        rows, cols = self.window
+        return _Patch(_upsample(self.values, factor), (slice(rows.start * factor, rows.stop * factor), slice(cols.start * factor, cols.stop * factor)))
+
+    def over(self, window: tuple[slice, slice]) -> torch.Tensor:
+        """(B, C, rows, cols) values over ``window``."""
+        (rows, cols), (own_rows, own_cols) = window, self.window
+        out = self.values.new_zeros(*self.values.shape[:2], rows.stop - rows.start, cols.stop - cols.start)
+        top, bottom = max(rows.start, own_rows.start), min(rows.stop, own_rows.stop)
+        left, right = max(cols.start, own_cols.start), min(cols.stop, own_cols.stop)
+        if top < bottom and left < right:
+            out[..., top - rows.start : bottom - rows.start, left - cols.start : right - cols.start] = self.values[
+                ..., top - own_rows.start : bottom - own_rows.start, left - own_cols.start : right - own_cols.start
+            ]
+        return out
+
+
+def _share(alpha: torch.Tensor, neighbour: torch.Tensor) -> torch.Tensor:
+    """How much of what a neighbouring layer (alpha ``neighbour``) left visible a layer of
+    alpha ``alpha`` hides: both are parts of one surface, so together they hide
+    ``alpha + neighbour`` of what lies behind them. Shapes broadcast, e.g. (B, 1, h, w)."""
+    return (alpha / (1 - neighbour).clamp(min=_EPS)).clamp(max=1.0)
 
 
 def _paste(target: torch.Tensor, window: tuple[slice, slice], value: torch.Tensor) -> torch.Tensor:
@@ -89,11 +134,11 @@ def _paste(target: torch.Tensor, window: tuple[slice, slice], value: torch.Tenso
     return target
 
 
-def _support(lo: torch.Tensor, hi: torch.Tensor, levels: tuple[int, int], margin: int, scale: int, limit: int) -> slice:
-    """Rows (or columns) that may hold levels ``levels[0]..levels[1]``, widened by ``margin``
-    and aligned to ``scale``. ``lo``/``hi``: per row, the least and greatest lower-level index.
-    """
-    hits = torch.nonzero((lo <= levels[1]) & (hi >= levels[0] - 1))
+def _support(lo: torch.Tensor, hi: torch.Tensor, level: int, margin: int, scale: int, limit: int) -> slice:
+    """Rows (or columns) whose layer positions reach level ``level`` (within one level),
+    widened by ``margin`` and aligned to ``scale``. ``lo``/``hi``: per row, the least and
+    greatest position (lower level index plus share of the upper)."""
+    hits = torch.nonzero((lo < level + 1) & (hi > level - 1))
     if hits.numel() == 0:
         return slice(0, 0)
     first = max(int(hits[0]) - margin, 0) // scale * scale
@@ -101,106 +146,131 @@ def _support(lo: torch.Tensor, hi: torch.Tensor, levels: tuple[int, int], margin
     return slice(first, last)
 
 
-def render_layered(linear: torch.Tensor, coc: torch.Tensor, blades: int = 0) -> torch.Tensor:
+def render_layered(linear: torch.Tensor, coc: torch.Tensor, blades: int = 0, quality: Quality = "accurate") -> torch.Tensor:
     """Occlusion-aware layered defocus.
 
     Args:
         linear: (B, 3, H, W) linear-light image.
         coc: (B, 1, H, W) signed CoC diameter in pixels (negative in front of focus).
         blades: 0 for a circular aperture, 5 to 9 for a polygon.
+        quality: ``"accurate"`` (default) or ``"fast"`` (coarser levels and scales).
 
     Returns:
         (B, 3, H, W) defocused linear-light image.
     """
+    settings = QUALITY[quality]
     height, width = linear.shape[-2:]
-    levels = coc_levels(float(coc.detach().abs().max()))
-    scales = [_scale_for(abs(level)) for level in levels]
+    levels = coc_levels(coc, settings.ratio)
+    if len(levels) == 1:  # everything within 1 px of focus
+        return linear
+    scales = [scale_for(abs(level), settings.min_scaled_diameter) for level in levels]
     top = max(scales)
     pad = (0, (-width) % top, 0, (-height) % top)
-    linear = F.pad(linear, pad, mode="replicate")
-    coc = F.pad(coc, pad, mode="replicate")
+    linear, coc = F.pad(linear, pad), F.pad(coc, pad)
     full_h, full_w = linear.shape[-2:]
 
-    table = torch.tensor(levels, dtype=coc.dtype, device=coc.device)
-    coc = coc.clamp(levels[0], levels[-1])
-    upper = torch.bucketize(coc.detach(), table).clamp(1, len(levels) - 1)
-    lower = upper - 1
-    position = lower + (coc - table[lower]) / (table[upper] - table[lower])
-    counts = torch.bincount(lower.flatten(), minlength=len(levels)).tolist()
-    populated = [counts[k] > 0 or (k > 0 and counts[k - 1] > 0) for k in range(len(levels))]
-    row_lo, row_hi = lower.amin(dim=(0, 1, 3)), lower.amax(dim=(0, 1, 3))
-    col_lo, col_hi = lower.amin(dim=(0, 1, 2)), lower.amax(dim=(0, 1, 2))
-
+    lower, share = level_weights(coc, levels)
+    # Outside the frame (the padding to a whole number of coarse pixels) no layer has any
+    # alpha: the frame's border is normalised like a hole, as if the scene went on.
+    position = F.pad((lower + share)[..., :height, :width], pad, value=-2.0)
+    lower, share = lower[..., :height, :width], share[..., :height, :width]
+    flat_lower, flat_share = lower.flatten(), share.detach().flatten()
+    mass = torch.bincount(flat_lower, weights=1 - flat_share, minlength=len(levels) + 1)
+    mass = (mass + torch.bincount(flat_lower + 1, weights=flat_share, minlength=len(levels) + 1)).tolist()
+    # Levels k and k + 1 share a surface where pixels lie between them (a slanted or curved
+    # surface); two surfaces that merely sit on neighbouring levels occlude each other.
+    between = ((flat_share > 1e-3) & (flat_share < 1 - 1e-3)).to(flat_share.dtype)
+    shares = (torch.bincount(flat_lower, weights=between, minlength=len(levels)) > 0.5).tolist()
+    detached = position.detach()
+    row_lo, row_hi = detached.amin(dim=(0, 1, 3)), detached.amax(dim=(0, 1, 3))
+    col_lo, col_hi = detached.amin(dim=(0, 1, 2)), detached.amax(dim=(0, 1, 2))
     zero = levels.index(0.0)
-    sharp = (zero - 1, zero + 1)  # levels of 1 px and under are all drawn unblurred
 
-    def layer(k: int) -> tuple[torch.Tensor, tuple[slice, slice]]:
-        """Layer k blurred, and the window (at its scale) that holds all of it."""
+    def window(k: int) -> tuple[slice, slice]:
+        """Rows and columns (at full resolution) that hold all of layer k once blurred."""
         scale = scales[k]
         margin = math.ceil(abs(levels[k]) / 2) + 2 * scale
-        key = (k - 1, k + 1) if k == zero else (k, k)
-        rows = _support(row_lo, row_hi, key, margin, scale, full_h)
-        cols = _support(col_lo, col_hi, key, margin, scale, full_w)
-        where = position[..., rows, cols]
-        if k == zero:
-            alpha = (2.0 - (where - k).abs()).clamp(0.0, 1.0)
-        else:
-            alpha = (1.0 - (where - k).abs()).clamp(min=0.0)
+        return _support(row_lo, row_hi, k, margin, scale, full_h), _support(col_lo, col_hi, k, margin, scale, full_w)
+
+    def layer(k: int) -> tuple[torch.Tensor, tuple[slice, slice]]:
+        """Layer k blurred, and its window at its scale."""
+        scale, (rows, cols) = scales[k], windows[k]
+        alpha = (1.0 - (position[..., rows, cols] - k).abs()).clamp(min=0.0)
         rgba = torch.cat([linear[..., rows, cols] * alpha, alpha], dim=1)
-        if scale > 1:
-            rgba = F.avg_pool2d(rgba, scale)
-        rgba = _blur(rgba, _scaled_diameter(abs(levels[k]), scale), blades)
+        if scale > 1:  # a tent keeps a point's position (a box would snap it to its block)
+            rgba = F.interpolate(rgba, scale_factor=1 / scale, mode="bilinear", antialias=True, align_corners=False)
+        rgba = blur_layer(rgba, abs(levels[k]) / scale, blades, in_front=k < zero)
         return rgba, (slice(rows.start // scale, rows.stop // scale), slice(cols.start // scale, cols.stop // scale))
 
-    back = [k for k in range(len(levels) - 1, zero, -1) if populated[k] and k != sharp[1]]
-    if any(populated[sharp[0] : sharp[1] + 1]):
-        back.append(zero)
-    front = [k for k in range(sharp[0]) if populated[k]]
+    # A layer is drawn when it holds any weight (more than a thousandth of a pixel).
+    windows = {k: window(k) for k in range(len(levels)) if mass[k] > 1e-3}
+    windows = {k: w for k, w in windows.items() if w[0].stop > w[0].start and w[1].stop > w[1].start}
+    back = [k for k in range(len(levels) - 1, zero - 1, -1) if k in windows]
+    front = [k for k in range(zero) if k in windows]
 
     def zeros(channels: int, scale: int) -> torch.Tensor:
         return linear.new_zeros(linear.shape[0], channels, full_h // scale, full_w // scale)
 
-    # Behind the focal plane (and on it): far to near, each layer over the normalised colour
-    # of what lies behind it, trusted where that has any real coverage.
-    scale = scales[back[0]] if back else 1
-    colour, coverage = zeros(3, scale), zeros(1, scale)
+    # Behind the focal plane and on it: far to near, premultiplied "over". Neighbouring
+    # levels share the surfaces split between them, so a layer hides what lies behind its
+    # neighbour only where the neighbour left it visible: together they hide it as the
+    # whole surface would.
+    total, scale, previous = None, scales[back[0]] if back else 1, None
     for k in back:
-        colour, coverage = _resize([colour, coverage], scale // scales[k])
-        scale = scales[k]
+        factor, scale = scale // scales[k], scales[k]
+        if total is None:
+            total = zeros(4, scale)
+        elif factor > 1:
+            total, last = _upsample(total, factor), last.upsample(factor)
         rgba, window = layer(k)
-        c_k, a_k = rgba[:, :3], rgba[:, 3:]
-        old_colour, old_coverage = colour[..., window[0], window[1]], coverage[..., window[0], window[1]]
-        behind = (1 - a_k) * (old_coverage / _TRUST).clamp(max=1.0)
-        colour = _paste(colour, window, (c_k + behind * old_colour) / (a_k + behind).clamp(min=_EPS))
-        coverage = _paste(coverage, window, a_k + (1 - a_k) * old_coverage)
-    colour, coverage = _resize([colour, coverage], scale)
-    if not front:
-        return colour[..., :height, :width]
+        shared = previous == k + 1 and shares[k]
+        if not shared:
+            # A new surface: what lies behind it is continued into the holes it left there
+            # (normalised where trusted), so it neither darkens nor takes the surface's colour.
+            total = total / total[:, 3:].clamp(min=_TRUST)
+        old = total[..., window[0], window[1]]
+        if shared:
+            near = last.over(window)
+            hidden = _share(rgba[:, 3:], near[:, 3:]) * (old - near)
+        else:
+            hidden = rgba[:, 3:] * old
+        total = _paste(total, window, old + rgba - hidden)
+        last, previous = _Patch(rgba, window), k
+    crop = (slice(0, height), slice(0, width))
+    frame = (slice(0, full_h), slice(0, full_w))
+    if back:
+        total, last = _upsample(total, scale), last.upsample(scale)
+    background = total
 
-    # In front of the focal plane: near to far ("under"). Neighbouring levels share the
-    # surfaces split between them, so a layer is occluded by every nearer layer but the
-    # adjacent one.
-    scale, last = scales[front[0]], -2
-    front_colour, front_alpha = zeros(3, scale), zeros(1, scale)
-    through, through_but_last = 1 + zeros(1, scale), 1 + zeros(1, scale)
-    for k in front:
-        front_colour, front_alpha, through, through_but_last = _resize(
-            [front_colour, front_alpha, through, through_but_last], scale // scales[k]
-        )
-        scale = scales[k]
-        rgba, window = layer(k)
-        visible = (through_but_last if k == last + 1 else through)[..., window[0], window[1]]
-        front_colour = _paste(front_colour, window, front_colour[..., window[0], window[1]] + visible * rgba[:, :3])
-        front_alpha = _paste(front_alpha, window, front_alpha[..., window[0], window[1]] + visible * rgba[:, 3:])
-        through_but_last, through = through, _paste(
-            through.clone(), window, through[..., window[0], window[1]] * (1 - rgba[:, 3:])
-        )
-        last = k
-    front_colour, front_alpha = _resize([front_colour, front_alpha], scale)
-    if not back:  # nothing behind the focal plane
-        return (front_colour / front_alpha.clamp(min=_EPS))[..., :height, :width]
-    excess = front_alpha.clamp(min=1.0)
-    front_colour, front_alpha = front_colour / excess, front_alpha / excess
-    # What a blurred foreground half-hides: the background continued under it.
-    colour = fill_holes_push_pull(colour, (coverage / _TRUST).clamp(max=1.0))
-    return (front_colour + (1 - front_alpha) * colour)[..., :height, :width]
+    # In front of the focal plane: near to far, "under", with the same sharing.
+    if front:
+        back_last, scale, previous = last if back else None, scales[front[0]], None
+        ahead, through = zeros(4, scale), 1 + zeros(1, scale)
+        before = through
+        for k in front:
+            factor, scale = scale // scales[k], scales[k]
+            if factor > 1:
+                ahead, through, before, last = _upsample(ahead, factor), _upsample(through, factor), _upsample(before, factor), last.upsample(factor)
+            rgba, window = layer(k)
+            shared = previous == k - 1 and shares[k - 1]
+            seen = (before if shared else through)[..., window[0], window[1]]
+            ahead = _paste(ahead, window, ahead[..., window[0], window[1]] + seen * rgba)
+            cover = _share(rgba[:, 3:], last.over(window)[:, 3:]) if shared else rgba[:, 3:]
+            before, through = through, _paste(through.clone(), window, through[..., window[0], window[1]] * (1 - cover))
+            last, previous = _Patch(rgba, window), k
+        ahead, through, before, last = _upsample(ahead, scale), _upsample(through, scale), _upsample(before, scale), last.upsample(scale)
+        if not back:  # nothing behind the focal plane
+            return (ahead[:, :3] / ahead[:, 3:].clamp(min=_EPS))[..., crop[0], crop[1]]
+        if previous == zero - 1 and back[-1] == zero and shares[zero - 1]:  # the focal plane's layer and its neighbour
+            focal = back_last.over(frame)
+            total = ahead + before * (focal + (1 - _share(last.over(frame)[:, 3:], focal[:, 3:])) * (total - focal))
+        else:
+            total = ahead + through * total
+
+    # Where the layers leave the frame uncovered (holes that nearer objects hid, seen past
+    # a blurred foreground or beside a sharp one): the background continued into the hole.
+    trust = (background[:, 3:] / _TRUST).clamp(max=1.0)
+    filled = fill_holes_push_pull(background[:, :3] / background[:, 3:].clamp(min=_EPS), trust)
+    alpha = total[:, 3:]
+    out = total[:, :3] / alpha.clamp(min=1.0) + (1 - alpha.clamp(max=1.0)) * filled
+    return out[..., crop[0], crop[1]]

@@ -1,18 +1,19 @@
-"""The paper's lens as TAF's public code does it: one layer, per-pixel soft disc gather."""
+"""The paper's lens as TAF's public code does it: one layer, per-pixel soft disc gather on
+sRGB values (the baseline does not get our linear-light blending)."""
 
 import torch
 
 from dofgen.lens.gather import gather_target_disc
 
 
-def render_taf(linear: torch.Tensor, coc: torch.Tensor) -> torch.Tensor:
+def render_taf(srgb: torch.Tensor, coc: torch.Tensor) -> torch.Tensor:
     """Spatially varying soft-disc blur without occlusion.
 
     Args:
-        linear: (B, 3, H, W) linear-light image.
+        srgb: (B, 3, H, W) sRGB values.
         coc: (B, 1, H, W) signed CoC diameter in pixels.
 
     Returns:
         (B, 3, H, W): each pixel the normalised average of the inputs inside its own disc.
     """
-    return gather_target_disc(linear, coc.abs() / 2)
+    return gather_target_disc(srgb, coc.abs() / 2)

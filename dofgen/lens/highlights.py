@@ -1,0 +1,86 @@
+"""Highlights: light sources that clip in an sRGB image, restored to HDR radiance so that
+their defocused images bloom into bright bokeh discs.
+
+A light source is small, clipped and much brighter than its surroundings: a clipped region
+that vanishes under a morphological opening a few percent of the frame wide, in a
+neighbourhood whose mean is dim. A white wall or shirt is clipped too, but large, and a
+white speck of texture sits among bright pixels: both stay as they are.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+#: Linear-light gain of a full highlight at ``boost=1``.
+HIGHLIGHT_GAIN = 32.0
+#: Linear level from which a pixel counts as clipped (sRGB ~0.97), fully at 1.
+CLIP_START = 0.92
+#: Largest light source, as a fraction of the frame's longer side.
+LIGHT_SIZE = 0.03
+#: Mean linear level of a light's neighbourhood (five light sizes wide) under which it is
+#: fully a light, and from which it is none.
+DIM_SURROUND = (0.2, 0.35)
+
+
+def _opening(mask: torch.Tensor, size: int) -> torch.Tensor:
+    """Grey-level opening (erosion then dilation) of (B, 1, H, W) with a ``size`` x ``size``
+    square, as separable row and column passes."""
+    pad = size // 2
+
+    def extreme(x: torch.Tensor, sign: float) -> torch.Tensor:
+        x = F.max_pool2d(F.pad(sign * x, (pad, pad, 0, 0), mode="replicate"), (1, size), 1)
+        return sign * F.max_pool2d(F.pad(x, (0, 0, pad, pad), mode="replicate"), (size, 1), 1)
+
+    return extreme(extreme(mask, -1.0), 1.0)
+
+
+def _surround(peak: torch.Tensor, size: int) -> torch.Tensor:
+    """Mean of (B, 1, H, W) over a ``size``-wide square around each pixel, computed at an
+    eighth of the resolution (it only has to be smooth) and brought back."""
+    step = max(1, size // 16)
+    coarse = F.avg_pool2d(peak, step, ceil_mode=True) if step > 1 else peak
+    width = max(1, size // step) | 1
+    coarse = F.avg_pool2d(coarse, (1, width), 1, (0, width // 2), count_include_pad=False)
+    coarse = F.avg_pool2d(coarse, (width, 1), 1, (width // 2, 0), count_include_pad=False)
+    return F.interpolate(coarse, size=peak.shape[-2:], mode="bilinear", align_corners=False) if step > 1 else coarse
+
+
+def light_sources(linear: torch.Tensor) -> torch.Tensor:
+    """Soft mask of small clipped light sources.
+
+    Args:
+        linear: (B, 3, H, W) linear light, 1.0 where the sRGB input clipped.
+
+    Returns:
+        (B, 1, H, W) in [0, 1]: 1 on a clipped pixel of a light source, 0 off lights and on
+        large clipped surfaces.
+    """
+    peak = linear.detach().amax(dim=1, keepdim=True)
+    clipped = ((peak - CLIP_START) / (1.0 - CLIP_START)).clamp(0.0, 1.0)
+    size = 2 * max(1, round(LIGHT_SIZE * max(linear.shape[-2:]) / 2)) + 1
+    if not bool(clipped.any()):
+        return clipped
+    # the opening at half resolution (a max keeps every light), brought back by repetition
+    half = F.max_pool2d(clipped, 2, ceil_mode=True)
+    large = _opening(half, max(1, size // 2) | 1).repeat_interleave(2, -2).repeat_interleave(2, -1)
+    small = (clipped - large[..., : clipped.shape[-2], : clipped.shape[-1]]).clamp(min=0.0)
+    around = _surround(peak, 5 * size)
+    dim = ((DIM_SURROUND[1] - around) / (DIM_SURROUND[1] - DIM_SURROUND[0])).clamp(0.0, 1.0)
+    return small * dim
+
+
+def boost_highlights(linear: torch.Tensor, coc: torch.Tensor, boost: float) -> torch.Tensor:
+    """Lift defocused light sources to HDR radiance.
+
+    Args:
+        linear: (B, 3, H, W) linear light.
+        coc: (B, 1, H, W) signed CoC in pixels; what is in focus (under 1 px, ramping to
+            4 px) is left as it is.
+        boost: 0 (off) upwards; a light's radiance is multiplied by ``1 + 32 boost``.
+
+    Returns:
+        (B, 3, H, W) linear light with defocused lights lifted above 1.
+    """
+    defocused = ((coc.detach().abs() - 1.0) / 3.0).clamp(0.0, 1.0)
+    return linear * (1.0 + HIGHLIGHT_GAIN * boost * light_sources(linear) * defocused)

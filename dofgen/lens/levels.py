@@ -1,0 +1,92 @@
+"""Depth layers of the layered lens: signed circle-of-confusion levels fitted to a CoC map.
+
+Levels start from a grid (the sharp level 0, then 2 px and a geometric ratio above) that
+brackets the map's range; each level then moves to the mean CoC of the pixels nearest to
+it, and the outermost levels sit on the extreme CoCs. A fronto-parallel surface therefore
+lands on a level exactly (its blur is one exact aperture kernel), and a slanted one is
+shared between two close levels. Pixels with |CoC| <= 1 px belong to the sharp level.
+"""
+
+from __future__ import annotations
+
+import torch
+
+#: Smallest blurred level (px); below it a pixel is shared with the sharp level.
+FIRST_LEVEL = 2.0
+
+
+def _grid(max_abs: float, ratio: float) -> list[float]:
+    mags = [FIRST_LEVEL]
+    while mags[-1] < max_abs:
+        mags.append(mags[-1] * ratio)
+    return mags
+
+
+def _effective(levels: torch.Tensor, sign: float) -> torch.Tensor:
+    """Levels with the sharp level read as ``sign`` px: a CoC of 1 px or less is sharp."""
+    return torch.where(levels == 0, torch.full_like(levels, sign), levels)
+
+
+def coc_levels(coc: torch.Tensor, ratio: float) -> list[float]:
+    """Signed CoC levels (pixels, ascending, containing 0) fitted to ``coc``.
+
+    Args:
+        coc: (B, 1, H, W) signed CoC diameter in pixels.
+        ratio: largest ratio between consecutive grid levels above 2 px.
+    """
+    values = coc.detach().flatten().float()
+    low, high = float(values.min()), float(values.max())
+    side = [-m for m in reversed(_grid(-low, ratio))] if low < -1 else []
+    levels = side + [0.0] + (_grid(high, ratio) if high > 1 else [])
+    table = torch.tensor(levels, dtype=values.dtype, device=values.device)
+    if len(levels) == 1:
+        return levels
+    # Cells: pixels nearest to each level (the sharp level read as +-1 on each side).
+    centres = torch.where(values >= 0, values.clamp(min=1.0), values.clamp(max=-1.0))
+    bounds = (_effective(table[:-1], 1.0) + _effective(table[1:], -1.0)) / 2
+    cell = torch.bucketize(centres, bounds)
+    counts = torch.bincount(cell, minlength=len(levels))
+    sums = torch.bincount(cell, weights=values, minlength=len(levels))
+    means = (sums / counts.clamp(min=1)).tolist()
+    counts = counts.tolist()
+    zero = levels.index(0.0)
+    fitted = [means[k] if counts[k] and k != zero and abs(means[k]) > 1 else levels[k] for k in range(len(levels))]
+    if low < -1:
+        fitted[0] = low
+    if high > 1:
+        fitted[-1] = high
+    # A level snapped next to its neighbour (or past an extreme) adds nothing: keep the
+    # sharp level and the extremes, drop levels within 1 % of the level kept before them.
+    kept = [fitted[0]]
+    for k in range(1, len(fitted)):
+        level = fitted[k]
+        if k == zero or k == len(fitted) - 1 or level - kept[-1] > 0.01 * max(abs(level), 1.0):
+            if kept[-1] != 0.0 and k == len(fitted) - 1 and level - kept[-1] <= 0.01 * abs(level):
+                kept.pop()
+            kept.append(level)
+    return kept
+
+
+def level_weights(coc: torch.Tensor, levels: list[float]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each pixel's two neighbouring levels and its share of the upper one.
+
+    Args:
+        coc: (B, 1, H, W) signed CoC in pixels, within ``[levels[0], levels[-1]]``.
+        levels: from :func:`coc_levels`.
+
+    Returns:
+        (B, 1, H, W) index of the lower level (long) and (B, 1, H, W) weight of the upper
+        level in [0, 1], linear in CoC (differentiable in ``coc``).
+    """
+    table = torch.tensor(levels, dtype=coc.dtype, device=coc.device)
+    if len(levels) == 1:
+        return torch.zeros_like(coc, dtype=torch.long), torch.zeros_like(coc)
+    ahead = coc.detach() >= 0
+    positive, negative = _effective(table, 1.0), _effective(table, -1.0)
+    value = torch.where(ahead, coc.clamp(1.0, float(positive[-1])), coc.clamp(float(negative[0]), -1.0))
+    upper = torch.bucketize(value.detach(), positive, right=True).clamp(1, len(levels) - 1)
+    lower = upper - 1
+    low = torch.where(ahead, positive[lower], negative[lower])
+    high = torch.where(ahead, positive[upper], negative[upper])
+    share = ((value - low) / (high - low).clamp(min=1e-6)).clamp(0.0, 1.0)
+    return lower, share
