@@ -197,3 +197,21 @@ def test_num_proc_and_two_nodes_give_the_same_sets(shards, tmp_path):
     report = json.loads((out / "report.json").read_text())
     assert report["shards"]["processes"] == 2 and report["shards"]["done"] == report["shards"]["total"] == 8
     assert report["shards"]["shards_per_process"] == {"0": 4, "1": 4}  # split_dataset_by_node
+
+
+def test_training_reads_what_curation_writes(shards, tmp_path):
+    """dofgen.train's loader takes OUT/shallow as dofgen.curate writes it (EXIF in a column)."""
+    from dofgen.train.data import Rows, load_rows
+
+    root, _ = shards
+    out = tmp_path / "out"
+    assert main(["--input", str(root), "--out", str(out), "--no-models", "--shard-size", "8"]) == 0
+    curated = load_from_disk(str(out / "shallow"))
+    rows = load_rows(out / "shallow")
+    captioned = [row for row in curated if row["prompt"].strip() and row["exif"]["focal_length_mm"]]
+    assert 0 < len(rows) <= len(captioned)
+    by_name = {row["file_name"]: row for row in curated}
+    for row in rows:
+        assert row["f_number"] == pytest.approx(by_name[row["file_name"]]["exif"]["f_number"])
+        assert row["focal_length_mm"] == pytest.approx(by_name[row["file_name"]]["exif"]["focal_length_mm"])
+    assert Rows(rows, resolution=16, batch_size=1, seed=0).batch(step=0, rank=0).images.shape == (1, 3, 16, 16)

@@ -33,7 +33,8 @@ REQUIRED = ("image", "prompt", "f_number", "focal_length_mm")
 
 def load_rows(path: str | Path):
     """The ``datasets.Dataset`` at ``path`` (a ``save_to_disk`` folder or an image folder with
-    ``metadata.jsonl``), with only usable rows.
+    ``metadata.jsonl``), with only usable rows. The f-number and focal length come from their
+    own columns, or from the ``exif`` column that ``dofgen.curate`` writes.
 
     Raises:
         ValueError: the folder is neither layout, lacks a column, or has no usable row.
@@ -49,6 +50,11 @@ def load_rows(path: str | Path):
         rows = datasets.load_dataset("imagefolder", data_dir=str(folder), split="train")
     else:
         raise ValueError(f"{folder}: not a dataset folder; expected a save_to_disk folder or images with a metadata.jsonl")
+    if "f_number" not in rows.column_names and "exif" in rows.column_names:  # as dofgen.curate writes it
+        rows = rows.map(
+            lambda exif: {"f_number": exif.get("f_number"), "focal_length_mm": exif.get("focal_length_mm")},
+            input_columns=["exif"], keep_in_memory=True,
+        )
     missing = [name for name in REQUIRED if name not in rows.column_names]
     if missing:
         raise ValueError(f"{folder}: the dataset has no column {', '.join(missing)}; needs {', '.join(REQUIRED)}")

@@ -283,10 +283,14 @@ def _settings(state, f_number, focal_length_mm, auto_focus, focus_distance_m, bl
     return Settings(camera, float(focus), bool(auto_focus), method, 0 if blades == "Circle" or method != "layered" else int(blades), float(highlight_boost))
 
 
-def _render(scene: DefocusResult, state: ExploreState, s: Settings) -> DefocusResult:
+def _render(scene: DefocusResult, state: ExploreState, s: Settings, quality: str = "accurate") -> DefocusResult:
+    """The lens on ``scene`` with the controls' settings; ``quality="fast"`` for live previews."""
     source = state.scene.focus_source if s.auto else "user"
     try:
-        return refocus(scene, s.camera, focus_distance=s.focus_m, method=s.method, blades=s.blades, highlight_boost=s.highlight_boost, focus_source=source)
+        return refocus(
+            scene, s.camera, focus_distance=s.focus_m, method=s.method, blades=s.blades,
+            highlight_boost=s.highlight_boost, focus_source=source, quality=quality,
+        )
     except ValueError as error:
         raise UserError(str(error)) from None
 
@@ -325,7 +329,7 @@ def preview_view(state, f_number, focal_length_mm, auto_focus, focus_distance_m,
     if s.method != "layered":
         return gr.skip()
     # shown at the view's size, so a click on a preview lands on the view's pixels
-    return save_image(_render(state.preview, state, s).image.resize(state.view.all_in_focus.size, Image.Resampling.BILINEAR))
+    return save_image(_render(state.preview, state, s, quality="fast").image.resize(state.view.all_in_focus.size, Image.Resampling.BILINEAR))
 
 
 @friendly(4)
