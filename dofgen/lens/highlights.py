@@ -63,7 +63,7 @@ def light_sources(linear: torch.Tensor) -> torch.Tensor:
         return clipped
     # the opening at half resolution (a max keeps every light), brought back by repetition
     half = F.max_pool2d(clipped, 2, ceil_mode=True)
-    large = _opening(half, max(1, size // 2) | 1).repeat_interleave(2, -2).repeat_interleave(2, -1)
+    large = _opening(half, max(3, size // 2 | 1)).repeat_interleave(2, -2).repeat_interleave(2, -1)
     small = (clipped - large[..., : clipped.shape[-2], : clipped.shape[-1]]).clamp(min=0.0)
     around = _surround(peak, 5 * size)
     dim = ((DIM_SURROUND[1] - around) / (DIM_SURROUND[1] - DIM_SURROUND[0])).clamp(0.0, 1.0)
