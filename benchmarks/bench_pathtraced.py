@@ -120,6 +120,8 @@ class Lens:
 
 LENSES: dict[str, Lens] = {
     "layered": Lens({"method": "layered"}, blades=True),
+    "layered no boost": Lens({"method": "layered", "highlight_boost": 0.0}, blades=True),
+    "layered fast": Lens({"method": "layered", "quality": "fast"}, blades=True),
     f"layered boost {APP_HIGHLIGHT_BOOST:g}": Lens({"method": "layered", "highlight_boost": APP_HIGHLIGHT_BOOST}, blades=True),
     "layered boost 1": Lens({"method": "layered", "highlight_boost": 1.0}, blades=True),
     "drbokeh": Lens({"method": "drbokeh"}),
