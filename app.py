@@ -49,8 +49,11 @@ def build_study_app() -> gr.Blocks:
 
 
 def launch(demo: gr.Blocks, **kwargs) -> gr.Blocks:
-    """Queue and launch with the app's limits (uploads up to 20 MB)."""
-    reserve_queue(demo.queue(**QUEUE)).launch(max_file_size=MAX_UPLOAD_BYTES, head=HEAD, css=EXPLORE_CSS, **kwargs)
+    """Queue and launch with the app's limits (uploads up to 20 MB); the Explore tab's CSS only
+    where the page has that tab (a study-only page names nothing of it)."""
+    explore = any(getattr(block, "elem_id", None) == "explore-image" for block in demo.blocks.values())
+    css = EXPLORE_CSS if explore else None
+    reserve_queue(demo.queue(**QUEUE)).launch(max_file_size=MAX_UPLOAD_BYTES, head=HEAD, css=css, **kwargs)
     return demo
 
 
