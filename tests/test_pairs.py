@@ -27,7 +27,8 @@ def scene_pair(name: str) -> tuple[bytes, bytes]:
     image = to_tensor(scene.image.resize((WIDTH, height), Image.LANCZOS))
     depth = torch.nn.functional.interpolate(scene.depth[None, None], size=(height, WIDTH), mode="nearest")[0, 0]
     near = float(depth.flatten().kthvalue(max(1, depth.numel() // 20)).values)  # focus near: the rest blurs
-    wide = render(image, depth, scene.camera.replace(f_number=1.8, focus_distance_m=near))
+    # no highlight boost: bloomed lights are bright discs whose edges the energy counts as detail
+    wide = render(image, depth, scene.camera.replace(f_number=1.8, focus_distance_m=near), highlight_boost=0.0)
     tags = {"make": "Canon", "model": "Canon EOS 7D", "focal_length": float(scene.camera.focal_length_mm)}
     return jpeg(to_pil(image), dict(tags, f_number=16.0)), jpeg(to_pil(wide), dict(tags, f_number=1.8))
 
