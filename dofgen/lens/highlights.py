@@ -83,4 +83,6 @@ def boost_highlights(linear: torch.Tensor, coc: torch.Tensor, boost: float) -> t
         (B, 3, H, W) linear light with defocused lights lifted above 1.
     """
     defocused = ((coc.detach().abs() - 1.0) / 3.0).clamp(0.0, 1.0)
+    if not bool(defocused.any()):  # all in focus: nothing to lift, no detection to pay for
+        return linear
     return linear * (1.0 + HIGHLIGHT_GAIN * boost * light_sources(linear) * defocused)

@@ -29,7 +29,7 @@ from dofgen import scenes
 from dofgen.camera import STANDARD_STOPS, CameraSettings
 from dofgen.focus import focus_at
 from dofgen.imageio import MAX_SIDE, InputError, open_photo, read_depth
-from dofgen.lens import coc_diameter_px
+from dofgen.lens import DEFAULT_HIGHLIGHT_BOOST, coc_diameter_px
 from dofgen.lens.gather import window_offsets
 from dofgen.pipeline import DefocusPipeline, DefocusResult, refocus, resized
 from dofgen.ui.files import named_path, new_path, save_image
@@ -524,7 +524,7 @@ def build_explore_tab(demo: gr.Blocks) -> None:
                     use = gr.Button("Use this photo", variant="primary", elem_id="explore-use-photo")
             notes = gr.Markdown(elem_id="explore-notes")
             blades = gr.Radio(BLADE_CHOICES, value="Circle", label="Aperture blades", elem_id="explore-blades")
-            boost = gr.Slider(0.0, 2.0, value=0.5, step=0.05, label="Highlight boost", info="Bright lights bloom into bokeh discs.", elem_id="explore-highlights")
+            boost = gr.Slider(0.0, 2.0, value=DEFAULT_HIGHLIGHT_BOOST, step=0.05, label="Highlight boost", info="Bright lights bloom into bokeh discs.", elem_id="explore-highlights")
             method = gr.Radio(
                 list(METHOD_LABELS), value=next(iter(METHOD_LABELS)), label="Lens",
                 info=f"The baselines gather per pixel: they render in their own queue, at a size that keeps them under about {BASELINE_BUDGET_S:.0f} s.",
