@@ -29,9 +29,9 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 
-from dofgen.lens.fill import fill_holes_push_pull
+from dofgen.lens.fill import fill_behind
 from dofgen.lens.kernels import aperture_kernel
-from dofgen.lens.levels import coc_levels, level_weights
+from dofgen.lens.levels import coc_levels, level_positions
 
 Quality = Literal["accurate", "fast"]
 
@@ -125,6 +125,27 @@ def _share(alpha: torch.Tensor, neighbour: torch.Tensor) -> torch.Tensor:
     return (alpha / (1 - neighbour).clamp(min=_EPS)).clamp(max=1.0)
 
 
+def _premultiply(colour: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+    """(B, C + 1, h, w) colour times alpha, and alpha, from (B, C, h, w) colour and
+    (B, 1, h, w) alpha; channels-last, the layout the depthwise blur is fastest in."""
+    if torch.is_grad_enabled() and (colour.requires_grad or alpha.requires_grad):
+        return torch.cat([colour * alpha, alpha], dim=1).contiguous(memory_format=torch.channels_last)
+    shape = (colour.shape[0], colour.shape[1] + 1, *colour.shape[2:])
+    out = torch.empty(shape, dtype=colour.dtype, device=colour.device, memory_format=torch.channels_last)
+    torch.mul(colour, alpha, out=out[:, :-1])
+    out[:, -1:] = alpha
+    return out
+
+
+def _shared_surfaces(position: torch.Tensor, count: int) -> list[bool]:
+    """For each level below the top one, whether a surface is split between it and the
+    next: some pixel of (B, 1, H, W) ``position`` lies strictly between them (a slanted or
+    curved surface). Two surfaces that merely sit on neighbouring levels do not share."""
+    steps = 1000
+    counts = torch.bincount((position * steps).long().flatten(), minlength=steps * (count - 1) + 1).cumsum(0).tolist()
+    return [counts[steps * k + steps - 2] - counts[steps * k] > 0 for k in range(count - 1)]
+
+
 def _paste(target: torch.Tensor, window: tuple[slice, slice], value: torch.Tensor) -> torch.Tensor:
     """``target`` with ``value`` written into ``window``; copies first when autograd needs
     the old tensor."""
@@ -132,6 +153,12 @@ def _paste(target: torch.Tensor, window: tuple[slice, slice], value: torch.Tenso
         target = target.clone()
     target[..., window[0], window[1]] = value
     return target
+
+
+def _bounds(mask: torch.Tensor) -> tuple[slice, slice]:
+    """Rows and columns that hold every true pixel of a (B, 1, h, w) mask (not empty)."""
+    rows, cols = torch.nonzero(mask.any(dim=3).flatten(0, 1).any(dim=0)), torch.nonzero(mask.any(dim=2).flatten(0, 1).any(dim=0))
+    return slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1)
 
 
 def _support(lo: torch.Tensor, hi: torch.Tensor, level: int, margin: int, scale: int, limit: int) -> slice:
@@ -166,22 +193,14 @@ def render_layered(linear: torch.Tensor, coc: torch.Tensor, blades: int = 0, qua
     scales = [scale_for(abs(level), settings.min_scaled_diameter) for level in levels]
     top = max(scales)
     pad = (0, (-width) % top, 0, (-height) % top)
-    linear, coc = F.pad(linear, pad), F.pad(coc, pad)
+    linear = F.pad(linear, pad).contiguous(memory_format=torch.channels_last)
     full_h, full_w = linear.shape[-2:]
 
-    lower, share = level_weights(coc, levels)
     # Outside the frame (the padding to a whole number of coarse pixels) no layer has any
     # alpha: the frame's border is normalised like a hole, as if the scene went on.
-    position = F.pad((lower + share)[..., :height, :width], pad, value=-2.0)
-    lower, share = lower[..., :height, :width], share[..., :height, :width]
-    flat_lower, flat_share = lower.flatten(), share.detach().flatten()
-    mass = torch.bincount(flat_lower, weights=1 - flat_share, minlength=len(levels) + 1)
-    mass = (mass + torch.bincount(flat_lower + 1, weights=flat_share, minlength=len(levels) + 1)).tolist()
-    # Levels k and k + 1 share a surface where pixels lie between them (a slanted or curved
-    # surface); two surfaces that merely sit on neighbouring levels occlude each other.
-    between = ((flat_share > 1e-3) & (flat_share < 1 - 1e-3)).to(flat_share.dtype)
-    shares = (torch.bincount(flat_lower, weights=between, minlength=len(levels)) > 0.5).tolist()
+    position = F.pad(level_positions(coc, levels), pad, value=-2.0)
     detached = position.detach()
+    shares = _shared_surfaces(detached[..., :height, :width], len(levels))
     row_lo, row_hi = detached.amin(dim=(0, 1, 3)), detached.amax(dim=(0, 1, 3))
     col_lo, col_hi = detached.amin(dim=(0, 1, 2)), detached.amax(dim=(0, 1, 2))
     zero = levels.index(0.0)
@@ -196,14 +215,14 @@ def render_layered(linear: torch.Tensor, coc: torch.Tensor, blades: int = 0, qua
         """Layer k blurred, and its window at its scale."""
         scale, (rows, cols) = scales[k], windows[k]
         alpha = (1.0 - (position[..., rows, cols] - k).abs()).clamp(min=0.0)
-        rgba = torch.cat([linear[..., rows, cols] * alpha, alpha], dim=1)
+        rgba = _premultiply(linear[..., rows, cols], alpha)
         if scale > 1:  # a tent keeps a point's position (a box would snap it to its block)
             rgba = F.interpolate(rgba, scale_factor=1 / scale, mode="bilinear", antialias=True, align_corners=False)
         rgba = blur_layer(rgba, abs(levels[k]) / scale, blades, in_front=k < zero)
         return rgba, (slice(rows.start // scale, rows.stop // scale), slice(cols.start // scale, cols.stop // scale))
 
-    # A layer is drawn when it holds any weight (more than a thousandth of a pixel).
-    windows = {k: window(k) for k in range(len(levels)) if mass[k] > 1e-3}
+    # A layer is drawn where any pixel lies within one level of it.
+    windows = {k: window(k) for k in range(len(levels))}
     windows = {k: w for k, w in windows.items() if w[0].stop > w[0].start and w[1].stop > w[1].start}
     back = [k for k in range(len(levels) - 1, zero - 1, -1) if k in windows]
     front = [k for k in range(zero) if k in windows]
@@ -269,8 +288,11 @@ def render_layered(linear: torch.Tensor, coc: torch.Tensor, blades: int = 0, qua
 
     # Where the layers leave the frame uncovered (holes that nearer objects hid, seen past
     # a blurred foreground or beside a sharp one): the background continued into the hole.
-    trust = (background[:, 3:] / _TRUST).clamp(max=1.0)
-    filled = fill_holes_push_pull(background[:, :3] / background[:, 3:].clamp(min=_EPS), trust)
     alpha = total[:, 3:]
-    out = total[:, :3] / alpha.clamp(min=1.0) + (1 - alpha.clamp(max=1.0)) * filled
+    out = total[:, :3] / alpha.clamp(min=1.0)
+    uncovered = (alpha[..., crop[0], crop[1]] < 1).detach()
+    if bool(uncovered.any()):
+        window = _bounds(uncovered)
+        hole = (1 - alpha[..., window[0], window[1]]).clamp(min=0.0)
+        out = _paste(out, window, out[..., window[0], window[1]] + hole * fill_behind(background, _TRUST, window))
     return out[..., crop[0], crop[1]]
