@@ -256,7 +256,6 @@ def render_layered(linear: torch.Tensor, coc: torch.Tensor, blades: int = 0, qua
         total = _paste(total, window, old + rgba - hidden)
         last, previous = _Patch(rgba, window), k
     crop = (slice(0, height), slice(0, width))
-    frame = (slice(0, full_h), slice(0, full_w))
     if back:
         total, last = _upsample(total, scale), last.upsample(scale)
     background = total
@@ -281,8 +280,10 @@ def render_layered(linear: torch.Tensor, coc: torch.Tensor, blades: int = 0, qua
         if not back:  # nothing behind the focal plane
             return (ahead[:, :3] / ahead[:, 3:].clamp(min=_EPS))[..., crop[0], crop[1]]
         if previous == zero - 1 and back[-1] == zero and shares[zero - 1]:  # the focal plane's layer and its neighbour
-            focal = back_last.over(frame)
-            total = ahead + before * (focal + (1 - _share(last.over(frame)[:, 3:], focal[:, 3:])) * (total - focal))
+            # beyond the neighbour's window the formula below is ahead + before * total
+            (rows, cols), focal = last.window, back_last.over(last.window)
+            shared = ahead[..., rows, cols] + before[..., rows, cols] * (focal + (1 - _share(last.values[:, 3:], focal[:, 3:])) * (total[..., rows, cols] - focal))
+            total = _paste(ahead + before * total, last.window, shared)
         else:
             total = ahead + through * total
 
