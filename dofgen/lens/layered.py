@@ -29,7 +29,7 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 
-from dofgen.lens.fill import fill_behind
+from dofgen.lens.fill import fill_behind_at
 from dofgen.lens.kernels import aperture_kernel
 from dofgen.lens.levels import coc_levels, level_positions
 
@@ -38,6 +38,8 @@ Quality = Literal["accurate", "fast"]
 #: Coverage above which the layers behind are trusted as the colour behind a nearer layer.
 _TRUST = 0.1
 _EPS = 1e-6
+#: Coverage short of 1 below which the background shows through (rounding leaves less).
+_UNCOVERED = 1e-4
 
 
 @dataclass(frozen=True)
@@ -153,12 +155,6 @@ def _paste(target: torch.Tensor, window: tuple[slice, slice], value: torch.Tenso
         target = target.clone()
     target[..., window[0], window[1]] = value
     return target
-
-
-def _bounds(mask: torch.Tensor) -> tuple[slice, slice]:
-    """Rows and columns that hold every true pixel of a (B, 1, h, w) mask (not empty)."""
-    rows, cols = torch.nonzero(mask.any(dim=3).flatten(0, 1).any(dim=0)), torch.nonzero(mask.any(dim=2).flatten(0, 1).any(dim=0))
-    return slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1)
 
 
 def _support(lo: torch.Tensor, hi: torch.Tensor, level: int, margin: int, scale: int, limit: int) -> slice:
@@ -291,9 +287,10 @@ def render_layered(linear: torch.Tensor, coc: torch.Tensor, blades: int = 0, qua
     # a blurred foreground or beside a sharp one): the background continued into the hole.
     alpha = total[:, 3:]
     out = total[:, :3] / alpha.clamp(min=1.0)
-    uncovered = (alpha[..., crop[0], crop[1]] < 1).detach()
+    out, alpha, background = out[..., crop[0], crop[1]], alpha[..., crop[0], crop[1]], background[..., crop[0], crop[1]]
+    uncovered = (alpha < 1 - _UNCOVERED).detach()
     if bool(uncovered.any()):
-        window = _bounds(uncovered)
-        hole = (1 - alpha[..., window[0], window[1]]).clamp(min=0.0)
-        out = _paste(out, window, out[..., window[0], window[1]] + hole * fill_behind(background, _TRUST, window))
-    return out[..., crop[0], crop[1]]
+        colour, (batch, rows, cols) = fill_behind_at(background, _TRUST, uncovered)
+        hole = (1 - alpha[batch, :, rows, cols]) * colour  # (N, 3)
+        out = out.index_put((batch, torch.arange(3, device=out.device)[:, None], rows, cols), hole.T, accumulate=True)
+    return out
