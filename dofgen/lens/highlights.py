@@ -55,8 +55,9 @@ def light_sources(linear: torch.Tensor) -> torch.Tensor:
         linear: (B, 3, H, W) linear light, 1.0 where the sRGB input clipped.
 
     Returns:
-        (B, 1, H, W) in [0, 1]: 1 on a clipped pixel of a light source, 0 off lights and on
-        large clipped surfaces.
+        (B, 1, H, W) in [0, 1]: 1 inside a clipped light source, 1/2 on its rim (a rim
+        pixel clips with only part of the light on it), 0 off lights and on large clipped
+        surfaces.
     """
     peak = linear.detach().amax(dim=1, keepdim=True)
     clipped = ((peak - CLIP_START) / (1.0 - CLIP_START)).clamp(0.0, 1.0)
@@ -68,7 +69,9 @@ def light_sources(linear: torch.Tensor) -> torch.Tensor:
     reduced = F.max_pool2d(clipped, step, ceil_mode=True)
     large = F.interpolate(_opening(reduced, max(3, size // step | 1)), scale_factor=step, mode="nearest")
     small = (clipped - large[..., : clipped.shape[-2], : clipped.shape[-1]]).clamp(min=0.0)
-    return small * _dim_surround(peak, 5 * size)
+    light = small * _dim_surround(peak, 5 * size)
+    # a light's rim pixels are clipped by only part of it: half a light each
+    return 0.5 * (light - F.max_pool2d(-light, 3, 1, 1))
 
 
 def boost_highlights(linear: torch.Tensor, coc: torch.Tensor, boost: float) -> torch.Tensor:

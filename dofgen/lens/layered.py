@@ -38,6 +38,9 @@ Quality = Literal["accurate", "fast"]
 #: Coverage above which the layers behind are trusted as the colour behind a nearer layer.
 _TRUST = 0.1
 _EPS = 1e-6
+#: Layers that hold light brighter than white (boosted highlights) are blurred at a scale
+#: this many times finer: a bright disc's rim stays crisp and nothing spills past it.
+_LIT_SCALE_FACTOR = 2.0
 #: Coverage short of 1 below which the background shows through (rounding leaves less).
 _UNCOVERED = 1e-4
 
@@ -139,6 +142,15 @@ def _premultiply(colour: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
     return out
 
 
+def _lit_levels(linear: torch.Tensor, position: torch.Tensor) -> set[int]:
+    """Levels that hold a pixel of (B, 3, H, W) ``linear`` brighter than 1 (an HDR light),
+    from each pixel's (B, 1, H, W) position among the levels."""
+    bright = position.detach()[linear.amax(dim=1, keepdim=True) > 1.0]
+    if bright.numel() == 0:
+        return set()
+    return {int(k) for k in torch.cat([bright.floor(), bright.ceil()]).unique().tolist()}
+
+
 def _shared_surfaces(position: torch.Tensor, count: int) -> list[bool]:
     """For each level below the top one, whether a surface is split between it and the
     next: some pixel of (B, 1, H, W) ``position`` lies strictly between them (a slanted or
@@ -186,7 +198,16 @@ def render_layered(linear: torch.Tensor, coc: torch.Tensor, blades: int = 0, qua
     levels = coc_levels(coc, settings.ratio)
     if len(levels) == 1:  # everything within 1 px of focus
         return linear
-    scales = [scale_for(abs(level), settings.min_scaled_diameter) for level in levels]
+    position = level_positions(coc, levels)
+    lit = _lit_levels(linear, position)
+    scales = [scale_for(abs(level), settings.min_scaled_diameter * (_LIT_SCALE_FACTOR if k in lit else 1)) for k, level in enumerate(levels)]
+    # the composites only ever get finer toward the focal plane (a lit level's finer scale
+    # holds for the levels nearer to focus)
+    zero = levels.index(0.0)
+    for k in range(len(levels) - 2, zero - 1, -1):
+        scales[k] = min(scales[k], scales[k + 1])
+    for k in range(1, zero + 1):
+        scales[k] = min(scales[k], scales[k - 1])
     top = max(scales)
     pad = (0, (-width) % top, 0, (-height) % top)
     linear = F.pad(linear, pad).contiguous(memory_format=torch.channels_last)
@@ -194,12 +215,11 @@ def render_layered(linear: torch.Tensor, coc: torch.Tensor, blades: int = 0, qua
 
     # Outside the frame (the padding to a whole number of coarse pixels) no layer has any
     # alpha: the frame's border is normalised like a hole, as if the scene went on.
-    position = F.pad(level_positions(coc, levels), pad, value=-2.0)
+    position = F.pad(position, pad, value=-2.0)
     detached = position.detach()
     shares = _shared_surfaces(detached[..., :height, :width], len(levels))
     row_lo, row_hi = detached.amin(dim=(0, 1, 3)), detached.amax(dim=(0, 1, 3))
     col_lo, col_hi = detached.amin(dim=(0, 1, 2)), detached.amax(dim=(0, 1, 2))
-    zero = levels.index(0.0)
 
     def window(k: int) -> tuple[slice, slice]:
         """Rows and columns (at full resolution) that hold all of layer k once blurred."""
