@@ -69,6 +69,26 @@ def adamw(args: argparse.Namespace, parameters: Iterable[torch.nn.Parameter], le
     )
 
 
+@torch.no_grad()
+def init_optimizer_state(optimizer: torch.optim.Optimizer) -> None:
+    """Create the state of every parameter as a step that changes nothing would (zero
+    gradients, learning rate 0, step count back to 0): the next real step is exactly what it
+    would have been."""
+    rates = [group["lr"] for group in optimizer.param_groups]
+    parameters = [p for group in optimizer.param_groups for p in group["params"]]
+    for group in optimizer.param_groups:
+        group["lr"] = 0.0
+    for parameter in parameters:
+        parameter.grad = torch.zeros_like(parameter)
+    optimizer.step()
+    for group, rate in zip(optimizer.param_groups, rates):
+        group["lr"] = rate
+    for parameter in parameters:
+        parameter.grad = None
+        if torch.is_tensor(step := optimizer.state[parameter].get("step")):
+            step.zero_()
+
+
 Parameters = Callable[[], Iterable[torch.nn.Parameter]]
 
 
@@ -81,6 +101,39 @@ def fingerprint(parameters: Iterable[torch.nn.Parameter]) -> list[float]:
         total += float(tensor.sum())
         squares += float(tensor.square().sum())
     return [total, squares]
+
+
+def check_processes(accelerator) -> None:
+    """Stop a launch that would not run as configured, and turn on FSDP on CPU processes
+    when DOFGEN_FSDP_ON_CPU=1.
+
+    Two ways a launch silently does something else (accelerate 1.15): processes started on a
+    machine without GPUs and without ``ACCELERATE_USE_CPU=1`` each run alone (same output
+    folder, no gradient exchange); and with it, an FSDP config is ignored
+    (``AcceleratorState`` sets FSDP up for accelerator devices only) and the run is DDP over
+    gloo. torch's FSDP2 runs on CPU processes over gloo, and so do accelerate's FSDP2 wrapping
+    and sharded checkpoints; ``DOFGEN_FSDP_ON_CPU=1`` makes the state FSDP there, which is how
+    CI runs the training commands with ``configs/accelerate_fsdp.yaml`` (see docs/training.md).
+    """
+    from accelerate.state import AcceleratorState, PartialState
+    from accelerate.utils import DistributedType, FullyShardedDataParallelPlugin
+
+    launched = int(os.environ.get("WORLD_SIZE", "1"))
+    if launched != accelerator.num_processes:
+        raise SystemExit(f"{launched} processes were launched but accelerate runs {accelerator.num_processes}; "
+                         "on a machine without GPUs set ACCELERATE_USE_CPU=1")
+    fsdp_config = os.environ.get("ACCELERATE_USE_FSDP", "false").lower() == "true"
+    if not fsdp_config or accelerator.distributed_type != DistributedType.MULTI_CPU:
+        return
+    if os.environ.get("DOFGEN_FSDP_ON_CPU") != "1":
+        accelerator.print("the FSDP config is ignored on CPU processes (accelerate): running DDP; DOFGEN_FSDP_ON_CPU=1 runs FSDP")
+        return
+    plugin = FullyShardedDataParallelPlugin()  # from the launcher's FSDP_* variables, as accelerate makes it
+    if accelerator.mixed_precision != "no":
+        plugin.set_mixed_precision(accelerator.mixed_precision)
+    # every AcceleratorState() copies PartialState's distributed type over its own: set both
+    PartialState._shared_state["distributed_type"] = DistributedType.FSDP
+    AcceleratorState._shared_state.update(distributed_type=DistributedType.FSDP, fsdp_plugin=plugin)
 
 
 class Run:
@@ -98,6 +151,7 @@ class Run:
             # a score model's GAN features use part of the UNet, and DMD's score passes run without gradients
             kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],
         )
+        check_processes(self.accelerator)
         set_seed(args.seed, device_specific=True)
         self.device = self.accelerator.device
         self.rank = self.accelerator.process_index
@@ -110,6 +164,15 @@ class Run:
         """A component whose weights' fingerprints go into the summary (a module, or a
         function giving some of its parameters)."""
         self.components[name] = (parameters.parameters if isinstance(parameters, torch.nn.Module) else parameters, trainable)
+
+    def prepare(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> tuple[torch.nn.Module, torch.optim.Optimizer]:
+        """One model with its optimizer (FSDP2 prepares them together), every parameter given
+        its optimizer state: a sharded (FSDP) checkpoint saves state per parameter and its
+        loader expects all of them, but a parameter with no gradient yet (the GAN head of the
+        kind not trained so far) would have none."""
+        model, optimizer = self.accelerator.prepare(model, optimizer)
+        init_optimizer_state(optimizer)
+        return model, optimizer
 
     def begin(self) -> int:
         """Resume if asked, fingerprint the components, start the trackers; the first step."""
