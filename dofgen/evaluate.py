@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 import imageio_ffmpeg
@@ -21,6 +22,8 @@ import numpy as np
 import pandas as pd
 
 from dofgen.distributed import partial_state
+from dofgen.manifest import ManifestError, Stimulus, read_stimuli
+from dofgen.markdown import markdown_table
 from dofgen.metrics import ENERGIES, content_consistency, rising_pairs, sweep_energy
 
 #: One line under every table that has both Blur Monotonicity columns.
@@ -51,7 +54,7 @@ def stop_frames(frames: list[np.ndarray], frames_per_stop: int | None) -> list[n
     return kept
 
 
-def evaluate_stimulus(stimulus, segmenter=None) -> dict:
+def evaluate_stimulus(stimulus: Stimulus, segmenter=None) -> dict:
     """One video's row: stops, rising pairs under each energy, Blur Monotonicity under each,
     and Content Consistency (NaN without a segmenter)."""
     per_stop = stimulus.meta.get("frames_per_stop")
@@ -79,8 +82,8 @@ def summarize(per_prompt: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def evaluate(manifest, segmenter=None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(per method, per prompt) tables for a loaded manifest.
+def evaluate(stimuli: Iterable[Stimulus], segmenter=None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(per method, per prompt) tables for a manifest's stimuli.
 
     Under several processes (``accelerate launch``) each evaluates its share of the videos
     and every process returns the whole tables.
@@ -88,7 +91,7 @@ def evaluate(manifest, segmenter=None) -> tuple[pd.DataFrame, pd.DataFrame]:
     from accelerate.utils import gather_object
 
     state = partial_state()
-    stimuli = list(manifest.stimuli)
+    stimuli = list(stimuli)
     with state.split_between_processes(list(range(len(stimuli)))) as mine:
         rows = [evaluate_stimulus(stimuli[index], segmenter) for index in mine]
     if state.num_processes > 1:
@@ -116,8 +119,6 @@ def table_markdown(table: pd.DataFrame) -> str:
 def manifest_main(argv: list[str]) -> int:
     """The manifest command (Table 2)."""
     from dofgen.segmentation import Segmenter
-    from study.aggregate import markdown_table
-    from study.manifest import ManifestError, load_manifest
 
     parser = argparse.ArgumentParser(prog="python -m dofgen.evaluate", description=__doc__.splitlines()[0])
     parser.add_argument("--manifest", required=True, type=Path)
@@ -126,7 +127,7 @@ def manifest_main(argv: list[str]) -> int:
     parser.add_argument("--device", help="default: this process's device (accelerate)")
     args = parser.parse_args(argv)
     try:
-        manifest = load_manifest(args.manifest)
+        _, stimuli = read_stimuli(args.manifest)
     except ManifestError as error:
         sys.stderr.write(f"python -m dofgen.evaluate: {error}\n")
         return 2
@@ -139,7 +140,7 @@ def manifest_main(argv: list[str]) -> int:
             note = f"Content Consistency not computed: {error}"
             if state.is_main_process:
                 sys.stderr.write(note + "\n")
-    table, per_prompt = evaluate(manifest, segmenter)
+    table, per_prompt = evaluate(stimuli, segmenter)
     if not state.is_main_process:
         return 0
     args.out.mkdir(parents=True, exist_ok=True)

@@ -130,6 +130,39 @@ def test_dmd_two_processes_alternates_moves_trainables_and_resumes_identically(t
     _same_tensors(out / "focus_predictor", resumed / "focus_predictor")
 
 
+def test_exif_under_the_fsdp_config_shards_checkpoints_and_resumes_identically(tmp_path, tiny_sdxl_path, data):
+    """The repository's FSDP config on 2 CPU processes (FSDP2 over gloo): sharded checkpoints
+    from both processes, and a run resumed from one ends where the whole run ended."""
+    deep, shallow = data
+    common = ["dofgen.train", "exif", "--model", str(tiny_sdxl_path), "--data", str(deep), str(shallow), "--resolution", "32",
+              "--max-steps", "2", "--checkpointing-steps", "1", "--lora-rank", "2", "--frequency-dim", "8", "--hidden-dim", "16",
+              "--report-to", "none"]
+    out, resumed = tmp_path / "run", tmp_path / "resumed"
+    launch(*common, "--output-dir", str(out), fsdp=True)
+    _check_summary(_summary(out), {"exif_embedding", "unet_lora"}, {"unet", "text_encoder", "text_encoder_2", "vae"})
+    for part in ("pytorch_model_fsdp_0", "optimizer_0"):  # accelerate's sharded (FSDP) layout, one file per process
+        assert sorted(p.name for p in (out / "checkpoints" / "step-2" / part).glob("*.distcp")) == ["__0_0.distcp", "__1_0.distcp"]
+    done = launch(*common, "--output-dir", str(resumed), "--resume-from", str(out / "checkpoints" / "step-1"), fsdp=True)
+    assert "at step 1" in done.stdout
+    _same_tensors(out / "exif_embedding", resumed / "exif_embedding")
+    _same_tensors(out, resumed)  # the LoRA weights
+    assert _summary(resumed)["losses"] == _summary(out)["losses"]
+
+
+def test_a_launch_that_would_not_run_as_configured_stops():
+    from types import SimpleNamespace
+
+    from accelerate.utils import DistributedType
+
+    from dofgen.train.run import check_processes
+
+    alone = SimpleNamespace(num_processes=1, distributed_type=DistributedType.NO)  # GPU-less processes without ACCELERATE_USE_CPU
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("WORLD_SIZE", "2")
+        with pytest.raises(SystemExit, match="2 processes were launched but accelerate runs 1.*ACCELERATE_USE_CPU=1"):
+            check_processes(alone)
+
+
 def test_bad_flags_say_what_to_fix(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         train_main(["dmd", "--deep", str(tmp_path), "--output-dir", str(tmp_path)])
