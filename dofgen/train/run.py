@@ -5,8 +5,10 @@ Runs under ``accelerate launch`` (one process, several, several nodes; FSDP with
 ``OUT/checkpoints/step-<k>``, holding models, optimizers and random states, plus
 ``step.json`` (the step and the losses so far); ``--resume-from latest`` (or a folder) continues from one. Losses go to the
 ``accelerate`` trackers (TensorBoard in ``OUT/logs`` by default), and ``OUT/summary.json``
-records every step's losses (``[step, value]`` pairs, averaged over processes) and, per component, a fingerprint of its weights at the start
-and the end (which moved, which stayed frozen).
+records every step's losses (``[step, value]`` pairs, averaged over processes), per component
+a fingerprint of its weights at the start and the end (which moved, which stayed frozen),
+and the main process's seconds per step (checkpoints left out) and peak memory
+(``benchmarks/bench_train.py`` reads them).
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ import argparse
 import json
 import math
 import os
+import resource
 import shutil
 import sys
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -92,6 +96,16 @@ def init_optimizer_state(optimizer: torch.optim.Optimizer) -> None:
 Parameters = Callable[[], Iterable[torch.nn.Parameter]]
 
 
+def peak_memory(device: torch.device) -> dict[str, int]:
+    """This process's peak memory in bytes: the accelerator's allocations on CUDA, and the
+    resident set size of the process (Linux reports KiB)."""
+    peaks = {"process_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
+    if device.type == "cuda":
+        peaks["cuda_allocated"] = torch.cuda.max_memory_allocated(device)
+        peaks["cuda_reserved"] = torch.cuda.max_memory_reserved(device)
+    return peaks
+
+
 def fingerprint(parameters: Iterable[torch.nn.Parameter]) -> list[float]:
     """(sum, sum of squares) of the weights, in float64: equal only if nothing moved."""
     total, squares = 0.0, 0.0
@@ -159,6 +173,8 @@ class Run:
         self.components: dict[str, tuple[Parameters, bool]] = {}
         self.start_prints: dict[str, list[float]] = {}
         self.step = 0
+        self.step_seconds: list[float] = []  # this process's steps, checkpoints left out
+        self._step_start = 0.0
 
     def watch(self, name: str, parameters: Parameters | torch.nn.Module, trainable: bool) -> None:
         """A component whose weights' fingerprints go into the summary (a module, or a
@@ -186,6 +202,7 @@ class Run:
         if self.args.report_to != "none":
             config = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(self.args).items()}
             self.accelerator.init_trackers(f"dofgen-{self.command}", config={k: v for k, v in config.items() if isinstance(v, (int, float, str, bool))})
+        self._step_start = time.perf_counter()
         return self.step
 
     def _checkpoint_to_resume(self) -> Path:
@@ -213,9 +230,11 @@ class Run:
 
     def after_step(self, step: int) -> None:
         """Count the step; checkpoint on schedule and at the last step."""
+        self.step_seconds.append(time.perf_counter() - self._step_start)
         self.step = step
         if step % self.args.checkpointing_steps == 0 or step == self.args.max_steps:
             self.checkpoint()
+        self._step_start = time.perf_counter()
 
     def checkpoint(self) -> Path:
         """Save the state at the current step; keep the newest ``--checkpoints-total-limit``."""
@@ -252,6 +271,8 @@ class Run:
                 for name, (_, trainable) in self.components.items()
             }
             summary = {"command": self.command, "steps": self.step, "processes": self.accelerator.num_processes,
+                       "distributed_type": str(self.accelerator.distributed_type).rsplit(".", 1)[-1],
+                       "step_seconds": self.step_seconds, "peak_memory_bytes": peak_memory(self.device),
                        "losses": self.losses, "components": components}
             temporary = self.out / "summary.json.tmp"
             temporary.write_text(json.dumps(summary, indent=1))
