@@ -144,7 +144,8 @@ def main() -> None:
     label = "tiny random SDXL (the tests' models: proves the script, not the paper's cost)" if args.shape == "tiny" else "random weights in SDXL base's architecture"
     flags = f"--shape {args.shape} --steps {args.steps} --processes {args.processes}" + (" --fsdp" if args.fsdp else "")
     text = (
-        f"## Training step time and memory, {device.upper()} (issue 14)\n\n"
+        f"## Training step time and memory, {device.upper()}, {args.shape} models, {args.processes} process"
+        f"{'es' if args.processes > 1 else ''}{' (FSDP config)' if args.fsdp else ''} (issue 14)\n\n"
         f"`python benchmarks/bench_train.py {flags}`, {datetime.date.today()}, {machine(device)}, load average "
         f"{os.getloadavg()[0]:.1f} at the end. Models: {label}; {args.resolution}x{args.resolution}, batch 1 per process, "
         f"mixed precision {args.mixed_precision}; dmd with 5 fake-score updates per generator step, Deep and Shallow alternating.\n\n"

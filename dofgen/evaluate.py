@@ -5,6 +5,8 @@ stop frames, with Section F.2's energy and with ours, which leaves out the zero 
 and Content Consistency (top-3 classes of a segmentation model) for every video of a study
 manifest, as a Table-2-shaped Markdown and CSV, with per-prompt detail. Under ``accelerate
 launch`` the videos are split between the processes (``PartialState.split_between_processes``).
+Resumable: each video's row is kept in ``DIR/rows/`` once measured, and a rerun (after an
+interruption, or with more videos) measures only the videos it has no row for.
 
 ``python -m dofgen.evaluate pairs --root DIR``: Section B and F.2's check on real photo pairs
 (see :mod:`dofgen.pairs`).
@@ -13,6 +15,9 @@ launch`` the videos are split between the processes (``PartialState.split_betwee
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
+import os
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -82,18 +87,35 @@ def summarize(per_prompt: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def evaluate(stimuli: Iterable[Stimulus], segmenter=None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def kept_row(stimulus: Stimulus, segmenter, segmenter_id: str, kept: Path) -> dict:
+    """The video's row from ``kept`` when it was measured before (same video file, same
+    segmenter), else measured and kept there."""
+    stat = stimulus.video.stat()
+    key = json.dumps([stimulus.prompt_id, stimulus.method, str(stimulus.video), stat.st_size, stat.st_mtime_ns, segmenter_id])
+    path = kept / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.json"
+    if path.is_file():
+        return json.loads(path.read_text())
+    row = evaluate_stimulus(stimulus, segmenter)
+    kept.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(f".{os.getpid()}.tmp")
+    temporary.write_text(json.dumps(row))
+    os.replace(temporary, path)
+    return row
+
+
+def evaluate(stimuli: Iterable[Stimulus], segmenter=None, kept: Path | None = None, segmenter_id: str = "") -> tuple[pd.DataFrame, pd.DataFrame]:
     """(per method, per prompt) tables for a manifest's stimuli.
 
     Under several processes (``accelerate launch``) each evaluates its share of the videos
-    and every process returns the whole tables.
+    and every process returns the whole tables. With ``kept`` (a folder), rows measured
+    before with the segmenter named ``segmenter_id`` are read back (:func:`kept_row`).
     """
     from accelerate.utils import gather_object
 
     state = partial_state()
     stimuli = list(stimuli)
     with state.split_between_processes(list(range(len(stimuli)))) as mine:
-        rows = [evaluate_stimulus(stimuli[index], segmenter) for index in mine]
+        rows = [kept_row(stimuli[i], segmenter, segmenter_id, kept) if kept else evaluate_stimulus(stimuli[i], segmenter) for i in mine]
     if state.num_processes > 1:
         sys.stderr.write(f"process {state.process_index + 1}/{state.num_processes}: {len(rows)} of {len(stimuli)} videos\n")
     if state.num_processes > 1:
@@ -118,7 +140,7 @@ def table_markdown(table: pd.DataFrame) -> str:
 
 def manifest_main(argv: list[str]) -> int:
     """The manifest command (Table 2)."""
-    from dofgen.segmentation import Segmenter
+    from dofgen.segmentation import DEFAULT_SEGMENTER, Segmenter
 
     parser = argparse.ArgumentParser(prog="python -m dofgen.evaluate", description=__doc__.splitlines()[0])
     parser.add_argument("--manifest", required=True, type=Path)
@@ -140,7 +162,8 @@ def manifest_main(argv: list[str]) -> int:
             note = f"Content Consistency not computed: {error}"
             if state.is_main_process:
                 sys.stderr.write(note + "\n")
-    table, per_prompt = evaluate(stimuli, segmenter)
+    segmenter_id = "none" if segmenter is None else args.segmenter or os.environ.get("DOFGEN_SEGMENTER", DEFAULT_SEGMENTER)
+    table, per_prompt = evaluate(stimuli, segmenter, args.out / "rows", segmenter_id)
     if not state.is_main_process:
         return 0
     args.out.mkdir(parents=True, exist_ok=True)

@@ -89,6 +89,10 @@ def test_exif_two_processes_moves_only_exif_and_lora_and_resumes_identically(tmp
     trained = load_file(checkpoint / "exif_embedding" / "diffusion_pytorch_model.safetensors")
     assert generator.exif_embedding is not None
     assert all(torch.equal(v, trained[k]) for k, v in generator.exif_embedding.state_dict().items())
+    lora = load_file(checkpoint / "pytorch_lora_weights.safetensors")  # the LoRA trained with it is loaded too
+    loaded = {"unet." + n.replace(".lora_A.default_0", ".lora.down").replace(".lora_B.default_0", ".lora.up"): p
+              for n, p in generator.pipe.unet.named_parameters() if "lora" in n}
+    assert loaded.keys() == lora.keys() and all(torch.equal(p, lora[n]) for n, p in loaded.items())
 
     other = _other_start(tmp_path / "other", ExifEmbedding(8, frequency_dim=8, hidden_dim=16))  # the checkpoint must override it
     resumed = tmp_path / "resumed"
