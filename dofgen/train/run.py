@@ -77,7 +77,8 @@ def adamw(args: argparse.Namespace, parameters: Iterable[torch.nn.Parameter], le
 def init_optimizer_state(optimizer: torch.optim.Optimizer) -> None:
     """Create the state of every parameter as a step that changes nothing would (zero
     gradients, learning rate 0, step count back to 0): the next real step is exactly what it
-    would have been."""
+    would have been. ``optimizer`` may be accelerate's wrapper: its torch optimizer steps."""
+    optimizer = getattr(optimizer, "optimizer", optimizer)
     rates = [group["lr"] for group in optimizer.param_groups]
     parameters = [p for group in optimizer.param_groups for p in group["params"]]
     for group in optimizer.param_groups:
