@@ -109,5 +109,6 @@ def test_a_rerun_measures_only_the_videos_it_has_no_row_for(demo_eval, tmp_path,
     assert main(["--manifest", DEMO, "--out", str(out), "--segmenter", str(seg), "--device", "cpu"]) == 0
     assert len(measured) == 1
     pd.testing.assert_frame_equal(pd.read_csv(single / "per_prompt.csv"), pd.read_csv(out / "per_prompt.csv"))
+    assert list((out / "logs").rglob("events.out.tfevents.*"))  # TensorBoard by default
     assert main(["--manifest", DEMO, "--out", str(out), "--segmenter", "none"]) == 0  # another segmenter: measured again
     assert len(measured) == 13 and pd.read_csv(out / "per_prompt.csv")["content_consistency"].isna().all()
