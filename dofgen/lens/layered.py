@@ -6,8 +6,8 @@ linear weights, so nothing bands between layers, and a fronto-parallel surface s
 level. Each layer (premultiplied colour and alpha) is blurred with the exact aperture kernel
 (disc or polygon) at the coarsest power-of-two scale where that kernel still spans
 ``min_scaled_diameter`` pixels (tent down-sampling, which keeps a point light where it is, and bilinear
-up-sampling), then layers are
-composited:
+up-sampling; a layer holding a boosted light at a finer scale, so its bokeh keeps a crisp
+rim), then layers are composited at the finest scale reached so far:
 
 * behind the focal plane, far to near, each layer over the normalised colour of the layers
   behind it; a layer behind is trusted wherever its coverage is above ``_TRUST``, so holes
@@ -38,9 +38,6 @@ Quality = Literal["accurate", "fast"]
 #: Coverage above which the layers behind are trusted as the colour behind a nearer layer.
 _TRUST = 0.1
 _EPS = 1e-6
-#: Layers that hold light brighter than white (boosted highlights) are blurred at a scale
-#: this many times finer: a bright disc's rim stays crisp and nothing spills past it.
-_LIT_SCALE_FACTOR = 2.0
 #: Coverage short of 1 below which the background shows through (rounding leaves less).
 _UNCOVERED = 1e-4
 
@@ -53,15 +50,18 @@ class LayerSettings:
         ratio: largest ratio between neighbouring CoC levels above 2 px.
         min_scaled_diameter: a layer is blurred at the coarsest power-of-two scale where its
             kernel is at least this many pixels across.
+        lit_factor: that many times more for a layer holding light brighter than white (a
+            boosted highlight), so a bright disc's rim stays crisp and nothing spills past it.
     """
 
     ratio: float
     min_scaled_diameter: float
+    lit_factor: float = 1.0
 
 
 QUALITY: dict[str, LayerSettings] = {
-    "accurate": LayerSettings(ratio=2**0.25, min_scaled_diameter=8.0),
-    "fast": LayerSettings(ratio=2**0.5, min_scaled_diameter=8.0),
+    "accurate": LayerSettings(ratio=2**0.25, min_scaled_diameter=8.0, lit_factor=2.0),
+    "fast": LayerSettings(ratio=2**0.5, min_scaled_diameter=8.0, lit_factor=1.0),
 }
 
 
@@ -199,15 +199,9 @@ def render_layered(linear: torch.Tensor, coc: torch.Tensor, blades: int = 0, qua
     if len(levels) == 1:  # everything within 1 px of focus
         return linear
     position = level_positions(coc, levels)
-    lit = _lit_levels(linear, position)
-    scales = [scale_for(abs(level), settings.min_scaled_diameter * (_LIT_SCALE_FACTOR if k in lit else 1)) for k, level in enumerate(levels)]
-    # the composites only ever get finer toward the focal plane (a lit level's finer scale
-    # holds for the levels nearer to focus)
+    lit = _lit_levels(linear, position) if settings.lit_factor != 1 else set()
+    scales = [scale_for(abs(level), settings.min_scaled_diameter * (settings.lit_factor if k in lit else 1)) for k, level in enumerate(levels)]
     zero = levels.index(0.0)
-    for k in range(len(levels) - 2, zero - 1, -1):
-        scales[k] = min(scales[k], scales[k + 1])
-    for k in range(1, zero + 1):
-        scales[k] = min(scales[k], scales[k - 1])
     top = max(scales)
     pad = (0, (-width) % top, 0, (-height) % top)
     linear = F.pad(linear, pad).contiguous(memory_format=torch.channels_last)
@@ -227,15 +221,18 @@ def render_layered(linear: torch.Tensor, coc: torch.Tensor, blades: int = 0, qua
         margin = math.ceil(abs(levels[k]) / 2) + 2 * scale
         return _support(row_lo, row_hi, k, margin, scale, full_h), _support(col_lo, col_hi, k, margin, scale, full_w)
 
-    def layer(k: int) -> tuple[torch.Tensor, tuple[slice, slice]]:
-        """Layer k blurred, and its window at its scale."""
+    def layer(k: int, composite: int) -> tuple[torch.Tensor, tuple[slice, slice]]:
+        """Layer k blurred at its scale, and its window, at the ``composite`` scale (finer
+        than the layer's own after a lit layer)."""
         scale, (rows, cols) = scales[k], windows[k]
         alpha = (1.0 - (position[..., rows, cols] - k).abs()).clamp(min=0.0)
         rgba = _premultiply(linear[..., rows, cols], alpha)
         if scale > 1:  # a tent keeps a point's position (a box would snap it to its block)
             rgba = F.interpolate(rgba, scale_factor=1 / scale, mode="bilinear", antialias=True, align_corners=False)
         rgba = blur_layer(rgba, abs(levels[k]) / scale, blades, in_front=k < zero)
-        return rgba, (slice(rows.start // scale, rows.stop // scale), slice(cols.start // scale, cols.stop // scale))
+        patch = _Patch(rgba, (slice(rows.start // scale, rows.stop // scale), slice(cols.start // scale, cols.stop // scale)))
+        patch = patch.upsample(scale // composite)
+        return patch.values, patch.window
 
     # A layer is drawn where any pixel lies within one level of it.
     windows = {k: window(k) for k in range(len(levels))}
@@ -252,12 +249,12 @@ def render_layered(linear: torch.Tensor, coc: torch.Tensor, blades: int = 0, qua
     # whole surface would.
     total, scale, previous = None, scales[back[0]] if back else 1, None
     for k in back:
-        factor, scale = scale // scales[k], scales[k]
+        factor, scale = scale // min(scale, scales[k]), min(scale, scales[k])
         if total is None:
             total = zeros(4, scale)
         elif factor > 1:
             total, last = _upsample(total, factor), last.upsample(factor)
-        rgba, window = layer(k)
+        rgba, window = layer(k, scale)
         shared = previous == k + 1 and shares[k]
         if not shared:
             # A new surface: what lies behind it is continued into the holes it left there
@@ -282,10 +279,10 @@ def render_layered(linear: torch.Tensor, coc: torch.Tensor, blades: int = 0, qua
         ahead, through = zeros(4, scale), 1 + zeros(1, scale)
         before = through
         for k in front:
-            factor, scale = scale // scales[k], scales[k]
+            factor, scale = scale // min(scale, scales[k]), min(scale, scales[k])
             if factor > 1:
                 ahead, through, before, last = _upsample(ahead, factor), _upsample(through, factor), _upsample(before, factor), last.upsample(factor)
-            rgba, window = layer(k)
+            rgba, window = layer(k, scale)
             shared = previous == k - 1 and shares[k - 1]
             seen = (before if shared else through)[..., window[0], window[1]]
             ahead = _paste(ahead, window, ahead[..., window[0], window[1]] + seen * rgba)
