@@ -38,6 +38,10 @@ Quality = Literal["accurate", "fast"]
 #: Coverage above which the layers behind are trusted as the colour behind a nearer layer.
 _TRUST = 0.1
 _EPS = 1e-6
+#: Share of the pixels on and between two neighbouring levels that must lie strictly between
+#: them for the two to be one split surface (a slanted or curved one); fewer are the
+#: anti-aliased rims of two surfaces that occlude each other.
+_SPLIT_FRACTION = 0.05
 #: Coverage short of 1 below which the background shows through (rounding leaves less).
 _UNCOVERED = 1e-4
 
@@ -153,11 +157,14 @@ def _lit_levels(linear: torch.Tensor, position: torch.Tensor) -> set[int]:
 
 def _shared_surfaces(position: torch.Tensor, count: int) -> list[bool]:
     """For each level below the top one, whether a surface is split between it and the
-    next: some pixel of (B, 1, H, W) ``position`` lies strictly between them (a slanted or
-    curved surface). Two surfaces that merely sit on neighbouring levels do not share."""
+    next: enough pixels of (B, 1, H, W) ``position`` lie strictly between them (a slanted
+    or curved surface). Two surfaces that sit on neighbouring levels, their anti-aliased
+    rims between them, do not share."""
     steps = 1000
-    counts = torch.bincount((position * steps).long().flatten(), minlength=steps * (count - 1) + 1).cumsum(0).tolist()
-    return [counts[steps * k + steps - 2] - counts[steps * k] > 0 for k in range(count - 1)]
+    counts = [0, 0] + torch.bincount((position * steps).long().flatten(), minlength=steps * (count - 1) + 1).cumsum(0).tolist()
+    on = [counts[steps * k + 2] - counts[steps * k] for k in range(count)]
+    between = [counts[steps * k + steps] - counts[steps * k + 2] for k in range(count - 1)]
+    return [between[k] > _SPLIT_FRACTION * (between[k] + on[k] + on[k + 1]) for k in range(count - 1)]
 
 
 def _paste(target: torch.Tensor, window: tuple[slice, slice], value: torch.Tensor) -> torch.Tensor:
