@@ -20,9 +20,17 @@ def _push_pull(weighted: torch.Tensor) -> torch.Tensor:
     return weighted[:, :-1] + (1 - weight) * _up2(_coarser(weighted), weighted.shape[-2:])
 
 
+def _half(x: torch.Tensor) -> torch.Tensor:
+    """Means of 2 x 2 blocks of (B, C, h, w) (a lone last row or column is its own mean), as
+    four strided adds: several times faster on the CPU than ``avg_pool2d``."""
+    if x.shape[-2] % 2 or x.shape[-1] % 2:
+        x = F.pad(x, (0, x.shape[-1] % 2, 0, x.shape[-2] % 2), mode="replicate")
+    return (x[..., ::2, ::2] + x[..., 1::2, ::2] + x[..., ::2, 1::2] + x[..., 1::2, 1::2]) * 0.25
+
+
 def _coarser(weighted: torch.Tensor) -> torch.Tensor:
     """The filled colour at half the resolution of (B, C + 1, h, w) weighted colour."""
-    pooled = F.avg_pool2d(weighted, 2, ceil_mode=True)
+    pooled = _half(weighted)
     trust = (4 * pooled[:, -1:]).clamp(max=1.0)
     return _push_pull(torch.cat([pooled[:, :-1] / pooled[:, -1:].clamp(min=1e-6) * trust, trust], dim=1))
 
@@ -47,23 +55,31 @@ def fill_behind(premultiplied: torch.Tensor, trust: float) -> torch.Tensor:
     return _push_pull(_weighted(premultiplied, trust))
 
 
-def fill_behind_at(premultiplied: torch.Tensor, trust: float, mask: torch.Tensor) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
+def _channels_first(x: torch.Tensor) -> torch.Tensor:
+    """(B, C, h, w) as (C, B * h * w), a view when B is 1."""
+    return x.transpose(0, 1).reshape(x.shape[1], -1)
+
+
+def fill_behind_at(premultiplied: torch.Tensor, trust: float, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """:func:`fill_behind` at the pixels of a (B, 1, h, w) boolean ``mask`` only.
 
     Returns:
-        (N, C) colours and the (batch, row, column) index of each.
+        (C, N) colours, and the (N,) index of each pixel in the flattened (B, h, w) frame.
     """
     weighted = _weighted(premultiplied, trust)
-    batch, _, rows, cols = torch.nonzero(mask, as_tuple=True)
-    own = weighted[batch, :, rows, cols]  # (N, C + 1)
+    height, width = weighted.shape[-2:]
+    where = torch.nonzero(mask.flatten()).flatten()
+    own = _channels_first(weighted)[:, where]  # (C + 1, N)
     coarse = _coarser(weighted)
     # bilinear 2x up-sampling (half-pixel centres) at those pixels
-    height, width = coarse.shape[-2:]
-    y, x = (rows.to(weighted.dtype) / 2 - 0.25).clamp(min=0.0), (cols.to(weighted.dtype) / 2 - 0.25).clamp(min=0.0)
+    half_h, half_w = coarse.shape[-2:]
+    batch, rest = where // (height * width), where % (height * width)
+    y = ((rest // width).to(weighted.dtype) / 2 - 0.25).clamp(min=0.0)
+    x = ((rest % width).to(weighted.dtype) / 2 - 0.25).clamp(min=0.0)
     top, left = y.long(), x.long()
-    bottom, right = (top + 1).clamp(max=height - 1), (left + 1).clamp(max=width - 1)
-    fy, fx = (y - top)[:, None], (x - left)[:, None]
-    upper = coarse[batch, :, top, left] * (1 - fx) + coarse[batch, :, top, right] * fx
-    lower = coarse[batch, :, bottom, left] * (1 - fx) + coarse[batch, :, bottom, right] * fx
-    filled = own[:, :-1] + (1 - own[:, -1:]) * (upper * (1 - fy) + lower * fy)
-    return filled, (batch, rows, cols)
+    bottom, right = (top + 1).clamp(max=half_h - 1), (left + 1).clamp(max=half_w - 1)
+    fy, fx = y - top, x - left
+    flat, base = _channels_first(coarse), batch * (half_h * half_w)
+    upper = flat[:, base + top * half_w + left] * (1 - fx) + flat[:, base + top * half_w + right] * fx
+    lower = flat[:, base + bottom * half_w + left] * (1 - fx) + flat[:, base + bottom * half_w + right] * fx
+    return own[:-1] + (1 - own[-1:]) * (upper * (1 - fy) + lower * fy), where

@@ -134,9 +134,12 @@ def _share(alpha: torch.Tensor, neighbour: torch.Tensor) -> torch.Tensor:
     return (alpha / (1 - neighbour).clamp(min=_EPS)).clamp(max=1.0)
 
 
-def _premultiply(colour: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+def _premultiply(colour: torch.Tensor, alpha: torch.Tensor, channels_last: bool) -> torch.Tensor:
     """(B, C + 1, h, w) colour times alpha, and alpha, from (B, C, h, w) colour and
-    (B, 1, h, w) alpha; channels-last, the layout the depthwise blur is fastest in."""
+    (B, 1, h, w) alpha; channels-last (the layout the depthwise blur is fastest in) or not
+    (the one down-sampling is fastest in)."""
+    if not channels_last:
+        return torch.cat([colour * alpha, alpha], dim=1)
     if torch.is_grad_enabled() and (colour.requires_grad or alpha.requires_grad):
         return torch.cat([colour * alpha, alpha], dim=1).contiguous(memory_format=torch.channels_last)
     shape = (colour.shape[0], colour.shape[1] + 1, *colour.shape[2:])
@@ -233,7 +236,7 @@ def render_layered(linear: torch.Tensor, coc: torch.Tensor, blades: int = 0, qua
         than the layer's own after a lit layer)."""
         scale, (rows, cols) = scales[k], windows[k]
         alpha = (1.0 - (position[..., rows, cols] - k).abs()).clamp(min=0.0)
-        rgba = _premultiply(linear[..., rows, cols], alpha)
+        rgba = _premultiply(linear[..., rows, cols], alpha, channels_last=scale == 1)
         if scale > 1:  # a tent keeps a point's position (a box would snap it to its block)
             rgba = F.interpolate(rgba, scale_factor=1 / scale, mode="bilinear", antialias=True, align_corners=False)
         rgba = blur_layer(rgba, abs(levels[k]) / scale, blades, in_front=k < zero)
@@ -314,7 +317,8 @@ def render_layered(linear: torch.Tensor, coc: torch.Tensor, blades: int = 0, qua
     out, alpha, background = out[..., crop[0], crop[1]], alpha[..., crop[0], crop[1]], background[..., crop[0], crop[1]]
     uncovered = (alpha < 1 - _UNCOVERED).detach()
     if bool(uncovered.any()):
-        colour, (batch, rows, cols) = fill_behind_at(background, _TRUST, uncovered)
-        hole = (1 - alpha[batch, :, rows, cols]) * colour  # (N, 3)
-        out = out.index_put((batch, torch.arange(3, device=out.device)[:, None], rows, cols), hole.T, accumulate=True)
+        colour, where = fill_behind_at(background.contiguous(), _TRUST, uncovered)
+        hole = (1 - alpha.flatten()[where]) * colour  # (3, N)
+        batch = out.shape[0]
+        out = out.transpose(0, 1).reshape(3, -1).index_add(1, where, hole).reshape(3, batch, height, width).transpose(0, 1)
     return out
