@@ -49,7 +49,9 @@ def _as_batch(tensor: torch.Tensor, name: str, channels: int, height: int | None
 def _check_image(image: torch.Tensor, what: str) -> None:
     if not torch.is_tensor(image) or not image.is_floating_point():
         raise TypeError(f"image must be a floating-point torch.Tensor of {what}")
-    if not torch.isfinite(image).all():
+    if image.numel() == 0:
+        raise ValueError(f"image is empty: shape {tuple(image.shape)}")
+    if not all(math.isfinite(float(v)) for v in torch.aminmax(image.detach())):  # NaN and inf reach an end
         raise ValueError("image contains NaN or infinite values")
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from dofgen.camera import CameraSettings
@@ -11,6 +13,11 @@ def check_depth(depth: torch.Tensor) -> None:
     """Raise ``ValueError`` unless every depth value is finite and positive (metres)."""
     if not torch.is_tensor(depth):
         raise TypeError(f"depth must be a torch.Tensor, got {type(depth).__name__}")
+    if depth.numel() == 0:
+        raise ValueError(f"depth is empty: shape {tuple(depth.shape)}")
+    low, high = (float(v) for v in torch.aminmax(depth.detach()))
+    if low > 0 and math.isfinite(high):  # one pass when all is well (NaN fails the test)
+        return
     bad_finite = int((~torch.isfinite(depth)).sum())
     bad_positive = int((depth <= 0).sum())
     if bad_finite or bad_positive:
