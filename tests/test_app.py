@@ -301,3 +301,31 @@ def test_a_routine_error_logs_one_line(caplog):
         refocus_view(None, 2.8, 50, True, 2.0, *LENS)
     records = [r for r in caplog.records if r.name == "dofgen.ui"]
     assert len(records) == 1 and records[0].exc_info is None and "\n" not in records[0].getMessage()
+
+
+def test_cancel_stops_the_baseline_work():
+    """Cancel ends the baseline's gather (not only the request): the render thread is gone
+    within a second or two, the view is left as it was, and our lens renders right after."""
+    import threading
+    import time
+    from types import SimpleNamespace
+
+    state = load_scene("tabletop")[0]
+    request = SimpleNamespace(session_hash="cancel-test")
+    args = (state, 1.4, 200, False, 2.0, "Circle", 0.0, "TAF lens (baseline)")
+    outcome = {}
+    handler = threading.Thread(target=lambda: outcome.setdefault("out", explore.baseline_view(*args, request=request)))
+    handler.start()
+    time.sleep(1.5)  # estimated at about 20 s: still gathering
+    workers = [t for t in threading.enumerate() if t.name == "baseline-cancel-test"]
+    assert len(workers) == 1 and handler.is_alive()
+    stopped_at = time.perf_counter()
+    explore.stop_baseline(request)
+    workers[0].join(5)
+    handler.join(5)
+    assert not workers[0].is_alive() and not handler.is_alive(), "the baseline kept rendering after Cancel"
+    assert time.perf_counter() - stopped_at < 3
+    assert all(isinstance(o, dict) for o in outcome["out"])  # gr.skip(): the view stays
+    assert "cancel-test" not in explore._BASELINE_STOPS
+    new_state, *_ = refocus_view(state, 1.4, 200, False, 2.0, *LENS)
+    assert new_state.view.method == "layered" and float(new_state.view.camera.f_number) == 1.4

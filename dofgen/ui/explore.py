@@ -8,7 +8,8 @@ while a slider moves. The PNG download and the sweeps render at full resolution.
 A failed action never leaves a control in an error state: handlers raise :class:`UserError`,
 which :func:`friendly` turns into a toast (one log line) and unchanged outputs. The baseline
 lenses render in their own queue, at a size that bounds their time, with a progress bar and
-a cancel button, so the default lens's sliders never wait behind them.
+a cancel button that stops the render's work (not only the request), so the default lens's
+sliders never wait behind them.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from dofgen import scenes
 from dofgen.camera import STANDARD_STOPS, CameraSettings
 from dofgen.focus import focus_at
 from dofgen.imageio import MAX_SIDE, InputError, open_photo, read_depth
-from dofgen.lens import DEFAULT_HIGHLIGHT_BOOST, coc_diameter_px
+from dofgen.lens import DEFAULT_HIGHLIGHT_BOOST, RenderStopped, coc_diameter_px
 from dofgen.lens.gather import window_offsets
 from dofgen.pipeline import DefocusPipeline, DefocusResult, refocus, resized
 from dofgen.ui.files import named_path, new_path, save_image
@@ -51,9 +52,10 @@ PREVIEW_SIDE = 448
 REST_S = 0.25
 #: A baseline lens renders at a size whose estimated time stays under this (seconds).
 BASELINE_BUDGET_S = 20.0
-#: Seconds per pixel and window offset of the baseline gathers (2 CPU cores, under load);
-#: refined by every render this process makes.
-BASELINE_COST = {"taf": 2.0e-7, "drbokeh": 3.5e-7}
+#: Seconds per pixel and window offset of the baseline gathers, measured on 2 CPU cores at
+#: load 3 to 5 (TAF 1.6e-8 at 400 and 700 px; Dr.Bokeh 0.8e-7 to 1.5e-7); refined by every
+#: render this process makes.
+BASELINE_COST = {"taf": 1.6e-8, "drbokeh": 1.2e-7}
 #: Focus distance slider bounds never go inside these (metres).
 FOCUS_LIMITS_M = (0.1, 30.0)
 SOURCE_LABELS = {
@@ -283,13 +285,14 @@ def _settings(state, f_number, focal_length_mm, auto_focus, focus_distance_m, bl
     return Settings(camera, float(focus), bool(auto_focus), method, 0 if blades == "Circle" or method != "layered" else int(blades), float(highlight_boost))
 
 
-def _render(scene: DefocusResult, state: ExploreState, s: Settings, quality: str = "accurate") -> DefocusResult:
-    """The lens on ``scene`` with the controls' settings; ``quality="fast"`` for live previews."""
+def _render(scene: DefocusResult, state: ExploreState, s: Settings, quality: str = "accurate", should_stop=None) -> DefocusResult:
+    """The lens on ``scene`` with the controls' settings; ``quality="fast"`` for live
+    previews; ``should_stop`` ends a baseline's gather early (:class:`RenderStopped`)."""
     source = state.scene.focus_source if s.auto else "user"
     try:
         return refocus(
             scene, s.camera, focus_distance=s.focus_m, method=s.method, blades=s.blades,
-            highlight_boost=s.highlight_boost, focus_source=source, quality=quality,
+            highlight_boost=s.highlight_boost, focus_source=source, quality=quality, should_stop=should_stop,
         )
     except ValueError as error:
         raise UserError(str(error)) from None
@@ -370,11 +373,25 @@ def baseline_scale(scene: DefocusResult, camera: CameraSettings, method: str, bu
     return 1.0 if estimate <= budget_s else (budget_s / estimate) ** 0.25 * 0.97
 
 
+#: Per session: the stop flag of its running baseline render (set by Cancel, or by choosing
+#: our lens). Gradio's ``cancels`` ends the request only; the flag ends the work.
+_BASELINE_STOPS: dict[str, threading.Event] = {}
+
+
+def stop_baseline(request: gr.Request = None) -> None:
+    """Stop the session's baseline render: its gather ends within a few window offsets.
+    (Under ZeroGPU the render runs in another process and is not reached; it is fast there.)"""
+    stop = _BASELINE_STOPS.get(_session(request))
+    if stop is not None:
+        stop.set()
+
+
 @friendly(4)
 @gpu(duration=60)
-def baseline_view(state, f_number, focal_length_mm, auto_focus, focus_distance_m, blades, highlight_boost, method_label, progress: gr.Progress = gr.Progress()):
+def baseline_view(state, f_number, focal_length_mm, auto_focus, focus_distance_m, blades, highlight_boost, method_label, request: gr.Request = None, progress: gr.Progress = gr.Progress()):
     """A baseline lens (TAF or Dr.Bokeh): the view at a size that keeps it within
-    :data:`BASELINE_BUDGET_S`, with a progress bar that counts against the estimate."""
+    :data:`BASELINE_BUDGET_S`, with a progress bar that counts against the estimate;
+    :func:`stop_baseline` ends it early and leaves the view as it was."""
     s = _settings(state, f_number, focal_length_mm, auto_focus, focus_distance_m, blades, highlight_boost, method_label)
     if s.method == "layered":
         return (gr.skip(),) * 4
@@ -383,22 +400,31 @@ def baseline_view(state, f_number, focal_length_mm, auto_focus, focus_distance_m
     scene = resized(state.view, max(64, int(max(state.view.all_in_focus.size) * scale)))
     estimate = baseline_estimate(scene, camera, s.method)
     label = {"taf": "TAF lens", "drbokeh": "Dr.Bokeh lens"}[s.method]
-    done = threading.Event()
+    done, stop = threading.Event(), threading.Event()
+    session = _session(request)
+    _BASELINE_STOPS[session] = stop
     outcome: dict = {}
 
     def work() -> None:
         try:
-            outcome["result"] = _render(scene, state, s)
-        except UserError as error:
+            outcome["result"] = _render(scene, state, s, should_stop=stop.is_set)
+        except (UserError, RenderStopped) as error:
             outcome["error"] = error
         finally:
             done.set()
 
     start = time.perf_counter()
-    threading.Thread(target=work, daemon=True).start()
-    while not done.wait(0.5):
-        elapsed = time.perf_counter() - start
-        progress(min(elapsed / max(estimate, 1e-3), 0.99), desc=f"{label}: {elapsed:.0f} s of about {estimate:.0f} s")
+    threading.Thread(target=work, name=f"baseline-{session}", daemon=True).start()
+    try:
+        while not done.wait(0.5):
+            elapsed = time.perf_counter() - start
+            progress(min(elapsed / max(estimate, 1e-3), 0.99), desc=f"{label}: {elapsed:.0f} s of about {estimate:.0f} s")
+    finally:
+        if _BASELINE_STOPS.get(session) is stop:
+            del _BASELINE_STOPS[session]
+    if isinstance(outcome.get("error"), RenderStopped):
+        LOG.info("baseline_view: %s stopped after %.1f s", label, time.perf_counter() - start)
+        return (gr.skip(),) * 4
     if "error" in outcome:
         raise outcome["error"]
     elapsed = time.perf_counter() - start
@@ -409,10 +435,13 @@ def baseline_view(state, f_number, focal_length_mm, auto_focus, focus_distance_m
     return new, image, f"{text} · {label} rendered at {size} in {elapsed:.1f} s (estimated {estimate:.0f} s)", focus
 
 
-def lens_controls(method_label: str) -> tuple[dict, dict]:
+def lens_controls(method_label: str, request: gr.Request = None) -> tuple[dict, dict]:
     """The blade control is for the layered lens only: disabled, with a hint, for baselines;
-    the cancel button shows for baselines only."""
+    the cancel button shows for baselines only. Choosing our lens stops a baseline render,
+    whose late picture would replace our lens's."""
     layered = METHOD_LABELS.get(method_label) == "layered"
+    if layered:
+        stop_baseline(request)
     hint = None if layered else "Blades shape our layered lens only; the baselines gather round discs."
     return gr.update(interactive=layered, info=hint), gr.update(visible=not layered)
 
@@ -571,7 +600,7 @@ def build_explore_tab(demo: gr.Blocks) -> None:
     method.input(lens_controls, method, [blades, cancel], queue=False, show_progress="hidden", api_visibility="private")
     clicked = image.select(focus_from_click, state, [auto, focus], concurrency_id="lens", show_progress="hidden", **hidden)
     with_baseline(clicked.then(refocus_view, **view, **hidden))
-    cancel.click(None, None, None, cancels=baseline_events, queue=False)
+    cancel.click(stop_baseline, None, None, cancels=baseline_events, queue=False, show_progress="hidden", api_visibility="private")
     sweep_aperture.click(render_aperture_sweep, state, video, concurrency_id="sweep", concurrency_limit=1)
     sweep_focus.click(render_focus_sweep, state, video, concurrency_id="sweep", concurrency_limit=1)
     maps_button.click(show_maps, state, maps, concurrency_id="lens")
