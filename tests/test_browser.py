@@ -230,6 +230,40 @@ def test_baseline_lens_in_its_own_queue(app_url, browser):
     page.close()
 
 
+def test_cancel_stops_a_baseline_render(app_url, browser):
+    """A long TAF render (200 mm, f/1.4: about 20 s), cancelled after a second: the server's
+    render thread ends and its cores go idle; our lens then renders at once."""
+    import threading
+
+    page = _open(browser, app_url)
+    focal = page.locator("#explore-focal-length input[type=number]")
+    focal.fill("200")
+    focal.press("Tab")
+    _wait_info(page, "200 mm")
+    aperture = page.locator("#explore-aperture input[type=number]")
+    aperture.fill("1.4")
+    aperture.press("Tab")
+    _wait_info(page, "f/1.4")
+    page.locator("#explore-method").get_by_text("TAF lens (baseline)").click()
+    page.wait_for_function("() => [...document.querySelectorAll('.progress-text, .progress-level, .meta-text')].some(e => e.innerText.includes('TAF lens'))", timeout=30_000)
+    assert any(t.name.startswith("baseline-") for t in threading.enumerate())
+    page.locator("#explore-cancel").click()
+    deadline = time.perf_counter() + 5
+    while any(t.name.startswith("baseline-") for t in threading.enumerate()) and time.perf_counter() < deadline:
+        time.sleep(0.1)
+    assert not any(t.name.startswith("baseline-") for t in threading.enumerate()), "the baseline kept rendering"
+    cpu, wall = time.process_time(), time.perf_counter()
+    time.sleep(2)
+    assert time.process_time() - cpu < 0.5 * (time.perf_counter() - wall)  # the cores are free again
+    assert "TAF lens rendered" not in _info(page)
+    page.locator("#explore-method").get_by_text("Ours (layered)").click()
+    aperture.fill("2")
+    aperture.press("Tab")
+    assert _wait_info(page, "f/2.0", 10) < 5
+    assert _stuck_controls(page) == []
+    page.close()
+
+
 def test_explore_in_a_browser(app_url, browser, tmp_path):
     shots = _shots_dir(tmp_path)
     page = browser.new_page(viewport={"width": 1366, "height": 900})
