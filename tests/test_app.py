@@ -70,6 +70,20 @@ def test_click_focuses_on_the_surface_under_the_pointer():
         assert _skipped(focus_from_click(state, gr.SelectData(None, {"index": [5000, 10], "value": None})))
 
 
+def test_a_click_on_a_live_preview_lands_on_the_view(tmp_path):
+    """A preview is sent at its own (smaller) size: a click on it is scaled to the view."""
+    state = load_scene("tabletop")[0]
+    preview = tmp_path / "preview.jpg"
+    state.preview.image.save(preview)
+    scale = state.preview.all_in_focus.width / state.view.all_in_focus.width
+    assert scale < 0.6
+    for x, y in ((450, 600), (500, 100)):
+        at = gr.SelectData(None, {"index": [round(x * scale), round(y * scale)], "value": None})
+        assert focus_from_click(state, at, str(preview))[1] == pytest.approx(float(state.view.depth[y, x]), rel=0.05)
+    shown = refocus_view(state, 2.8, 50, False, 2.0, *LENS)[1]
+    assert focus_from_click(state, gr.SelectData(None, {"index": [450, 600], "value": None}), shown)[1] == pytest.approx(float(state.view.depth[600, 450]), rel=0.05)
+
+
 @pytest.mark.parametrize(
     "args, match",
     [

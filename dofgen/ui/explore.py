@@ -48,6 +48,8 @@ MAX_UPLOAD_SIDE = MAX_SIDE
 VIEW_SIDE = 1280
 #: Longer side of the live preview rendered while a slider moves.
 PREVIEW_SIDE = 448
+#: JPEG quality of a live preview (it is replaced by the view within a second).
+PREVIEW_JPEG_QUALITY = 80
 #: A full view follows the last preview once the control has rested this long (seconds).
 REST_S = 0.25
 #: A baseline lens renders at a size whose estimated time stays under this (seconds).
@@ -145,12 +147,20 @@ def _start(result: DefocusResult, caption: str = "") -> tuple:
     )
 
 
+def largest_coc_px(scene: DefocusResult, camera: CameraSettings) -> float:
+    """The largest CoC diameter on ``scene`` in pixels: at its nearest or farthest depth (the
+    CoC grows monotonically away from the focus), so two values instead of every pixel."""
+    depth = scene.depth
+    ends = torch.stack([depth.min(), depth.max()])
+    return float(coc_diameter_px(ends, camera, scene.all_in_focus.width).abs().max())
+
+
 def _focus_text(result: DefocusResult) -> str:
     scale = result.all_in_focus.width
     return (
         f"Focus **{result.focus_distance:.2f} m** ({SOURCE_LABELS.get(result.focus_source, result.focus_source)}) · "
         f"f/{float(result.camera.f_number):.1f} · {float(result.camera.focal_length_mm):g} mm · "
-        f"largest blur {float(result.coc.abs().max()):.0f} px at {scale} px wide"
+        f"largest blur {largest_coc_px(result, result.camera):.0f} px at {scale} px wide"
     )
 
 
@@ -331,8 +341,9 @@ def preview_view(state, f_number, focal_length_mm, auto_focus, focus_distance_m,
     s = _settings(state, f_number, focal_length_mm, auto_focus, focus_distance_m, blades, highlight_boost, method_label)
     if s.method != "layered":
         return gr.skip()
-    # shown at the view's size, so a click on a preview lands on the view's pixels
-    return save_image(_render(state.preview, state, s, quality="fast").image.resize(state.view.all_in_focus.size, Image.Resampling.BILINEAR))
+    # sent at its own size (the browser scales it to the view's box; a click on it is scaled
+    # back to the view's pixels by focus_from_click)
+    return save_image(_render(state.preview, state, s, quality="fast").image, PREVIEW_JPEG_QUALITY)
 
 
 @friendly(4)
@@ -361,7 +372,7 @@ def settled_view(state, f_number, focal_length_mm, auto_focus, focus_distance_m,
 def baseline_estimate(scene: DefocusResult, camera: CameraSettings, method: str) -> float:
     """Estimated seconds for a baseline lens on ``scene``: pixels times window offsets."""
     width, height = scene.all_in_focus.size
-    radius = float(coc_diameter_px(scene.depth, camera, width).abs().max()) / 2
+    radius = largest_coc_px(scene, camera) / 2
     offsets = sum(1 for _ in window_offsets(radius))
     return BASELINE_COST[method] * width * height * offsets
 
@@ -446,12 +457,26 @@ def lens_controls(method_label: str, request: gr.Request = None) -> tuple[dict, 
     return gr.update(interactive=layered, info=hint), gr.update(visible=not layered)
 
 
+def _shown_width(path: str | None) -> int | None:
+    """Pixel width of the picture the browser shows (a preview is smaller than the view)."""
+    try:
+        with Image.open(path) as shown:  # reads the header only
+            return shown.width
+    except (OSError, TypeError, ValueError, AttributeError):
+        return None
+
+
 @friendly(2)
-def focus_from_click(state: ExploreState | None, event: gr.SelectData) -> tuple[bool, float]:
-    """Clicking the picture focuses there: automatic focus off, the slider at that depth."""
+def focus_from_click(state: ExploreState | None, event: gr.SelectData, shown: str | None = None) -> tuple[bool, float]:
+    """Clicking the picture focuses there: automatic focus off, the slider at that depth.
+    ``shown`` is the picture clicked on; a click on a (smaller) preview is scaled to the view."""
     if state is None:
         raise UserError("Pick, generate or upload a scene first.")
     x, y = (event.index or (None, None))[:2]
+    width = _shown_width(shown)
+    if width and width != state.view.all_in_focus.width and isinstance(x, (int, float)) and isinstance(y, (int, float)):
+        scale = state.view.all_in_focus.width / width
+        x, y = min(round(x * scale), state.view.all_in_focus.width - 1), min(round(y * scale), state.view.all_in_focus.height - 1)
     depth = state.view.depth.cpu()
     try:
         return False, round(focus_at(depth, x, y), 2)
@@ -598,7 +623,7 @@ def build_explore_tab(demo: gr.Blocks) -> None:
     for index, choice in enumerate((auto, blades, method)):
         with_baseline(choice.input(refocus_view, **view, **(hidden if index else {})))
     method.input(lens_controls, method, [blades, cancel], queue=False, show_progress="hidden", api_visibility="private")
-    clicked = image.select(focus_from_click, state, [auto, focus], concurrency_id="lens", show_progress="hidden", **hidden)
+    clicked = image.select(focus_from_click, [state, image], [auto, focus], concurrency_id="lens", show_progress="hidden", **hidden)
     with_baseline(clicked.then(refocus_view, **view, **hidden))
     cancel.click(stop_baseline, None, None, cancels=baseline_events, queue=False, show_progress="hidden", api_visibility="private")
     sweep_aperture.click(render_aperture_sweep, state, video, concurrency_id="sweep", concurrency_limit=1)
