@@ -29,7 +29,8 @@ def test_bundled_scenes_load_with_metric_depth():
 
 
 def test_scene_loads_focused_on_its_focus_point():
-    state, image, focus_text, caption, f_number, focal, focus, auto = load_scene("tabletop")
+    state, image, focus_text, caption, f_number, focal, focus, auto, video, png = load_scene("tabletop")
+    assert video["visible"] is False and png["visible"] is False  # the previous scene's sweep and PNG go
     assert auto is True and "focus point" in focus_text and "CC0" in caption
     assert focus["value"] == pytest.approx(1.14, abs=0.02) and focal == 50.0  # the red cylinder in front
     assert focus["minimum"] <= 1.14 * 0.8 and focus["maximum"] >= 5.0
@@ -170,7 +171,7 @@ def test_photo_with_a_depth_map_and_exif(tmp_path):
     depth = np.full((24, 32), 3.0, dtype=np.float32)
     depth[5, 5] = np.nan
     np.save(tmp_path / "depth.npy", depth)
-    state, image, focus_text, notes, f_number, focal, focus, auto = use_photo(str(photo), str(tmp_path / "depth.npy"))
+    state, image, focus_text, notes, f_number, focal, focus, auto, *_ = use_photo(str(photo), str(tmp_path / "depth.npy"))
     assert (f_number, focal) == (2.0, 85.0) and Image.open(image).size == (64, 48)
     assert "EXIF" in notes and "holes filled" in notes and "resized from 32x24" in notes
     assert state.scene.depth.shape == (48, 64)

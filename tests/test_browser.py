@@ -306,15 +306,79 @@ def test_explore_in_a_browser(app_url, browser, tmp_path):
     assert ready > 1.0  # 43 frames at 12 fps
     page.screenshot(path=str(shots / "explore-laptop-sweep.png"), full_page=True)
 
-    phone = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2)
-    phone.goto(app_url)
-    _wait_new_image(phone, "")
-    picture = phone.locator("#explore-image img").first.bounding_box()
-    slider = phone.locator("#explore-aperture").bounding_box()
-    assert slider["y"] - (picture["y"] + picture["height"]) < 200  # the controls sit under the picture
-    assert picture["height"] < 0.6 * 844
-    phone.screenshot(path=str(shots / "explore-phone.png"), full_page=True)
-    assert (shots / "explore-phone.png").stat().st_size > 10_000
+    page.get_by_role("tab", name="Your photo").click()  # a new scene: the old sweep goes
+    page.locator("#explore-upload input[type=file]").set_input_files(str(_portrait(tmp_path)[0]))
+    page.locator("#explore-depth-upload input[type=file]").set_input_files(str(_portrait(tmp_path)[1]))
+    page.wait_for_timeout(1000)
+    page.locator("#explore-use-photo").click()
+    _wait_info(page, "400 px wide", 60)
+    page.wait_for_selector("#explore-video", state="hidden", timeout=10_000)
+
+
+def _portrait(folder: Path) -> tuple[Path, Path]:
+    """A 400x600 portrait photo and its depth map (.npz)."""
+    import numpy as np
+    from PIL import Image
+
+    photo, depth = folder / "portrait.jpg", folder / "portrait.npz"
+    if not photo.exists():
+        picture = Image.new("RGB", (400, 600), (40, 60, 90))
+        picture.paste((230, 200, 40), (100, 150, 300, 450))
+        picture.save(photo)
+        np.savez_compressed(depth, depth=np.tile(np.linspace(1.0, 8.0, 600, dtype=np.float32)[:, None], (1, 400)))
+    return photo, depth
+
+
+def _fits_its_picture(page, selector: str) -> bool:
+    """The element's box has its picture's aspect ratio (within a pixel): no letterbox bars."""
+    return page.locator(selector).first.evaluate(
+        """e => { const r = e.getBoundingClientRect(); const w = e.naturalWidth || e.videoWidth, h = e.naturalHeight || e.videoHeight;
+                  return Math.abs(r.height - r.width * h / w) <= 1.5 || Math.abs(r.width - r.height * w / h) <= 1.5; }"""
+    )
+
+
+@pytest.mark.parametrize("viewport", [(390, 844), (1366, 900)], ids=["phone", "laptop"])
+def test_layout_keeps_the_controls_by_the_picture(app_url, browser, tmp_path, viewport):
+    """Phone and laptop: the picture sized to itself (no letterbox in a tall box), under 50 %
+    (phone) or 70 % of the screen's height; the sliders right under it; no empty PNG or video
+    boxes; a sweep video sized to itself too; a portrait photo fits the screen."""
+    width, height = viewport
+    shots = _shots_dir(tmp_path)
+    page = browser.new_page(viewport={"width": width, "height": height}, device_scale_factor=2 if width < 640 else 1)
+    page.goto(app_url)
+    _wait_new_image(page, "")
+    frame = page.locator("#explore-image").bounding_box()
+    picture = page.locator("#explore-image img").first.bounding_box()
+    aperture = page.locator("#explore-aperture").bounding_box()
+    assert frame["height"] - picture["height"] < 4 and _fits_its_picture(page, "#explore-image img")
+    assert picture["height"] <= (0.5 if width < 640 else 0.7) * height
+    assert 0 < aperture["y"] - (picture["y"] + picture["height"]) < 100  # the focus line between
+    if width < 640:
+        assert picture["y"] + picture["height"] < height and aperture["y"] < height  # both on the first screen
+    assert page.locator("#explore-png").count() == 0 or not page.locator("#explore-png").is_visible()
+    assert page.locator("#explore-video").count() == 0 or not page.locator("#explore-video").is_visible()
+    page.screenshot(path=str(shots / f"explore-{width}.png"), full_page=True)
+    page.locator("#explore-sweep-aperture").click()
+    page.wait_for_selector("#explore-video video[src]", timeout=120_000)
+    page.wait_for_function("() => document.querySelector('#explore-video video').videoWidth > 0", timeout=60_000)
+    video = page.locator("#explore-video video").bounding_box()
+    assert video["height"] <= (0.5 if width < 640 else 0.7) * height
+    if width < 640:
+        assert _fits_its_picture(page, "#explore-video video")
+    page.screenshot(path=str(shots / f"explore-{width}-sweep.png"), full_page=True)
+    photo, depth = _portrait(tmp_path)
+    page.get_by_role("tab", name="Your photo").click()
+    page.locator("#explore-upload input[type=file]").set_input_files(str(photo))
+    page.locator("#explore-depth-upload input[type=file]").set_input_files(str(depth))
+    page.wait_for_timeout(1000)
+    page.locator("#explore-use-photo").click()
+    _wait_info(page, "400 px wide", 60)
+    page.wait_for_function("() => { const i = document.querySelector('#explore-image img'); return i && i.complete && i.naturalHeight === 600; }")
+    picture = page.locator("#explore-image img").first.bounding_box()
+    assert picture["height"] <= (0.5 if width < 640 else 0.7) * height
+    assert page.locator("#explore-image").bounding_box()["height"] - picture["height"] < 4
+    page.screenshot(path=str(shots / f"explore-{width}-portrait.png"), full_page=True)
+    page.close()
 
 
 def test_upload_and_slider_latency_at_1024(app_url, browser, tmp_path):

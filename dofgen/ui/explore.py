@@ -66,11 +66,13 @@ SOURCE_LABELS = {
 }
 PHOTO_LIMITS = f"JPEG or PNG, up to {MAX_UPLOAD_BYTES // 2**20} MB and {MAX_SIDE} px a side"
 DEPTH_LIMITS = f".npy or .npz in metres, or 16-bit PNG in mm; the photo's aspect ratio; up to {MAX_UPLOAD_BYTES // 2**20} MB and {MAX_SIDE} px a side"
-#: CSS for the phone layout: the picture sized to its content, nothing letterboxed.
+#: CSS: the picture and the sweep sized to their content (no letterbox bars in a fixed box),
+#: at most 70 % of the window's height (48 % on a phone, so the sliders show under it).
 CSS = """
+#explore-image, #explore-video { height: auto !important; }
+#explore-image .image-container, #explore-image img, #explore-video video { max-height: min(70vh, 620px); height: auto; }
 @media (max-width: 640px) {
-  #explore-image .image-container, #explore-image img { max-height: 48vh; height: auto; }
-  #explore-image { height: auto !important; }
+  #explore-image .image-container, #explore-image img, #explore-video video { max-height: 48vh; }
 }
 """
 
@@ -136,7 +138,8 @@ def focus_range(depth: torch.Tensor) -> tuple[float, float]:
 
 def _start(result: DefocusResult, caption: str = "") -> tuple:
     """Outputs shared by every way of making a scene: state, image, focus text, notes,
-    aperture, focal length, focus (its range following the depth), automatic focus."""
+    aperture, focal length, focus (its range following the depth), automatic focus, and the
+    previous scene's sweep video and PNG hidden."""
     state = ExploreState.start(result)
     camera = result.camera
     low, high = focus_range(result.depth)
@@ -144,6 +147,7 @@ def _start(result: DefocusResult, caption: str = "") -> tuple:
         state, save_image(state.view.image), _focus_text(state.view), caption or _notes(result),
         float(camera.f_number), float(camera.focal_length_mm),
         gr.update(minimum=low, maximum=high, value=round(result.focus_distance, 2)), result.focus_source != "user",
+        gr.update(value=None, visible=False), gr.update(value=None, visible=False),
     )
 
 
@@ -168,7 +172,7 @@ def _notes(result: DefocusResult) -> str:
     return "\n".join(f"- {note}" for note in result.notes)
 
 
-@friendly(8)
+@friendly(10)
 def load_scene(name: str) -> tuple:
     """A bundled scene, focused on its focus point (or found automatically)."""
     try:
@@ -182,7 +186,7 @@ def load_scene(name: str) -> tuple:
     return _start(result, f"**{meta.get('title', name)}** — {meta.get('source', '')}. Licence: {meta.get('licence', '?')}.")
 
 
-@friendly(8)
+@friendly(10)
 @gpu(duration=120)
 def generate_scene(prompt: str, seed: float, f_number: float, focal_length_mm: float, progress: gr.Progress = gr.Progress()) -> tuple:
     """Generate a scene from a prompt (needs the generator and depth models)."""
@@ -228,7 +232,7 @@ def _size(path: str) -> int:
     return Path(path).stat().st_size
 
 
-@friendly(8)
+@friendly(10)
 @gpu(duration=60)
 def use_photo(path: str | None, depth_path: str | None) -> tuple:
     """A user's photo: camera from its EXIF, depth from the model or an uploaded map."""
@@ -606,8 +610,8 @@ def build_explore_tab(demo: gr.Blocks) -> None:
         """After ``event``: the baseline lens, when one is chosen, in its own queue."""
         baseline_events.append(event.then(**baseline, **(hidden if baseline_events else {})))
 
-    scene_outputs = [state, image, focus_info, caption, f_number, focal, focus, auto]
-    started = [state, image, focus_info, notes, f_number, focal, focus, auto]
+    scene_outputs = [state, image, focus_info, caption, f_number, focal, focus, auto, video, png_file]
+    started = [state, image, focus_info, notes, f_number, focal, focus, auto, video, png_file]
     with_baseline(scene.input(load_scene, scene, scene_outputs, concurrency_id="lens"))
     demo.load(load_scene, scene, scene_outputs, concurrency_id="lens", **hidden)
     making = dict(concurrency_id="generate", concurrency_limit=1, show_progress_on=[image])
