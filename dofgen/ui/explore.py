@@ -433,7 +433,7 @@ def baseline_view(state, f_number, focal_length_mm, auto_focus, focus_distance_m
     try:
         while not done.wait(0.5):
             elapsed = time.perf_counter() - start
-            progress(min(elapsed / max(estimate, 1e-3), 0.99), desc=f"{label}: {elapsed:.0f} s of about {estimate:.0f} s")
+            progress(min(elapsed / max(estimate, 1e-3), 0.99), desc=f"{label}: {elapsed:.0f} s of about {_seconds(estimate)}")
     finally:
         if _BASELINE_STOPS.get(session) is stop:
             del _BASELINE_STOPS[session]
@@ -447,7 +447,12 @@ def baseline_view(state, f_number, focal_length_mm, auto_focus, focus_distance_m
     result = outcome["result"]
     new, image, text, focus = _view_outputs(state, s, result)
     size = "x".join(map(str, result.all_in_focus.size))
-    return new, image, f"{text} · {label} rendered at {size} in {elapsed:.1f} s (estimated {estimate:.0f} s)", focus
+    return new, image, f"{text} · {label} rendered at {size} in {elapsed:.1f} s (estimated {_seconds(estimate)})", focus
+
+
+def _seconds(seconds: float) -> str:
+    """``seconds`` for people: "0.4 s", "18 s"."""
+    return f"{seconds:.1f} s" if seconds < 10 else f"{seconds:.0f} s"
 
 
 def lens_controls(method_label: str, request: gr.Request = None) -> tuple[dict, dict]:
