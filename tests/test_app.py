@@ -222,7 +222,7 @@ def test_launched_app_over_the_api():
         client = Client(demo.local_url, verbose=False)
         endpoints = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
         assert {"/refocus_view", "/load_scene", "/use_photo", "/generate_scene"} <= set(endpoints)
-        picture, focus_text, caption, f_number, focal, focus, auto = client.predict("tabletop", api_name="/load_scene")
+        picture, focus_text, caption, f_number, focal, focus, auto, *_ = client.predict("tabletop", api_name="/load_scene")
         wide, _, used = client.predict(1.4, 50, False, 1.2, *LENS, api_name="/refocus_view")
         narrow, _, _ = client.predict(22.0, 50, False, 1.2, *LENS, api_name="/refocus_view")
         assert used == 1.2
@@ -252,7 +252,7 @@ def test_focus_range_follows_a_deep_photo(tmp_path):
     launch(demo, prevent_thread_lock=True, server_name="127.0.0.1", quiet=True)
     try:
         client = Client(demo.local_url, verbose=False)
-        *_, focus, auto = client.predict(handle_file(str(tmp_path / "photo.jpg")), handle_file(str(tmp_path / "depth.npy")), api_name="/use_photo")
+        *_, focus, auto, video, png = client.predict(handle_file(str(tmp_path / "photo.jpg")), handle_file(str(tmp_path / "depth.npy")), api_name="/use_photo")
         assert focus["maximum"] >= 100 and focus["minimum"] <= 0.8
         _, text, used = client.predict(2.8, 50, False, 97.8, *LENS, api_name="/refocus_view")
         assert used == 97.8 and "97.80 m" in text

@@ -45,8 +45,8 @@ BLADE_CHOICES = ["Circle", "5", "6", "7", "8", "9"]
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 MAX_UPLOAD_SIDE = MAX_SIDE
 #: Longer side of the view the sliders render (the PNG and the sweeps use full resolution):
-#: display resolution on a laptop, and about 0.7 MP for a 3:2 photo, so a slider stays near 1 s
-#: on 2 cores whatever the upload size.
+#: display resolution on a laptop, and about 0.7 MP for a 3:2 photo, so a slider costs the same
+#: whatever the upload size.
 VIEW_SIDE = 1024
 #: Longer side of the live preview rendered while a slider moves.
 PREVIEW_SIDE = 448
