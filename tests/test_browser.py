@@ -104,6 +104,25 @@ def _open(browser, app_url, viewport=(1366, 900)):
     return page
 
 
+def _type(page, control: str, value: str, shown: str) -> None:
+    """Type ``value`` into the number box of ``#explore-<control>``, Tab, and wait for the
+    render whose focus line contains ``shown``."""
+    box = page.locator(f"#explore-{control} input[type=number]")
+    box.fill(value)
+    box.press("Tab")
+    _wait_info(page, shown)
+
+
+def _use_photo(page, photo: Path, depth: Path, width_px: int) -> None:
+    """Upload ``photo`` with its ``depth`` map and wait for the view ``width_px`` wide."""
+    page.get_by_role("tab", name="Your photo").click()
+    page.locator("#explore-upload input[type=file]").set_input_files(str(photo))
+    page.locator("#explore-depth-upload input[type=file]").set_input_files(str(depth))
+    page.wait_for_timeout(1000)
+    page.locator("#explore-use-photo").click()
+    _wait_info(page, f"{width_px} px wide", 60)
+
+
 def test_every_way_of_setting_a_slider_renders_the_value_shown(app_url, browser):
     """Typing then Tab or Enter, arrow keys and dragging all render the value in the box."""
     page = _open(browser, app_url)
@@ -193,22 +212,11 @@ def test_a_deep_rotated_photo(app_url, browser, tmp_path):
     depth = np.tile(np.linspace(2.0, 100.0, 600, dtype=np.float32)[:, None], (1, 400))  # upright: 400 wide, 600 high
     np.savez_compressed(tmp_path / "depth.npz", depth=depth)
     page = _open(browser, app_url)
-    page.get_by_role("tab", name="Your photo").click()
-    page.locator("#explore-upload input[type=file]").set_input_files(str(photo))
-    page.locator("#explore-depth-upload input[type=file]").set_input_files(str(tmp_path / "depth.npz"))
-    page.wait_for_timeout(1000)
-    page.locator("#explore-use-photo").click()
-    _wait_info(page, "400 px wide", 60)
+    _use_photo(page, photo, tmp_path / "depth.npz", 400)
     assert _natural_size(page) == [400, 600]
     assert float(page.locator("#explore-focus input[type=range]").get_attribute("max")) >= 100
-    focus = page.locator("#explore-focus input[type=number]")
-    focus.fill("97.8")
-    focus.press("Tab")
-    _wait_info(page, "97.80 m")
-    aperture = page.locator("#explore-aperture input[type=number]")
-    aperture.fill("2")
-    aperture.press("Tab")
-    _wait_info(page, "f/2.0")
+    _type(page, "focus", "97.8", "97.80 m")
+    _type(page, "aperture", "2", "f/2.0")
     _click_picture(page, 0.5, 0.1)  # a tenth of the way down: about 12 m
     page.wait_for_function("() => parseFloat(document.querySelector('#explore-focus input[type=number]').value) < 15", timeout=30_000)
     _wait_info(page, f"Focus {page.locator('#explore-focus input[type=number]').input_value()[:3]}")
@@ -236,14 +244,8 @@ def test_cancel_stops_a_baseline_render(app_url, browser):
     import threading
 
     page = _open(browser, app_url)
-    focal = page.locator("#explore-focal-length input[type=number]")
-    focal.fill("200")
-    focal.press("Tab")
-    _wait_info(page, "200 mm")
-    aperture = page.locator("#explore-aperture input[type=number]")
-    aperture.fill("1.4")
-    aperture.press("Tab")
-    _wait_info(page, "f/1.4")
+    _type(page, "focal-length", "200", "200 mm")
+    _type(page, "aperture", "1.4", "f/1.4")
     page.locator("#explore-method").get_by_text("TAF lens (baseline)").click()
     page.wait_for_function("() => [...document.querySelectorAll('.progress-text, .progress-level, .meta-text')].some(e => e.innerText.includes('TAF lens'))", timeout=30_000)
     assert any(t.name.startswith("baseline-") for t in threading.enumerate())
@@ -257,9 +259,9 @@ def test_cancel_stops_a_baseline_render(app_url, browser):
     assert time.process_time() - cpu < 0.5 * (time.perf_counter() - wall)  # the cores are free again
     assert "TAF lens rendered" not in _info(page)
     page.locator("#explore-method").get_by_text("Ours (layered)").click()
-    aperture.fill("2")
-    aperture.press("Tab")
-    assert _wait_info(page, "f/2.0", 10) < 5
+    start = time.perf_counter()
+    _type(page, "aperture", "2", "f/2.0")
+    assert time.perf_counter() - start < 5
     assert _stuck_controls(page) == []
     page.close()
 
@@ -306,12 +308,7 @@ def test_explore_in_a_browser(app_url, browser, tmp_path):
     assert ready > 1.0  # 43 frames at 12 fps
     page.screenshot(path=str(shots / "explore-laptop-sweep.png"), full_page=True)
 
-    page.get_by_role("tab", name="Your photo").click()  # a new scene: the old sweep goes
-    page.locator("#explore-upload input[type=file]").set_input_files(str(_portrait(tmp_path)[0]))
-    page.locator("#explore-depth-upload input[type=file]").set_input_files(str(_portrait(tmp_path)[1]))
-    page.wait_for_timeout(1000)
-    page.locator("#explore-use-photo").click()
-    _wait_info(page, "400 px wide", 60)
+    _use_photo(page, *_portrait(tmp_path), 400)  # a new scene: the old sweep goes
     page.wait_for_selector("#explore-video", state="hidden", timeout=10_000)
 
 
@@ -366,13 +363,7 @@ def test_layout_keeps_the_controls_by_the_picture(app_url, browser, tmp_path, vi
     if width < 640:
         assert _fits_its_picture(page, "#explore-video video")
     page.screenshot(path=str(shots / f"explore-{width}-sweep.png"), full_page=True)
-    photo, depth = _portrait(tmp_path)
-    page.get_by_role("tab", name="Your photo").click()
-    page.locator("#explore-upload input[type=file]").set_input_files(str(photo))
-    page.locator("#explore-depth-upload input[type=file]").set_input_files(str(depth))
-    page.wait_for_timeout(1000)
-    page.locator("#explore-use-photo").click()
-    _wait_info(page, "400 px wide", 60)
+    _use_photo(page, *_portrait(tmp_path), 400)
     page.wait_for_function("() => { const i = document.querySelector('#explore-image img'); return i && i.complete && i.naturalHeight === 600; }")
     picture = page.locator("#explore-image img").first.bounding_box()
     assert picture["height"] <= (0.5 if width < 640 else 0.7) * height
@@ -393,12 +384,7 @@ def test_upload_and_slider_latency_at_1024(app_url, browser, tmp_path):
     scene.image.resize((1024, 1024)).save(photo)
     np.save(depth, torch.nn.functional.interpolate(scene.depth[None, None], size=(1024, 1024), mode="nearest")[0, 0].numpy())
     page = _open(browser, app_url)
-    page.get_by_role("tab", name="Your photo").click()
-    page.locator("#explore-upload input[type=file]").set_input_files(str(photo))
-    page.locator("#explore-depth-upload input[type=file]").set_input_files(str(depth))
-    page.wait_for_timeout(1500)
-    page.locator("#explore-use-photo").click()
-    _wait_info(page, "1024 px wide", 60)
+    _use_photo(page, photo, depth, 1024)
     assert _natural_size(page) == [1024, 1024]
     aperture = page.locator("#explore-aperture input[type=number]")
     latencies = []
