@@ -5,6 +5,9 @@ stop frames, with Section F.2's energy and with ours, which leaves out the zero 
 and Content Consistency (top-3 classes of a segmentation model) for every video of a study
 manifest, as a Table-2-shaped Markdown and CSV, with per-prompt detail. Under ``accelerate
 launch`` the videos are split between the processes (``PartialState.split_between_processes``).
+Resumable: each video's row is kept in ``DIR/rows/`` once measured, and a rerun (after an
+interruption, or with more videos) measures only the videos it has no row for. Seconds per
+measured video go to the ``accelerate`` trackers (``--report-to``, TensorBoard in ``DIR/logs``).
 
 ``python -m dofgen.evaluate pairs --root DIR``: Section B and F.2's check on real photo pairs
 (see :mod:`dofgen.pairs`).
@@ -13,7 +16,12 @@ launch`` the videos are split between the processes (``PartialState.split_betwee
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
+import os
 import sys
+import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import imageio_ffmpeg
@@ -21,6 +29,8 @@ import numpy as np
 import pandas as pd
 
 from dofgen.distributed import partial_state
+from dofgen.manifest import ManifestError, Stimulus, read_stimuli
+from dofgen.markdown import markdown_table
 from dofgen.metrics import ENERGIES, content_consistency, rising_pairs, sweep_energy
 
 #: One line under every table that has both Blur Monotonicity columns.
@@ -51,7 +61,7 @@ def stop_frames(frames: list[np.ndarray], frames_per_stop: int | None) -> list[n
     return kept
 
 
-def evaluate_stimulus(stimulus, segmenter=None) -> dict:
+def evaluate_stimulus(stimulus: Stimulus, segmenter=None) -> dict:
     """One video's row: stops, rising pairs under each energy, Blur Monotonicity under each,
     and Content Consistency (NaN without a segmenter)."""
     per_stop = stimulus.meta.get("frames_per_stop")
@@ -79,18 +89,48 @@ def summarize(per_prompt: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def evaluate(manifest, segmenter=None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(per method, per prompt) tables for a loaded manifest.
+def kept_row(stimulus: Stimulus, segmenter, segmenter_id: str, kept: Path | None) -> tuple[dict, bool]:
+    """The video's row, and whether it was measured now: read from ``kept`` when measured
+    before (same video file, same segmenter), else measured (and kept there)."""
+    if kept is None:
+        return evaluate_stimulus(stimulus, segmenter), True
+    stat = stimulus.video.stat()
+    key = json.dumps([stimulus.prompt_id, stimulus.method, str(stimulus.video), stat.st_size, stat.st_mtime_ns, segmenter_id])
+    path = kept / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.json"
+    if path.is_file():
+        return json.loads(path.read_text()), False
+    row = evaluate_stimulus(stimulus, segmenter)
+    kept.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(f".{os.getpid()}.tmp")
+    temporary.write_text(json.dumps(row))
+    os.replace(temporary, path)
+    return row, True
+
+
+def evaluate(
+    stimuli: Iterable[Stimulus], segmenter=None, kept: Path | None = None, segmenter_id: str = "",
+    log: Callable[..., None] | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(per method, per prompt) tables for a manifest's stimuli.
 
     Under several processes (``accelerate launch``) each evaluates its share of the videos
-    and every process returns the whole tables.
+    and every process returns the whole tables. With ``kept`` (a folder), rows measured
+    before with the segmenter named ``segmenter_id`` are read back (:func:`kept_row`).
+    ``log(values, step=k)`` (an ``Accelerator.log``) gets the seconds of each video measured.
     """
     from accelerate.utils import gather_object
 
     state = partial_state()
-    stimuli = list(manifest.stimuli)
+    stimuli = list(stimuli)
+    rows, measured = [], 0
     with state.split_between_processes(list(range(len(stimuli)))) as mine:
-        rows = [evaluate_stimulus(stimuli[index], segmenter) for index in mine]
+        for index in mine:
+            start = time.perf_counter()
+            row, new = kept_row(stimuli[index], segmenter, segmenter_id, kept)
+            rows.append(row)
+            measured += new
+            if new and log is not None:
+                log({"seconds_per_video": time.perf_counter() - start, "videos_measured": measured}, step=measured)
     if state.num_processes > 1:
         sys.stderr.write(f"process {state.process_index + 1}/{state.num_processes}: {len(rows)} of {len(stimuli)} videos\n")
     if state.num_processes > 1:
@@ -115,22 +155,29 @@ def table_markdown(table: pd.DataFrame) -> str:
 
 def manifest_main(argv: list[str]) -> int:
     """The manifest command (Table 2)."""
-    from dofgen.segmentation import Segmenter
-    from study.aggregate import markdown_table
-    from study.manifest import ManifestError, load_manifest
+    from dofgen.segmentation import DEFAULT_SEGMENTER, Segmenter
 
     parser = argparse.ArgumentParser(prog="python -m dofgen.evaluate", description=__doc__.splitlines()[0])
     parser.add_argument("--manifest", required=True, type=Path)
     parser.add_argument("--out", required=True, type=Path)
     parser.add_argument("--segmenter", help="segmentation model id or folder (default: DOFGEN_SEGMENTER); 'none' skips Content Consistency")
     parser.add_argument("--device", help="default: this process's device (accelerate)")
+    parser.add_argument("--report-to", default="tensorboard", help="an accelerate tracker, or 'none'")
     args = parser.parse_args(argv)
     try:
-        manifest = load_manifest(args.manifest)
+        _, stimuli = read_stimuli(args.manifest)
     except ManifestError as error:
         sys.stderr.write(f"python -m dofgen.evaluate: {error}\n")
         return 2
     state = partial_state()
+    accelerator = None
+    if args.report_to != "none":
+        from accelerate import Accelerator
+        from accelerate.utils import ProjectConfiguration
+
+        accelerator = Accelerator(cpu=state.device.type == "cpu", log_with=args.report_to,
+                                  project_config=ProjectConfiguration(project_dir=str(args.out), logging_dir=str(args.out / "logs")))
+        accelerator.init_trackers("dofgen-evaluate")
     segmenter, note = None, ""
     if (args.segmenter or "").lower() != "none":
         try:
@@ -139,7 +186,10 @@ def manifest_main(argv: list[str]) -> int:
             note = f"Content Consistency not computed: {error}"
             if state.is_main_process:
                 sys.stderr.write(note + "\n")
-    table, per_prompt = evaluate(manifest, segmenter)
+    segmenter_id = "none" if segmenter is None else args.segmenter or os.environ.get("DOFGEN_SEGMENTER", DEFAULT_SEGMENTER)
+    table, per_prompt = evaluate(stimuli, segmenter, args.out / "rows", segmenter_id, accelerator.log if accelerator else None)
+    if accelerator is not None:
+        accelerator.end_training()
     if not state.is_main_process:
         return 0
     args.out.mkdir(parents=True, exist_ok=True)

@@ -7,11 +7,12 @@ weighted depth of Figure A5 with learned weights: always inside the scene's dept
 differentiable in the image and the depth. Trained with a Huber loss on log distance by
 ``python -m dofgen.train dmd`` (every iteration, F.1); a trained one replaces
 saliency-weighted focus in :class:`~dofgen.pipeline.DefocusPipeline` when its weights (a
-``focus_predictor/`` folder) are present.
+``focus_predictor/`` folder) are present. The app finds one with :func:`load_from_env`.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import torch
@@ -21,9 +22,12 @@ from diffusers.models.modeling_utils import ModelMixin
 from PIL import Image
 from torch import nn
 
+from dofgen.generator import model_id_from_env as generator_id_from_env
 from dofgen.imageio import to_tensor
 from dofgen.loading import resolve_device
 
+#: DOFGEN_FOCUS_PREDICTOR values that turn the predictor off (saliency-weighted focus).
+OFF = ("saliency", "none")
 #: Subfolder of a generator checkpoint (or of ``dofgen.train dmd``'s output) that holds one.
 FOCUS_SUBFOLDER = "focus_predictor"
 INPUTS = ("rgb", "rgbd")
@@ -109,3 +113,15 @@ def find_focus_predictor(checkpoint: str | Path | None, device: str | torch.devi
     if checkpoint is None or not folder.is_dir():
         return None
     return FocusPredictor.from_pretrained(folder).eval().to(resolve_device(device))
+
+
+def load_from_env(device: str | torch.device | None = None) -> FocusPredictor | None:
+    """The configured predictor: DOFGEN_FOCUS_PREDICTOR (a folder or hub id; ``saliency``
+    turns it off), else the ``focus_predictor/`` folder of DOFGEN_GENERATOR's local
+    checkpoint, else None (saliency-weighted focus). Raises what ``from_pretrained`` raises."""
+    choice = os.environ.get("DOFGEN_FOCUS_PREDICTOR", "").strip()
+    if choice.lower() in OFF:
+        return None
+    if choice:
+        return FocusPredictor.from_pretrained(choice).eval().to(resolve_device(device))
+    return find_focus_predictor(generator_id_from_env(), device)

@@ -44,6 +44,8 @@ MAX_PROMPT_CHARS = 2000
 MAX_SIDE = 2048
 #: Subfolder of a checkpoint that holds a trained ``ExifEmbedding`` (Section F.3).
 EXIF_SUBFOLDER = "exif_embedding"
+#: The UNet LoRA that ``python -m dofgen.train exif --lora-rank`` trains with the embedding.
+LORA_FILE = "pytorch_lora_weights.safetensors"
 #: Models trained at 512x512 (by name): SDXL-Turbo.
 NATIVE_512 = ("sdxl-turbo",)
 #: DMD2 (``DOFGEN_GENERATOR=dmd2``): the SDXL base it was distilled from, its 4-step UNet
@@ -100,7 +102,8 @@ class Generator:
         steps: int = DEFAULT_STEPS,
         guidance_scale: float = DEFAULT_GUIDANCE,
     ) -> "Generator":
-        """Load an SDXL pipeline (hub id or folder) and, when it has one, its EXIF embedding.
+        """Load an SDXL pipeline (hub id or folder) and, when its folder has them, its EXIF
+        embedding and the UNet LoRA trained with it.
 
         Raises:
             RuntimeError: the model cannot be loaded; says what to set.
@@ -122,6 +125,8 @@ class Generator:
         if Path(model_id_or_path, EXIF_SUBFOLDER).is_dir():
             exif = ExifEmbedding.from_pretrained(Path(model_id_or_path, EXIF_SUBFOLDER)).to(device=device, dtype=dtype)
             exif.attach(pipe.unet)
+        if Path(model_id_or_path, LORA_FILE).is_file():  # trained with the embedding (dofgen.train exif --lora-rank)
+            pipe.load_lora_weights(str(model_id_or_path), weight_name=LORA_FILE)
         native = 512 if any(name in str(model_id_or_path).lower() for name in NATIVE_512) else None
         return cls(pipe.to(device), steps, guidance_scale, exif, native_side=native)
 

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import binomtest
 
+from dofgen.markdown import markdown_table
 from study import BASELINES
 
 BOOTSTRAP_SAMPLES = 2000
@@ -189,16 +190,6 @@ def load_source(source: str) -> list[dict]:
 
     dataset = load_dataset(source, data_files="votes-*.jsonl", split="train")
     return list(dataset)
-
-
-def markdown_table(table: pd.DataFrame) -> str:
-    """The table as Markdown, rates and p-values to three decimals."""
-    def cell(value) -> str:
-        return f"{value:.3f}" if isinstance(value, float) else str(value)
-
-    lines = ["| " + " | ".join(table.columns) + " |", "|" + "---|" * len(table.columns)]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in table.itertuples(index=False)]
-    return "\n".join(lines) + "\n"
 
 
 def write_parquet(votes: Iterable[dict], path: str | Path) -> Path:

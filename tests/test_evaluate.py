@@ -91,3 +91,24 @@ def test_distributed_over_two_processes_gives_the_same_tables(demo_eval, tmp_pat
     assert "process 1/2: 6 of 12 videos" in run.stderr and "process 2/2: 6 of 12 videos" in run.stderr
     pd.testing.assert_frame_equal(pd.read_csv(single / "per_prompt.csv"), pd.read_csv(double / "per_prompt.csv"))
     pd.testing.assert_frame_equal(pd.read_csv(single / "table.csv"), pd.read_csv(double / "table.csv"))
+
+
+def test_a_rerun_measures_only_the_videos_it_has_no_row_for(demo_eval, tmp_path, monkeypatch):
+    import shutil
+
+    from dofgen import evaluate as module
+
+    seg, single = demo_eval
+    out = tmp_path / "again"
+    shutil.copytree(single / "rows", out / "rows")
+    kept = sorted((out / "rows").glob("*.json"))
+    assert len(kept) == 12
+    kept[0].unlink()  # as if the first run stopped before its last video
+    measured, measure = [], module.evaluate_stimulus
+    monkeypatch.setattr(module, "evaluate_stimulus", lambda stimulus, segmenter=None: measured.append(stimulus) or measure(stimulus, segmenter))
+    assert main(["--manifest", DEMO, "--out", str(out), "--segmenter", str(seg), "--device", "cpu"]) == 0
+    assert len(measured) == 1
+    pd.testing.assert_frame_equal(pd.read_csv(single / "per_prompt.csv"), pd.read_csv(out / "per_prompt.csv"))
+    assert list((out / "logs").rglob("events.out.tfevents.*"))  # TensorBoard by default
+    assert main(["--manifest", DEMO, "--out", str(out), "--segmenter", "none"]) == 0  # another segmenter: measured again
+    assert len(measured) == 13 and pd.read_csv(out / "per_prompt.csv")["content_consistency"].isna().all()

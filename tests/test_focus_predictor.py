@@ -88,3 +88,89 @@ def test_a_trained_predictor_in_the_checkpoint_replaces_saliency_focus(tmp_path,
     assert result.focus_distance == pytest.approx(max(pipe.focus_predictor.predict(result.all_in_focus, result.depth), 0.075))
     plain = DefocusPipeline.from_pretrained(generator=str(tiny_sdxl_path), depth=str(tiny_depth_path), saliency="spectral", device="cpu")
     assert plain.focus_predictor is None and plain("a red cup", CameraSettings(2.0, 50.0, 2.0), width=64, height=64).focus_source == "saliency"
+
+
+def _uniform_predictor(folder) -> str:
+    """A predictor with all weights zero: every pixel weighs the same, so its focus distance is
+    the geometric mean of the depth (3 m for a scene half at 1 m and half at 9 m)."""
+    predictor = FocusPredictor(inputs="rgb", width=4, layers=1, input_size=16)
+    for parameter in predictor.parameters():
+        torch.nn.init.zeros_(parameter)
+    predictor.save_pretrained(folder)
+    return str(folder)
+
+
+def _half_and_half_photo(tmp_path):
+    """A 64x64 photo with a red subject on the left half at 1 m and a grey wall at 9 m."""
+    import numpy as np
+    from PIL import Image
+
+    pixels = np.full((64, 64, 3), 128, dtype=np.uint8)
+    pixels[:, :32] = (200, 30, 30)
+    depth = np.full((64, 64), 9.0, dtype=np.float32)
+    depth[:, :32] = 1.0
+    Image.fromarray(pixels).save(tmp_path / "photo.png")
+    np.save(tmp_path / "depth.npy", depth)
+    return str(tmp_path / "photo.png"), str(tmp_path / "depth.npy")
+
+
+def _explore_with_fresh_models(monkeypatch):
+    from dofgen.ui import explore
+    from dofgen.ui.models import LazyModels
+
+    monkeypatch.setenv("DOFGEN_SALIENCY", "spectral")
+    monkeypatch.setenv("DOFGEN_DEVICE", "cpu")
+    monkeypatch.setattr(explore, "MODELS", LazyModels())
+    return explore
+
+
+def test_explore_focuses_uploaded_photos_with_the_configured_predictor(tmp_path, monkeypatch):
+    photo, depth = _half_and_half_photo(tmp_path)
+    monkeypatch.setenv("DOFGEN_FOCUS_PREDICTOR", _uniform_predictor(tmp_path / "predictor"))
+    state, _, focus_text, *_ = _explore_with_fresh_models(monkeypatch).use_photo(photo, depth)
+    assert state.scene.focus_source == "predictor" and state.auto_focus_m == pytest.approx(3.0, rel=1e-4)
+    assert "trained focus predictor" in focus_text
+
+    monkeypatch.setenv("DOFGEN_FOCUS_PREDICTOR", "saliency")  # turned off: the saliency-weighted median, 1 m or 9 m
+    state = _explore_with_fresh_models(monkeypatch).use_photo(photo, depth)[0]
+    assert state.scene.focus_source == "saliency" and min(abs(state.auto_focus_m - 1), abs(state.auto_focus_m - 9)) < 0.01
+
+
+def test_explore_finds_the_predictor_in_the_generator_folder(tmp_path, monkeypatch, tiny_sdxl_path, tiny_depth_path):
+    checkpoint = shutil.copytree(tiny_sdxl_path, tmp_path / "sdxl")
+    _uniform_predictor(checkpoint / FOCUS_SUBFOLDER)
+    monkeypatch.delenv("DOFGEN_FOCUS_PREDICTOR", raising=False)
+    monkeypatch.setenv("DOFGEN_GENERATOR", str(checkpoint))
+    monkeypatch.setenv("DOFGEN_DEPTH", str(tiny_depth_path))
+    explore = _explore_with_fresh_models(monkeypatch)
+    monkeypatch.setattr(explore.DefocusPipeline, "__call__", _small(explore.DefocusPipeline.__call__))
+    state = explore.generate_scene("a lamp", 3, 2.8, 50, progress=lambda *a, **k: None)[0]
+    depth = torch.nn.functional.interpolate(state.scene.depth[None, None], size=(16, 16), mode="area")
+    assert state.scene.focus_source == "predictor"
+    assert state.auto_focus_m == pytest.approx(float(depth.log().mean().exp()), rel=1e-4)
+
+
+def _small(call):
+    def wrapped(self, *args, **kwargs):
+        return call(self, *args, **(kwargs | {"width": 64, "height": 64}))
+
+    return wrapped
+
+
+def test_a_predictor_that_cannot_load_is_one_log_line_and_saliency_focus(tmp_path, monkeypatch, caplog):
+    import logging
+
+    photo, depth = _half_and_half_photo(tmp_path)
+    broken = tmp_path / "broken"
+    _uniform_predictor(broken)
+    (broken / "diffusion_pytorch_model.safetensors").write_bytes(b"not weights")
+    for folder in (str(broken), str(tmp_path / "missing")):
+        monkeypatch.setenv("DOFGEN_FOCUS_PREDICTOR", folder)
+        explore = _explore_with_fresh_models(monkeypatch)
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="dofgen.ui"):
+            first, second = explore.use_photo(photo, depth)[0], explore.use_photo(photo, depth)[0]
+        assert first.scene.focus_source == second.scene.focus_source == "saliency"
+        records = [r for r in caplog.records if r.name == "dofgen.ui"]
+        assert len(records) == 1 and "focus predictor not available" in records[0].getMessage()  # once, not per request
+        assert "\n" not in records[0].getMessage()

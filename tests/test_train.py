@@ -89,6 +89,10 @@ def test_exif_two_processes_moves_only_exif_and_lora_and_resumes_identically(tmp
     trained = load_file(checkpoint / "exif_embedding" / "diffusion_pytorch_model.safetensors")
     assert generator.exif_embedding is not None
     assert all(torch.equal(v, trained[k]) for k, v in generator.exif_embedding.state_dict().items())
+    lora = load_file(checkpoint / "pytorch_lora_weights.safetensors")  # the LoRA trained with it is loaded too
+    loaded = {"unet." + n.replace(".lora_A.default_0", ".lora.down").replace(".lora_B.default_0", ".lora.up"): p
+              for n, p in generator.pipe.unet.named_parameters() if "lora" in n}
+    assert loaded.keys() == lora.keys() and all(torch.equal(p, lora[n]) for n, p in loaded.items())
 
     other = _other_start(tmp_path / "other", ExifEmbedding(8, frequency_dim=8, hidden_dim=16))  # the checkpoint must override it
     resumed = tmp_path / "resumed"
@@ -128,6 +132,39 @@ def test_dmd_two_processes_alternates_moves_trainables_and_resumes_identically(t
     _same_tensors(out / "checkpoints" / "step-2", resumed / "checkpoints" / "step-2")
     _same_tensors(out / "unet", resumed / "unet")
     _same_tensors(out / "focus_predictor", resumed / "focus_predictor")
+
+
+def test_exif_under_the_fsdp_config_shards_checkpoints_and_resumes_identically(tmp_path, tiny_sdxl_path, data):
+    """The repository's FSDP config on 2 CPU processes (FSDP2 over gloo): sharded checkpoints
+    from both processes, and a run resumed from one ends where the whole run ended."""
+    deep, shallow = data
+    common = ["dofgen.train", "exif", "--model", str(tiny_sdxl_path), "--data", str(deep), str(shallow), "--resolution", "32",
+              "--max-steps", "2", "--checkpointing-steps", "1", "--lora-rank", "2", "--frequency-dim", "8", "--hidden-dim", "16",
+              "--report-to", "none"]
+    out, resumed = tmp_path / "run", tmp_path / "resumed"
+    launch(*common, "--output-dir", str(out), fsdp=True)
+    _check_summary(_summary(out), {"exif_embedding", "unet_lora"}, {"unet", "text_encoder", "text_encoder_2", "vae"})
+    for part in ("pytorch_model_fsdp_0", "optimizer_0"):  # accelerate's sharded (FSDP) layout, one file per process
+        assert sorted(p.name for p in (out / "checkpoints" / "step-2" / part).glob("*.distcp")) == ["__0_0.distcp", "__1_0.distcp"]
+    done = launch(*common, "--output-dir", str(resumed), "--resume-from", str(out / "checkpoints" / "step-1"), fsdp=True)
+    assert "at step 1" in done.stdout
+    _same_tensors(out / "exif_embedding", resumed / "exif_embedding")
+    _same_tensors(out, resumed)  # the LoRA weights
+    assert _summary(resumed)["losses"] == _summary(out)["losses"]
+
+
+def test_a_launch_that_would_not_run_as_configured_stops():
+    from types import SimpleNamespace
+
+    from accelerate.utils import DistributedType
+
+    from dofgen.train.run import check_processes
+
+    alone = SimpleNamespace(num_processes=1, distributed_type=DistributedType.NO)  # GPU-less processes without ACCELERATE_USE_CPU
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("WORLD_SIZE", "2")
+        with pytest.raises(SystemExit, match="2 processes were launched but accelerate runs 1.*ACCELERATE_USE_CPU=1"):
+            check_processes(alone)
 
 
 def test_bad_flags_say_what_to_fix(tmp_path, capsys):

@@ -24,10 +24,16 @@ LAUNCH = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--
           "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "0"]
 
 
-def launch(*args: str) -> subprocess.CompletedProcess:
-    """2 CPU processes under ``accelerate launch`` running ``-m <args>``; fails the test with their output."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT), ACCELERATE_USE_CPU="1", OMP_NUM_THREADS="1", TOKENIZERS_PARALLELISM="false")
-    done = subprocess.run([*LAUNCH, "-m", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+#: The repository's FSDP config, for 2 CPU processes (DOFGEN_FSDP_ON_CPU: see dofgen.train.run.check_processes).
+LAUNCH_FSDP = [*LAUNCH[:3], "--config_file", str(ROOT / "configs" / "accelerate_fsdp.yaml"), *LAUNCH[4:]]
+
+
+def launch(*args: str, fsdp: bool = False) -> subprocess.CompletedProcess:
+    """2 CPU processes under ``accelerate launch`` (DDP, or with ``fsdp`` the repository's
+    FSDP config) running ``-m <args>``; fails the test with their output."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT), ACCELERATE_USE_CPU="1", OMP_NUM_THREADS="1", TOKENIZERS_PARALLELISM="false",
+               DOFGEN_FSDP_ON_CPU="1" if fsdp else "0")
+    done = subprocess.run([*(LAUNCH_FSDP if fsdp else LAUNCH), "-m", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-6000:]
     return done
 

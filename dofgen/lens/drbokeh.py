@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from dofgen.lens.fill import fill_holes_push_pull
+from dofgen.lens.fill import fill_behind
 from dofgen.lens.gather import StopCheck, scatter_as_gather
 
 #: Without a matte, pixels nearer than this multiple of the focus distance are foreground.
@@ -48,5 +48,5 @@ def render_drbokeh(linear: torch.Tensor, coc: torch.Tensor, matte: torch.Tensor,
     back, back_alpha = scatter_as_gather(linear, 1 - matte, radius, should_stop)
     excess = front_alpha.clamp(min=1.0)  # overlapping discs of unequal size can sum past 1
     front, front_alpha = front / excess, front_alpha / excess
-    back = fill_holes_push_pull(back / back_alpha.clamp(min=1e-6), (back_alpha / 0.01).clamp(max=1.0))
+    back = fill_behind(torch.cat([back, back_alpha], dim=1), trust=0.01)
     return front + (1 - front_alpha) * back

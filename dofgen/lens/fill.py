@@ -1,24 +1,69 @@
 """Hole filling for layers that nearer objects hid: push-pull (coarse-to-fine) averages."""
 
+from __future__ import annotations
+
 import torch
 import torch.nn.functional as F
 
 
-def fill_holes_push_pull(colour: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """Fill where ``weight`` < 1 from ever coarser weighted averages (push-pull).
+def _up2(coarse: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Bilinear 2x up-sampling of (B, C, ceil(h/2), ceil(w/2)) to (B, C, h, w) = ``size``."""
+    return F.interpolate(coarse, scale_factor=2, mode="bilinear", align_corners=False)[..., : size[0], : size[1]]
+
+
+def _push_pull(weighted: torch.Tensor) -> torch.Tensor:
+    """(B, C, h, w) colour from (B, C + 1, h, w) colour times trust and trust (in [0, 1]):
+    the colour where trusted, blended toward ever coarser weighted averages elsewhere."""
+    weight = weighted[:, -1:]
+    if min(weighted.shape[-2:]) < 2 or bool((weight >= 1).all()):
+        return weighted[:, :-1] / weight.clamp(min=1e-6)
+    return weighted[:, :-1] + (1 - weight) * _up2(_coarser(weighted), weighted.shape[-2:])
+
+
+def _coarser(weighted: torch.Tensor) -> torch.Tensor:
+    """The filled colour at half the resolution of (B, C + 1, h, w) weighted colour."""
+    pooled = F.avg_pool2d(weighted, 2, ceil_mode=True)
+    trust = (4 * pooled[:, -1:]).clamp(max=1.0)
+    return _push_pull(torch.cat([pooled[:, :-1] / pooled[:, -1:].clamp(min=1e-6) * trust, trust], dim=1))
+
+
+def _weighted(premultiplied: torch.Tensor, trust: float) -> torch.Tensor:
+    """Colour times trust, and trust (alpha over ``trust``, at most 1), from (B, C + 1, h, w)
+    premultiplied colour and alpha."""
+    return premultiplied / premultiplied[:, -1:].clamp(min=trust)
+
+
+def fill_behind(premultiplied: torch.Tensor, trust: float) -> torch.Tensor:
+    """Colour of a premultiplied layer continued into its holes (push-pull).
 
     Args:
-        colour: (B, C, h, w) colour, meaningful where ``weight`` > 0.
-        weight: (B, 1, h, w) trust in [0, 1].
+        premultiplied: (B, C + 1, h, w) colour times alpha, and alpha.
+        trust: alpha from which the layer's own colour is used as it is; below it the
+            colour is blended toward the surrounding colour.
 
     Returns:
-        (B, C, h, w): ``colour`` where trusted, blended toward the surrounding colour elsewhere.
+        (B, C, h, w) colour.
     """
-    if bool((weight >= 1).all()) or min(colour.shape[-2:]) < 2:
-        return colour
-    pooled = F.avg_pool2d(torch.cat([colour * weight, weight], dim=1), 2, ceil_mode=True)
-    coarse_weight = pooled[:, -1:]
-    coarse = pooled[:, :-1] / coarse_weight.clamp(min=1e-6)
-    coarse = fill_holes_push_pull(coarse, (4 * coarse_weight).clamp(max=1.0))
-    coarse = F.interpolate(coarse, size=colour.shape[-2:], mode="bilinear", align_corners=False)
-    return weight * colour + (1 - weight) * coarse
+    return _push_pull(_weighted(premultiplied, trust))
+
+
+def fill_behind_at(premultiplied: torch.Tensor, trust: float, mask: torch.Tensor) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
+    """:func:`fill_behind` at the pixels of a (B, 1, h, w) boolean ``mask`` only.
+
+    Returns:
+        (N, C) colours and the (batch, row, column) index of each.
+    """
+    weighted = _weighted(premultiplied, trust)
+    batch, _, rows, cols = torch.nonzero(mask, as_tuple=True)
+    own = weighted[batch, :, rows, cols]  # (N, C + 1)
+    coarse = _coarser(weighted)
+    # bilinear 2x up-sampling (half-pixel centres) at those pixels
+    height, width = coarse.shape[-2:]
+    y, x = (rows.to(weighted.dtype) / 2 - 0.25).clamp(min=0.0), (cols.to(weighted.dtype) / 2 - 0.25).clamp(min=0.0)
+    top, left = y.long(), x.long()
+    bottom, right = (top + 1).clamp(max=height - 1), (left + 1).clamp(max=width - 1)
+    fy, fx = (y - top)[:, None], (x - left)[:, None]
+    upper = coarse[batch, :, top, left] * (1 - fx) + coarse[batch, :, top, right] * fx
+    lower = coarse[batch, :, bottom, left] * (1 - fx) + coarse[batch, :, bottom, right] * fx
+    filled = own[:, :-1] + (1 - own[:, -1:]) * (upper * (1 - fy) + lower * fy)
+    return filled, (batch, rows, cols)

@@ -35,15 +35,17 @@ def _opening(mask: torch.Tensor, size: int) -> torch.Tensor:
     return extreme(extreme(mask, -1.0), 1.0)
 
 
-def _surround(peak: torch.Tensor, size: int) -> torch.Tensor:
-    """Mean of (B, 1, H, W) over a ``size``-wide square around each pixel, computed at an
-    eighth of the resolution (it only has to be smooth) and brought back."""
+def _dim_surround(peak: torch.Tensor, size: int) -> torch.Tensor:
+    """How dim the ``size``-wide square around each pixel of (B, 1, H, W) is, from 1 (its
+    mean under ``DIM_SURROUND[0]``) to 0 (over ``DIM_SURROUND[1]``); computed at a
+    sixteenth of ``size`` (it only has to be smooth) and brought back."""
     step = max(1, size // 16)
     coarse = F.avg_pool2d(peak, step, ceil_mode=True) if step > 1 else peak
     width = max(1, size // step) | 1
     coarse = F.avg_pool2d(coarse, (1, width), 1, (0, width // 2), count_include_pad=False)
     coarse = F.avg_pool2d(coarse, (width, 1), 1, (width // 2, 0), count_include_pad=False)
-    return F.interpolate(coarse, size=peak.shape[-2:], mode="bilinear", align_corners=False) if step > 1 else coarse
+    dim = ((DIM_SURROUND[1] - coarse) / (DIM_SURROUND[1] - DIM_SURROUND[0])).clamp(0.0, 1.0)
+    return F.interpolate(dim, size=peak.shape[-2:], mode="bilinear", align_corners=False) if step > 1 else dim
 
 
 def light_sources(linear: torch.Tensor) -> torch.Tensor:
@@ -53,21 +55,23 @@ def light_sources(linear: torch.Tensor) -> torch.Tensor:
         linear: (B, 3, H, W) linear light, 1.0 where the sRGB input clipped.
 
     Returns:
-        (B, 1, H, W) in [0, 1]: 1 on a clipped pixel of a light source, 0 off lights and on
-        large clipped surfaces.
+        (B, 1, H, W) in [0, 1]: 1 inside a clipped light source, 1/2 on its rim (a rim
+        pixel clips with only part of the light on it), 0 off lights and on large clipped
+        surfaces.
     """
     peak = linear.detach().amax(dim=1, keepdim=True)
     clipped = ((peak - CLIP_START) / (1.0 - CLIP_START)).clamp(0.0, 1.0)
     size = 2 * max(1, round(LIGHT_SIZE * max(linear.shape[-2:]) / 2)) + 1
     if not bool(clipped.any()):
         return clipped
-    # the opening at half resolution (a max keeps every light), brought back by repetition
-    half = F.max_pool2d(clipped, 2, ceil_mode=True)
-    large = _opening(half, max(3, size // 2 | 1)).repeat_interleave(2, -2).repeat_interleave(2, -1)
+    # the opening at a reduced resolution (a max keeps every light), brought back by repetition
+    step = 4 if size >= 24 else 2
+    reduced = F.max_pool2d(clipped, step, ceil_mode=True)
+    large = F.interpolate(_opening(reduced, max(3, size // step | 1)), scale_factor=step, mode="nearest")
     small = (clipped - large[..., : clipped.shape[-2], : clipped.shape[-1]]).clamp(min=0.0)
-    around = _surround(peak, 5 * size)
-    dim = ((DIM_SURROUND[1] - around) / (DIM_SURROUND[1] - DIM_SURROUND[0])).clamp(0.0, 1.0)
-    return small * dim
+    light = small * _dim_surround(peak, 5 * size)
+    # a light's rim pixels are clipped by only part of it: half a light each
+    return 0.5 * (light - F.max_pool2d(-light, 3, 1, 1))
 
 
 def boost_highlights(linear: torch.Tensor, coc: torch.Tensor, boost: float) -> torch.Tensor:
@@ -85,4 +89,4 @@ def boost_highlights(linear: torch.Tensor, coc: torch.Tensor, boost: float) -> t
     defocused = ((coc.detach().abs() - 1.0) / 3.0).clamp(0.0, 1.0)
     if not bool(defocused.any()):  # all in focus: nothing to lift, no detection to pay for
         return linear
-    return linear * (1.0 + HIGHLIGHT_GAIN * boost * light_sources(linear) * defocused)
+    return linear * torch.addcmul(torch.ones_like(defocused), light_sources(linear), defocused, value=HIGHLIGHT_GAIN * boost)

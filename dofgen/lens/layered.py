@@ -6,8 +6,8 @@ linear weights, so nothing bands between layers, and a fronto-parallel surface s
 level. Each layer (premultiplied colour and alpha) is blurred with the exact aperture kernel
 (disc or polygon) at the coarsest power-of-two scale where that kernel still spans
 ``min_scaled_diameter`` pixels (tent down-sampling, which keeps a point light where it is, and bilinear
-up-sampling), then layers are
-composited:
+up-sampling; a layer holding a boosted light at a finer scale, so its bokeh keeps a crisp
+rim), then layers are composited at the finest scale reached so far:
 
 * behind the focal plane, far to near, each layer over the normalised colour of the layers
   behind it; a layer behind is trusted wherever its coverage is above ``_TRUST``, so holes
@@ -29,15 +29,21 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 
-from dofgen.lens.fill import fill_holes_push_pull
+from dofgen.lens.fill import fill_behind_at
 from dofgen.lens.kernels import aperture_kernel
-from dofgen.lens.levels import coc_levels, level_weights
+from dofgen.lens.levels import coc_levels, level_positions
 
 Quality = Literal["accurate", "fast"]
 
 #: Coverage above which the layers behind are trusted as the colour behind a nearer layer.
 _TRUST = 0.1
 _EPS = 1e-6
+#: Share of the pixels on and between two neighbouring levels that must lie strictly between
+#: them for the two to be one split surface (a slanted or curved one); fewer are the
+#: anti-aliased rims of two surfaces that occlude each other.
+_SPLIT_FRACTION = 0.05
+#: Coverage short of 1 below which the background shows through (rounding leaves less).
+_UNCOVERED = 1e-4
 
 
 @dataclass(frozen=True)
@@ -48,15 +54,18 @@ class LayerSettings:
         ratio: largest ratio between neighbouring CoC levels above 2 px.
         min_scaled_diameter: a layer is blurred at the coarsest power-of-two scale where its
             kernel is at least this many pixels across.
+        lit_factor: that many times more for a layer holding light brighter than white (a
+            boosted highlight), so a bright disc's rim stays crisp and nothing spills past it.
     """
 
     ratio: float
     min_scaled_diameter: float
+    lit_factor: float = 1.0
 
 
 QUALITY: dict[str, LayerSettings] = {
-    "accurate": LayerSettings(ratio=2**0.25, min_scaled_diameter=8.0),
-    "fast": LayerSettings(ratio=2**0.5, min_scaled_diameter=8.0),
+    "accurate": LayerSettings(ratio=2**0.25, min_scaled_diameter=8.0, lit_factor=2.0),
+    "fast": LayerSettings(ratio=2**0.5, min_scaled_diameter=8.0, lit_factor=1.0),
 }
 
 
@@ -125,6 +134,39 @@ def _share(alpha: torch.Tensor, neighbour: torch.Tensor) -> torch.Tensor:
     return (alpha / (1 - neighbour).clamp(min=_EPS)).clamp(max=1.0)
 
 
+def _premultiply(colour: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+    """(B, C + 1, h, w) colour times alpha, and alpha, from (B, C, h, w) colour and
+    (B, 1, h, w) alpha; channels-last, the layout the depthwise blur is fastest in."""
+    if torch.is_grad_enabled() and (colour.requires_grad or alpha.requires_grad):
+        return torch.cat([colour * alpha, alpha], dim=1).contiguous(memory_format=torch.channels_last)
+    shape = (colour.shape[0], colour.shape[1] + 1, *colour.shape[2:])
+    out = torch.empty(shape, dtype=colour.dtype, device=colour.device, memory_format=torch.channels_last)
+    torch.mul(colour, alpha, out=out[:, :-1])
+    out[:, -1:] = alpha
+    return out
+
+
+def _lit_levels(linear: torch.Tensor, position: torch.Tensor) -> set[int]:
+    """Levels that hold a pixel of (B, 3, H, W) ``linear`` brighter than 1 (an HDR light),
+    from each pixel's (B, 1, H, W) position among the levels."""
+    bright = position.detach()[linear.amax(dim=1, keepdim=True) > 1.0]
+    if bright.numel() == 0:
+        return set()
+    return {int(k) for k in torch.cat([bright.floor(), bright.ceil()]).unique().tolist()}
+
+
+def _shared_surfaces(position: torch.Tensor, count: int) -> list[bool]:
+    """For each level below the top one, whether a surface is split between it and the
+    next: enough pixels of (B, 1, H, W) ``position`` lie strictly between them (a slanted
+    or curved surface). Two surfaces that sit on neighbouring levels, their anti-aliased
+    rims between them, do not share."""
+    steps = 1000
+    counts = [0, 0] + torch.bincount((position * steps).long().flatten(), minlength=steps * (count - 1) + 1).cumsum(0).tolist()
+    on = [counts[steps * k + 2] - counts[steps * k] for k in range(count)]
+    between = [counts[steps * k + steps] - counts[steps * k + 2] for k in range(count - 1)]
+    return [between[k] > _SPLIT_FRACTION * (between[k] + on[k] + on[k + 1]) for k in range(count - 1)]
+
+
 def _paste(target: torch.Tensor, window: tuple[slice, slice], value: torch.Tensor) -> torch.Tensor:
     """``target`` with ``value`` written into ``window``; copies first when autograd needs
     the old tensor."""
@@ -163,28 +205,22 @@ def render_layered(linear: torch.Tensor, coc: torch.Tensor, blades: int = 0, qua
     levels = coc_levels(coc, settings.ratio)
     if len(levels) == 1:  # everything within 1 px of focus
         return linear
-    scales = [scale_for(abs(level), settings.min_scaled_diameter) for level in levels]
+    position = level_positions(coc, levels)
+    lit = _lit_levels(linear, position) if settings.lit_factor != 1 else set()
+    scales = [scale_for(abs(level), settings.min_scaled_diameter * (settings.lit_factor if k in lit else 1)) for k, level in enumerate(levels)]
+    zero = levels.index(0.0)
     top = max(scales)
     pad = (0, (-width) % top, 0, (-height) % top)
-    linear, coc = F.pad(linear, pad), F.pad(coc, pad)
+    linear = F.pad(linear, pad).contiguous(memory_format=torch.channels_last)
     full_h, full_w = linear.shape[-2:]
 
-    lower, share = level_weights(coc, levels)
     # Outside the frame (the padding to a whole number of coarse pixels) no layer has any
     # alpha: the frame's border is normalised like a hole, as if the scene went on.
-    position = F.pad((lower + share)[..., :height, :width], pad, value=-2.0)
-    lower, share = lower[..., :height, :width], share[..., :height, :width]
-    flat_lower, flat_share = lower.flatten(), share.detach().flatten()
-    mass = torch.bincount(flat_lower, weights=1 - flat_share, minlength=len(levels) + 1)
-    mass = (mass + torch.bincount(flat_lower + 1, weights=flat_share, minlength=len(levels) + 1)).tolist()
-    # Levels k and k + 1 share a surface where pixels lie between them (a slanted or curved
-    # surface); two surfaces that merely sit on neighbouring levels occlude each other.
-    between = ((flat_share > 1e-3) & (flat_share < 1 - 1e-3)).to(flat_share.dtype)
-    shares = (torch.bincount(flat_lower, weights=between, minlength=len(levels)) > 0.5).tolist()
+    position = F.pad(position, pad, value=-2.0)
     detached = position.detach()
+    shares = _shared_surfaces(detached[..., :height, :width], len(levels))
     row_lo, row_hi = detached.amin(dim=(0, 1, 3)), detached.amax(dim=(0, 1, 3))
     col_lo, col_hi = detached.amin(dim=(0, 1, 2)), detached.amax(dim=(0, 1, 2))
-    zero = levels.index(0.0)
 
     def window(k: int) -> tuple[slice, slice]:
         """Rows and columns (at full resolution) that hold all of layer k once blurred."""
@@ -192,18 +228,21 @@ def render_layered(linear: torch.Tensor, coc: torch.Tensor, blades: int = 0, qua
         margin = math.ceil(abs(levels[k]) / 2) + 2 * scale
         return _support(row_lo, row_hi, k, margin, scale, full_h), _support(col_lo, col_hi, k, margin, scale, full_w)
 
-    def layer(k: int) -> tuple[torch.Tensor, tuple[slice, slice]]:
-        """Layer k blurred, and its window at its scale."""
+    def layer(k: int, composite: int) -> tuple[torch.Tensor, tuple[slice, slice]]:
+        """Layer k blurred at its scale, and its window, at the ``composite`` scale (finer
+        than the layer's own after a lit layer)."""
         scale, (rows, cols) = scales[k], windows[k]
         alpha = (1.0 - (position[..., rows, cols] - k).abs()).clamp(min=0.0)
-        rgba = torch.cat([linear[..., rows, cols] * alpha, alpha], dim=1)
+        rgba = _premultiply(linear[..., rows, cols], alpha)
         if scale > 1:  # a tent keeps a point's position (a box would snap it to its block)
             rgba = F.interpolate(rgba, scale_factor=1 / scale, mode="bilinear", antialias=True, align_corners=False)
         rgba = blur_layer(rgba, abs(levels[k]) / scale, blades, in_front=k < zero)
-        return rgba, (slice(rows.start // scale, rows.stop // scale), slice(cols.start // scale, cols.stop // scale))
+        patch = _Patch(rgba, (slice(rows.start // scale, rows.stop // scale), slice(cols.start // scale, cols.stop // scale)))
+        patch = patch.upsample(scale // composite)
+        return patch.values, patch.window
 
-    # A layer is drawn when it holds any weight (more than a thousandth of a pixel).
-    windows = {k: window(k) for k in range(len(levels)) if mass[k] > 1e-3}
+    # A layer is drawn where any pixel lies within one level of it.
+    windows = {k: window(k) for k in range(len(levels))}
     windows = {k: w for k, w in windows.items() if w[0].stop > w[0].start and w[1].stop > w[1].start}
     back = [k for k in range(len(levels) - 1, zero - 1, -1) if k in windows]
     front = [k for k in range(zero) if k in windows]
@@ -217,12 +256,12 @@ def render_layered(linear: torch.Tensor, coc: torch.Tensor, blades: int = 0, qua
     # whole surface would.
     total, scale, previous = None, scales[back[0]] if back else 1, None
     for k in back:
-        factor, scale = scale // scales[k], scales[k]
+        factor, scale = scale // min(scale, scales[k]), min(scale, scales[k])
         if total is None:
             total = zeros(4, scale)
         elif factor > 1:
             total, last = _upsample(total, factor), last.upsample(factor)
-        rgba, window = layer(k)
+        rgba, window = layer(k, scale)
         shared = previous == k + 1 and shares[k]
         if not shared:
             # A new surface: what lies behind it is continued into the holes it left there
@@ -237,7 +276,6 @@ def render_layered(linear: torch.Tensor, coc: torch.Tensor, blades: int = 0, qua
         total = _paste(total, window, old + rgba - hidden)
         last, previous = _Patch(rgba, window), k
     crop = (slice(0, height), slice(0, width))
-    frame = (slice(0, full_h), slice(0, full_w))
     if back:
         total, last = _upsample(total, scale), last.upsample(scale)
     background = total
@@ -248,10 +286,10 @@ def render_layered(linear: torch.Tensor, coc: torch.Tensor, blades: int = 0, qua
         ahead, through = zeros(4, scale), 1 + zeros(1, scale)
         before = through
         for k in front:
-            factor, scale = scale // scales[k], scales[k]
+            factor, scale = scale // min(scale, scales[k]), min(scale, scales[k])
             if factor > 1:
                 ahead, through, before, last = _upsample(ahead, factor), _upsample(through, factor), _upsample(before, factor), last.upsample(factor)
-            rgba, window = layer(k)
+            rgba, window = layer(k, scale)
             shared = previous == k - 1 and shares[k - 1]
             seen = (before if shared else through)[..., window[0], window[1]]
             ahead = _paste(ahead, window, ahead[..., window[0], window[1]] + seen * rgba)
@@ -262,15 +300,21 @@ def render_layered(linear: torch.Tensor, coc: torch.Tensor, blades: int = 0, qua
         if not back:  # nothing behind the focal plane
             return (ahead[:, :3] / ahead[:, 3:].clamp(min=_EPS))[..., crop[0], crop[1]]
         if previous == zero - 1 and back[-1] == zero and shares[zero - 1]:  # the focal plane's layer and its neighbour
-            focal = back_last.over(frame)
-            total = ahead + before * (focal + (1 - _share(last.over(frame)[:, 3:], focal[:, 3:])) * (total - focal))
+            # beyond the neighbour's window the formula below is ahead + before * total
+            (rows, cols), focal = last.window, back_last.over(last.window)
+            shared = ahead[..., rows, cols] + before[..., rows, cols] * (focal + (1 - _share(last.values[:, 3:], focal[:, 3:])) * (total[..., rows, cols] - focal))
+            total = _paste(ahead + before * total, last.window, shared)
         else:
             total = ahead + through * total
 
     # Where the layers leave the frame uncovered (holes that nearer objects hid, seen past
     # a blurred foreground or beside a sharp one): the background continued into the hole.
-    trust = (background[:, 3:] / _TRUST).clamp(max=1.0)
-    filled = fill_holes_push_pull(background[:, :3] / background[:, 3:].clamp(min=_EPS), trust)
     alpha = total[:, 3:]
-    out = total[:, :3] / alpha.clamp(min=1.0) + (1 - alpha.clamp(max=1.0)) * filled
-    return out[..., crop[0], crop[1]]
+    out = total[:, :3] / alpha.clamp(min=1.0)
+    out, alpha, background = out[..., crop[0], crop[1]], alpha[..., crop[0], crop[1]], background[..., crop[0], crop[1]]
+    uncovered = (alpha < 1 - _UNCOVERED).detach()
+    if bool(uncovered.any()):
+        colour, (batch, rows, cols) = fill_behind_at(background, _TRUST, uncovered)
+        hole = (1 - alpha[batch, :, rows, cols]) * colour  # (N, 3)
+        out = out.index_put((batch, torch.arange(3, device=out.device)[:, None], rows, cols), hole.T, accumulate=True)
+    return out

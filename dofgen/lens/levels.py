@@ -67,26 +67,30 @@ def coc_levels(coc: torch.Tensor, ratio: float) -> list[float]:
     return kept
 
 
-def level_weights(coc: torch.Tensor, levels: list[float]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Each pixel's two neighbouring levels and its share of the upper one.
+def level_positions(coc: torch.Tensor, levels: list[float]) -> torch.Tensor:
+    """Each pixel's position among the levels: the index of its lower neighbouring level
+    plus its share of the upper one, linear in CoC.
 
     Args:
         coc: (B, 1, H, W) signed CoC in pixels, within ``[levels[0], levels[-1]]``.
         levels: from :func:`coc_levels`.
 
     Returns:
-        (B, 1, H, W) index of the lower level (long) and (B, 1, H, W) weight of the upper
-        level in [0, 1], linear in CoC (differentiable in ``coc``).
+        (B, 1, H, W) in ``[0, len(levels) - 1]`` (differentiable in ``coc``).
     """
-    table = torch.tensor(levels, dtype=coc.dtype, device=coc.device)
     if len(levels) == 1:
-        return torch.zeros_like(coc, dtype=torch.long), torch.zeros_like(coc)
-    ahead = coc.detach() >= 0
-    positive, negative = _effective(table, 1.0), _effective(table, -1.0)
-    value = torch.where(ahead, coc.clamp(1.0, float(positive[-1])), coc.clamp(float(negative[0]), -1.0))
-    upper = torch.bucketize(value.detach(), positive, right=True).clamp(1, len(levels) - 1)
-    lower = upper - 1
-    low = torch.where(ahead, positive[lower], negative[lower])
-    high = torch.where(ahead, positive[upper], negative[upper])
-    share = ((value - low) / (high - low).clamp(min=1e-6)).clamp(0.0, 1.0)
-    return lower, share
+        return torch.zeros_like(coc)
+    table = torch.tensor(levels, dtype=torch.float64)
+    # Below a level the sharp level reads +1, above it -1 (a CoC of 1 px or less is sharp).
+    low, high = _effective(table, 1.0), _effective(table, -1.0)
+    # A sharp CoC reads +-1 on its side; with the sharp level at an end, as that end's value.
+    top = float(low[-1]) if levels[-1] else -1.0
+    bottom = float(high[0]) if levels[0] else 1.0
+    value = torch.where(coc.detach() >= 0, coc.clamp(min(1.0, top), top), coc.clamp(bottom, max(-1.0, bottom)))
+    upper = torch.bucketize(value.detach(), low.to(coc), right=True).clamp(1, len(levels) - 1)
+    # on the interval ending at level ``upper``: position = offset + value * slope
+    slope = 1.0 / (high[1:] - low[:-1]).clamp(min=1e-6)
+    offset = torch.arange(len(levels) - 1, dtype=torch.float64) - low[:-1] * slope
+    slope = torch.cat([slope[:1], slope]).to(coc)
+    offset = torch.cat([offset[:1], offset]).to(coc)
+    return torch.addcmul(offset[upper], value, slope[upper])

@@ -150,7 +150,7 @@ class Distillation:
         for name, module, trainable in [("generator", self.generator, True), ("fake_score", self.fake, True), ("focus_predictor", self.focus, True),
                                         ("real_score", self.real, False), ("depth_model", self.depth.model, False), *((n, m, False) for n, m in parts.frozen().items())]:
             run.watch(name, module, trainable)
-        prepare = run.accelerator.prepare  # one model with its optimizer per call, as FSDP2 needs
+        prepare = run.prepare
         self.generator, self.generator_opt = prepare(self.generator, adamw(args, self.generator.parameters()))
         self.fake, self.fake_opt = prepare(self.fake, adamw(args, self.fake.parameters()))
         self.focus, self.focus_opt = prepare(self.focus, adamw(args, self.focus.parameters(), args.focus_learning_rate))

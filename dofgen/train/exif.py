@@ -81,7 +81,7 @@ def main(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         run.watch("unet_lora", lambda: (p for n, p in unet.named_parameters() if "lora" in n), True)
     for name, module in parts.frozen().items():
         run.watch(name, module, False)
-    model, optimizer = run.accelerator.prepare(model, optimizer)
+    model, optimizer = run.prepare(model, optimizer)
     run.accelerator.print(f"exif: {len(rows)} rows, {sum(p.numel() for p in optimizer.param_groups[0]['params'])} trainable weights")
 
     for step in range(run.begin(), args.max_steps):
@@ -104,9 +104,10 @@ def main(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         state = run.accelerator.get_state_dict(model)
         if run.accelerator.is_main_process:
             trained = run.accelerator.unwrap_model(model)
-            exif_state = {k.removeprefix("exif."): v for k, v in state.items() if k.startswith("exif.")}
-            trained.exif.load_state_dict(exif_state)
-            trained.exif.save_pretrained(args.output_dir / EXIF_SUBFOLDER)
+            # a fresh module gets the gathered weights: under FSDP the trained one holds shards
+            exif_out = ExifEmbedding(**{k: v for k, v in trained.exif.config.items() if not k.startswith("_")})
+            exif_out.load_state_dict({k.removeprefix("exif."): v for k, v in state.items() if k.startswith("exif.")})
+            exif_out.save_pretrained(args.output_dir / EXIF_SUBFOLDER)
             if args.lora_rank:
                 _save_lora(trained.unet, {k.removeprefix("unet."): v for k, v in state.items() if k.startswith("unet.") and "lora" in k}, args.output_dir)
         run.accelerator.wait_for_everyone()

@@ -5,8 +5,10 @@ Runs under ``accelerate launch`` (one process, several, several nodes; FSDP with
 ``OUT/checkpoints/step-<k>``, holding models, optimizers and random states, plus
 ``step.json`` (the step and the losses so far); ``--resume-from latest`` (or a folder) continues from one. Losses go to the
 ``accelerate`` trackers (TensorBoard in ``OUT/logs`` by default), and ``OUT/summary.json``
-records every step's losses (``[step, value]`` pairs, averaged over processes) and, per component, a fingerprint of its weights at the start
-and the end (which moved, which stayed frozen).
+records every step's losses (``[step, value]`` pairs, averaged over processes), per component
+a fingerprint of its weights at the start and the end (which moved, which stayed frozen),
+and the main process's seconds per step (checkpoints left out) and peak memory
+(``benchmarks/bench_train.py`` reads them).
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ import argparse
 import json
 import math
 import os
+import resource
 import shutil
 import sys
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -69,7 +73,38 @@ def adamw(args: argparse.Namespace, parameters: Iterable[torch.nn.Parameter], le
     )
 
 
+@torch.no_grad()
+def init_optimizer_state(optimizer: torch.optim.Optimizer) -> None:
+    """Create the state of every parameter as a step that changes nothing would (zero
+    gradients, learning rate 0, step count back to 0): the next real step is exactly what it
+    would have been. ``optimizer`` may be accelerate's wrapper: its torch optimizer steps."""
+    optimizer = getattr(optimizer, "optimizer", optimizer)
+    rates = [group["lr"] for group in optimizer.param_groups]
+    parameters = [p for group in optimizer.param_groups for p in group["params"]]
+    for group in optimizer.param_groups:
+        group["lr"] = 0.0
+    for parameter in parameters:
+        parameter.grad = torch.zeros_like(parameter)
+    optimizer.step()
+    for group, rate in zip(optimizer.param_groups, rates):
+        group["lr"] = rate
+    for parameter in parameters:
+        parameter.grad = None
+        if torch.is_tensor(step := optimizer.state[parameter].get("step")):
+            step.zero_()
+
+
 Parameters = Callable[[], Iterable[torch.nn.Parameter]]
+
+
+def peak_memory(device: torch.device) -> dict[str, int]:
+    """This process's peak memory in bytes: the accelerator's allocations on CUDA, and the
+    resident set size of the process (Linux reports KiB)."""
+    peaks = {"process_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
+    if device.type == "cuda":
+        peaks["cuda_allocated"] = torch.cuda.max_memory_allocated(device)
+        peaks["cuda_reserved"] = torch.cuda.max_memory_reserved(device)
+    return peaks
 
 
 def fingerprint(parameters: Iterable[torch.nn.Parameter]) -> list[float]:
@@ -81,6 +116,39 @@ def fingerprint(parameters: Iterable[torch.nn.Parameter]) -> list[float]:
         total += float(tensor.sum())
         squares += float(tensor.square().sum())
     return [total, squares]
+
+
+def check_processes(accelerator) -> None:
+    """Stop a launch that would not run as configured, and turn on FSDP on CPU processes
+    when DOFGEN_FSDP_ON_CPU=1.
+
+    Two ways a launch silently does something else (accelerate 1.15): processes started on a
+    machine without GPUs and without ``ACCELERATE_USE_CPU=1`` each run alone (same output
+    folder, no gradient exchange); and with it, an FSDP config is ignored
+    (``AcceleratorState`` sets FSDP up for accelerator devices only) and the run is DDP over
+    gloo. torch's FSDP2 runs on CPU processes over gloo, and so do accelerate's FSDP2 wrapping
+    and sharded checkpoints; ``DOFGEN_FSDP_ON_CPU=1`` makes the state FSDP there, which is how
+    CI runs the training commands with ``configs/accelerate_fsdp.yaml`` (see docs/training.md).
+    """
+    from accelerate.state import AcceleratorState, PartialState
+    from accelerate.utils import DistributedType, FullyShardedDataParallelPlugin
+
+    launched = int(os.environ.get("WORLD_SIZE", "1"))
+    if launched != accelerator.num_processes:
+        raise SystemExit(f"{launched} processes were launched but accelerate runs {accelerator.num_processes}; "
+                         "on a machine without GPUs set ACCELERATE_USE_CPU=1")
+    fsdp_config = os.environ.get("ACCELERATE_USE_FSDP", "false").lower() == "true"
+    if not fsdp_config or accelerator.distributed_type != DistributedType.MULTI_CPU:
+        return
+    if os.environ.get("DOFGEN_FSDP_ON_CPU") != "1":
+        accelerator.print("the FSDP config is ignored on CPU processes (accelerate): running DDP; DOFGEN_FSDP_ON_CPU=1 runs FSDP")
+        return
+    plugin = FullyShardedDataParallelPlugin()  # from the launcher's FSDP_* variables, as accelerate makes it
+    if accelerator.mixed_precision != "no":
+        plugin.set_mixed_precision(accelerator.mixed_precision)
+    # every AcceleratorState() copies PartialState's distributed type over its own: set both
+    PartialState._shared_state["distributed_type"] = DistributedType.FSDP
+    AcceleratorState._shared_state.update(distributed_type=DistributedType.FSDP, fsdp_plugin=plugin)
 
 
 class Run:
@@ -98,6 +166,7 @@ class Run:
             # a score model's GAN features use part of the UNet, and DMD's score passes run without gradients
             kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],
         )
+        check_processes(self.accelerator)
         set_seed(args.seed, device_specific=True)
         self.device = self.accelerator.device
         self.rank = self.accelerator.process_index
@@ -105,11 +174,22 @@ class Run:
         self.components: dict[str, tuple[Parameters, bool]] = {}
         self.start_prints: dict[str, list[float]] = {}
         self.step = 0
+        self.step_seconds: list[float] = []  # this process's steps, checkpoints left out
+        self._step_start = 0.0
 
     def watch(self, name: str, parameters: Parameters | torch.nn.Module, trainable: bool) -> None:
         """A component whose weights' fingerprints go into the summary (a module, or a
         function giving some of its parameters)."""
         self.components[name] = (parameters.parameters if isinstance(parameters, torch.nn.Module) else parameters, trainable)
+
+    def prepare(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> tuple[torch.nn.Module, torch.optim.Optimizer]:
+        """One model with its optimizer (FSDP2 prepares them together), every parameter given
+        its optimizer state: a sharded (FSDP) checkpoint saves state per parameter and its
+        loader expects all of them, but a parameter with no gradient yet (the GAN head of the
+        kind not trained so far) would have none."""
+        model, optimizer = self.accelerator.prepare(model, optimizer)
+        init_optimizer_state(optimizer)
+        return model, optimizer
 
     def begin(self) -> int:
         """Resume if asked, fingerprint the components, start the trackers; the first step."""
@@ -123,6 +203,7 @@ class Run:
         if self.args.report_to != "none":
             config = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(self.args).items()}
             self.accelerator.init_trackers(f"dofgen-{self.command}", config={k: v for k, v in config.items() if isinstance(v, (int, float, str, bool))})
+        self._step_start = time.perf_counter()
         return self.step
 
     def _checkpoint_to_resume(self) -> Path:
@@ -150,9 +231,11 @@ class Run:
 
     def after_step(self, step: int) -> None:
         """Count the step; checkpoint on schedule and at the last step."""
+        self.step_seconds.append(time.perf_counter() - self._step_start)
         self.step = step
         if step % self.args.checkpointing_steps == 0 or step == self.args.max_steps:
             self.checkpoint()
+        self._step_start = time.perf_counter()
 
     def checkpoint(self) -> Path:
         """Save the state at the current step; keep the newest ``--checkpoints-total-limit``."""
@@ -189,6 +272,8 @@ class Run:
                 for name, (_, trainable) in self.components.items()
             }
             summary = {"command": self.command, "steps": self.step, "processes": self.accelerator.num_processes,
+                       "distributed_type": str(self.accelerator.distributed_type).rsplit(".", 1)[-1],
+                       "step_seconds": self.step_seconds, "peak_memory_bytes": peak_memory(self.device),
                        "losses": self.losses, "components": components}
             temporary = self.out / "summary.json.tmp"
             temporary.write_text(json.dumps(summary, indent=1))

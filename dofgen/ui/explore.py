@@ -64,7 +64,7 @@ BASELINE_COST = {"taf": 1.6e-8, "drbokeh": 1.2e-7}
 FOCUS_LIMITS_M = (0.1, 30.0)
 SOURCE_LABELS = {
     "saliency": "automatic, on the subject", "user": "set by you", "camera": "from the camera",
-    "scene": "the scene's focus point",
+    "scene": "the scene's focus point", "predictor": "automatic, by the trained focus predictor",
 }
 PHOTO_LIMITS = f"JPEG or PNG, up to {MAX_UPLOAD_BYTES // 2**20} MB and {MAX_SIDE} px a side"
 DEPTH_LIMITS = f".npy or .npz in metres, or 16-bit PNG in mm; the photo's aspect ratio; up to {MAX_UPLOAD_BYTES // 2**20} MB and {MAX_SIDE} px a side"
@@ -125,8 +125,9 @@ def friendly(outputs: int) -> callable:
 
 
 def _pipeline(**components) -> DefocusPipeline:
-    """A pipeline on the app's device (spectral residual with the subject prior unless given)."""
-    return DefocusPipeline(device=MODELS.device, **components)
+    """A pipeline on the app's device (spectral residual with the subject prior unless given);
+    automatic focus comes from the trained focus predictor when one loads."""
+    return DefocusPipeline(device=MODELS.device, focus_predictor=MODELS.focus_predictor(), **components)
 
 
 def focus_range(depth: torch.Tensor) -> tuple[float, float]:

@@ -1,7 +1,7 @@
 """Models for the app, loaded lazily on first use and shared by all sessions; ZeroGPU.
 
-Configured by environment variables: DOFGEN_GENERATOR, DOFGEN_DEPTH, DOFGEN_SALIENCY (see
-README) and DOFGEN_DEVICE (default: cuda when available, else cpu).
+Configured by environment variables: DOFGEN_GENERATOR, DOFGEN_DEPTH, DOFGEN_SALIENCY,
+DOFGEN_FOCUS_PREDICTOR (see README) and DOFGEN_DEVICE (default: cuda when available, else cpu).
 
 On a Hugging Face Space with ZeroGPU hardware a GPU is attached only inside functions
 decorated with ``spaces.GPU``; :func:`gpu` is that decorator when the ``spaces`` package is
@@ -17,8 +17,10 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from dofgen import depth as depth_models
+from dofgen import focus_predictor as focus_predictors
 from dofgen import generator as generators
 from dofgen.depth import DepthEstimator
+from dofgen.focus_predictor import FocusPredictor
 from dofgen.generator import Generator
 from dofgen.loading import resolve_device
 from dofgen.saliency import load_saliency
@@ -86,6 +88,19 @@ class LazyModels:
                 if reason := getattr(self._loaded["saliency"], "reason", ""):
                     LOG.warning("saliency model not available, using spectral residual: %s", reason)
             return self._loaded["saliency"]
+
+    def focus_predictor(self) -> FocusPredictor | None:
+        """The trained focus predictor when one is configured or sits in the generator's
+        folder, else None (saliency-weighted focus); never fails: a predictor that cannot
+        load is one log line, and saliency focus is used."""
+        with self._lock:
+            if "focus_predictor" not in self._loaded:
+                try:
+                    self._loaded["focus_predictor"] = focus_predictors.load_from_env(device=self.device)
+                except Exception as error:  # noqa: BLE001 (optional: any failure falls back to saliency)
+                    LOG.warning("focus predictor not available, using saliency focus: %s", " ".join(str(error).split()))
+                    self._loaded["focus_predictor"] = None
+            return self._loaded["focus_predictor"]
 
 
 MODELS = LazyModels()
