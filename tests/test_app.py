@@ -320,7 +320,7 @@ def test_a_routine_error_logs_one_line(caplog):
 
 def test_cancel_stops_the_baseline_work():
     """Cancel ends the baseline's gather (not only the request): the render thread is gone
-    within a second or two, the view is left as it was, and our lens renders right after."""
+    within 5 s (it had about 20 s to go), the view is left as it was, and our lens renders right after."""
     import threading
     import time
     from types import SimpleNamespace
@@ -334,12 +334,10 @@ def test_cancel_stops_the_baseline_work():
     time.sleep(1.5)  # estimated at about 20 s: still gathering
     workers = [t for t in threading.enumerate() if t.name == "baseline-cancel-test"]
     assert len(workers) == 1 and handler.is_alive()
-    stopped_at = time.perf_counter()
     explore.stop_baseline(request)
-    workers[0].join(5)
+    workers[0].join(5)  # it would run for about 20 s more
     handler.join(5)
     assert not workers[0].is_alive() and not handler.is_alive(), "the baseline kept rendering after Cancel"
-    assert time.perf_counter() - stopped_at < 3
     assert all(isinstance(o, dict) for o in outcome["out"])  # gr.skip(): the view stays
     assert "cancel-test" not in explore._BASELINE_STOPS
     new_state, *_ = refocus_view(state, 1.4, 200, False, 2.0, *LENS)
