@@ -11,10 +11,19 @@ server runs them (lens, sRGB encode, JPEG written), not the browser's transfer:
 
 The scene is the bundled tabletop scaled up, 50 mm, focus on its subject; the aperture
 steps through f/1.4 to f/8 so the blur changes each time.
+
+``python benchmarks/bench_explore.py --browser`` times the same in headless Debian chromium
+(Playwright) against the app launched in this process: the 4096x2731 photo and its depth
+(.npz) uploaded, then a value typed into the aperture box and Enter, until the preview
+shows and until the full view shows (its focus line names the new f-number). The full view
+follows the preview once the control has rested ``REST_S``: that wait is part of the figure.
+Then it drags the aperture slider for a few seconds and counts the pictures shown (the live
+previews' frame rate as a user sees it).
 """
 
 from __future__ import annotations
 
+import argparse
 import datetime
 import os
 import platform
@@ -24,6 +33,7 @@ import time
 from pathlib import Path
 
 import torch
+from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -60,7 +70,100 @@ def _line(label: str, times: tuple[list[float], list[float]]) -> str:
     return f"{label}: wall median {statistics.median(wall):.3f} s (max {max(wall):.3f}), CPU median {statistics.median(cpu):.3f} s"
 
 
+def _browser(width: int, height: int, releases: int = 7) -> None:
+    """Slider release to new image in chromium, at the largest upload."""
+    import tempfile
+
+    import numpy as np
+    from playwright.sync_api import sync_playwright
+
+    from app import build_app, launch
+
+    scene = scenes.load("tabletop")
+    folder = Path(tempfile.mkdtemp(prefix="bench-explore-"))
+    photo, depth = folder / "large.jpg", folder / "large.npz"
+    scene.image.resize((width, height), Image.Resampling.LANCZOS).save(photo, quality=90)
+    np.savez_compressed(depth, depth=torch.nn.functional.interpolate(scene.depth[None, None], size=(height, width), mode="nearest-exact")[0, 0].numpy())
+    print(f"upload: {width}x{height} JPEG {photo.stat().st_size / 2**20:.1f} MB, depth .npz {depth.stat().st_size / 2**20:.1f} MB")
+    demo = build_app()
+    launch(demo, prevent_thread_lock=True, server_name="127.0.0.1", quiet=True)
+    info = "t => (document.querySelector('#explore-focus-info') || {}).innerText?.includes(t)"
+    changed = "old => { const i = document.querySelector('#explore-image img'); return i && i.complete && i.src !== old; }"
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+            page = browser.new_page(viewport={"width": 1366, "height": 900})
+            page.goto(demo.local_url)
+            page.wait_for_function(info, arg="Focus", timeout=120_000)
+            page.get_by_role("tab", name="Your photo").click()
+            page.locator("#explore-upload input[type=file]").set_input_files(str(photo))
+            page.locator("#explore-depth-upload input[type=file]").set_input_files(str(depth))
+            page.wait_for_timeout(3000)
+            start = time.perf_counter()
+            page.locator("#explore-use-photo").click()
+            page.wait_for_function(info, arg=f"at {min(width, explore.VIEW_SIDE)} px wide", timeout=300_000)
+            print(f"use this photo -> first view: {time.perf_counter() - start:.2f} s")
+            shown = _drag_previews(page)
+            page.wait_for_timeout(3000)
+            box = page.locator("#explore-aperture input[type=number]")
+            previews, views = [], []
+            for index in range(releases):
+                value = f"{STOPS[index % len(STOPS)]:.1f}"
+                old = page.locator("#explore-image img").first.get_attribute("src")
+                box.fill(value)
+                start = time.perf_counter()
+                box.press("Enter")
+                page.wait_for_function(changed, arg=old, timeout=60_000)
+                previews.append(time.perf_counter() - start)
+                page.wait_for_function(info, arg=f"f/{value} ", timeout=60_000)
+                views.append(time.perf_counter() - start)
+            browser.close()
+    finally:
+        demo.close()
+    for label, times in (("first new image (preview)", previews), ("full view", views)):
+        print(f"{width}x{height} typed value + Enter -> {label}: median {statistics.median(times):.2f} s, all {[round(t, 2) for t in times]}")
+    print(f"{width}x{height} dragging the aperture for {DRAG_S:.0f} s: {shown} new pictures shown, {shown / DRAG_S:.1f} a second")
+
+
+#: How long the browser benchmark drags the aperture slider (seconds).
+DRAG_S = 4.0
+
+
+def _drag_previews(page) -> int:
+    """Drag the aperture slider back and forth for :data:`DRAG_S` (a move every 40 ms) and
+    count the new pictures the browser shows meanwhile (previews, and views where it rests)."""
+    page.evaluate(
+        """() => { window.__shown = 0; let last = (document.querySelector('#explore-image img') || {}).src;
+                   const seen = () => { const i = document.querySelector('#explore-image img');
+                                        if (i && i.src !== last) { last = i.src; i.decode().then(() => { window.__shown += 1; }, () => {}); } };
+                   new MutationObserver(seen).observe(document.querySelector('#explore-image'), {attributes: true, childList: true, subtree: true}); }"""
+    )
+    page.locator("#explore-aperture input[type=range]").scroll_into_view_if_needed()
+    track = page.locator("#explore-aperture input[type=range]").bounding_box()
+    y = track["y"] + track["height"] / 2
+    page.mouse.move(track["x"] + 4, y)
+    page.mouse.down()
+    start, step = time.perf_counter(), 0
+    while time.perf_counter() - start < DRAG_S:
+        step += 1
+        phase = (step % 50) / 50  # there and back across 40 % of the track every 4 s
+        page.mouse.move(track["x"] + 4 + track["width"] * 0.4 * (1 - abs(2 * phase - 1)), y)
+        page.wait_for_timeout(40)
+    shown = page.evaluate("() => window.__shown")
+    page.mouse.up()
+    return shown
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--browser", action="store_true", help="time slider release to new image in headless chromium")
+    parser.add_argument("--size", default="4096x2731", help="the uploaded photo's size for --browser, WxH")
+    args = parser.parse_args()
+    if args.browser:
+        print(f"{datetime.date.today()} · {platform.processor() or platform.machine()} · {os.cpu_count()} cores · torch {torch.__version__} · load {os.getloadavg()[0]:.1f}")
+        _browser(*map(int, args.size.split("x")))
+        print(f"load after: {os.getloadavg()[0]:.1f}")
+        return
     print(f"{datetime.date.today()} · {platform.processor() or platform.machine()} · {os.cpu_count()} cores · torch {torch.__version__} · load {os.getloadavg()[0]:.1f}")
     for width, height in ((4096, 2731), (1024, 1024)):
         state = _state(width, height)

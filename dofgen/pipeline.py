@@ -94,13 +94,15 @@ def refocus(
     matte: torch.Tensor | None = None,
     focus_source: str | None = None,
     quality: str = "accurate",
+    should_stop: Callable[[], bool] | None = None,
 ) -> DefocusResult:
     """Re-run only the lens on ``result``'s scene.
 
     ``focus_distance`` None keeps the result's focus; a value overrides it (and the
     camera's) and is recorded as the user's unless ``focus_source`` says otherwise.
     ``method`` None keeps the result's lens. ``highlight_boost`` None is the lens's default;
-    ``quality`` ``"fast"`` suits live previews (see :func:`dofgen.lens.render`).
+    ``quality`` ``"fast"`` suits live previews; ``should_stop`` stops a baseline lens's
+    gather with :class:`dofgen.lens.RenderStopped` (see :func:`dofgen.lens.render`).
     """
     source = focus_source or (result.focus_source if focus_distance is None else "user")
     focus = result.focus_distance if focus_distance is None else float(focus_distance)
@@ -109,7 +111,7 @@ def refocus(
     start = time.perf_counter()
     linear = to_linear(result.all_in_focus, result.depth.device)  # the lens runs where the depth is
     with torch.inference_mode():
-        out = render_linear(linear, result.depth, camera, method, blades=blades, highlight_boost=highlight_boost, matte=matte, quality=quality)
+        out = render_linear(linear, result.depth, camera, method, blades=blades, highlight_boost=highlight_boost, matte=matte, quality=quality, should_stop=should_stop)
     timings = dict(result.timings, lens=time.perf_counter() - start)
     return replace(result, focus_distance=focus, focus_source=source, camera=camera, image=linear_to_pil(out), method=method, timings=timings)
 

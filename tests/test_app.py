@@ -29,7 +29,8 @@ def test_bundled_scenes_load_with_metric_depth():
 
 
 def test_scene_loads_focused_on_its_focus_point():
-    state, image, focus_text, caption, f_number, focal, focus, auto = load_scene("tabletop")
+    state, image, focus_text, caption, f_number, focal, focus, auto, video, png = load_scene("tabletop")
+    assert video["visible"] is False and png["visible"] is False  # the previous scene's sweep and PNG go
     assert auto is True and "focus point" in focus_text and "CC0" in caption
     assert focus["value"] == pytest.approx(1.14, abs=0.02) and focal == 50.0  # the red cylinder in front
     assert focus["minimum"] <= 1.14 * 0.8 and focus["maximum"] >= 5.0
@@ -68,6 +69,20 @@ def test_click_focuses_on_the_surface_under_the_pointer():
     assert focus_from_click(state, gr.SelectData(None, {"index": [500, 100], "value": None}))[1] == pytest.approx(5.0, rel=0.03)
     with pytest.warns(UserWarning, match="outside"):
         assert _skipped(focus_from_click(state, gr.SelectData(None, {"index": [5000, 10], "value": None})))
+
+
+def test_a_click_on_a_live_preview_lands_on_the_view(tmp_path):
+    """A preview is sent at its own (smaller) size: a click on it is scaled to the view."""
+    state = load_scene("tabletop")[0]
+    preview = tmp_path / "preview.jpg"
+    state.preview.image.save(preview)
+    scale = state.preview.all_in_focus.width / state.view.all_in_focus.width
+    assert scale < 0.6
+    for x, y in ((450, 600), (500, 100)):
+        at = gr.SelectData(None, {"index": [round(x * scale), round(y * scale)], "value": None})
+        assert focus_from_click(state, at, str(preview))[1] == pytest.approx(float(state.view.depth[y, x]), rel=0.05)
+    shown = refocus_view(state, 2.8, 50, False, 2.0, *LENS)[1]
+    assert focus_from_click(state, gr.SelectData(None, {"index": [450, 600], "value": None}), shown)[1] == pytest.approx(float(state.view.depth[600, 450]), rel=0.05)
 
 
 @pytest.mark.parametrize(
@@ -156,7 +171,7 @@ def test_photo_with_a_depth_map_and_exif(tmp_path):
     depth = np.full((24, 32), 3.0, dtype=np.float32)
     depth[5, 5] = np.nan
     np.save(tmp_path / "depth.npy", depth)
-    state, image, focus_text, notes, f_number, focal, focus, auto = use_photo(str(photo), str(tmp_path / "depth.npy"))
+    state, image, focus_text, notes, f_number, focal, focus, auto, *_ = use_photo(str(photo), str(tmp_path / "depth.npy"))
     assert (f_number, focal) == (2.0, 85.0) and Image.open(image).size == (64, 48)
     assert "EXIF" in notes and "holes filled" in notes and "resized from 32x24" in notes
     assert state.scene.depth.shape == (48, 64)
@@ -207,7 +222,7 @@ def test_launched_app_over_the_api():
         client = Client(demo.local_url, verbose=False)
         endpoints = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
         assert {"/refocus_view", "/load_scene", "/use_photo", "/generate_scene"} <= set(endpoints)
-        picture, focus_text, caption, f_number, focal, focus, auto = client.predict("tabletop", api_name="/load_scene")
+        picture, focus_text, caption, f_number, focal, focus, auto, *_ = client.predict("tabletop", api_name="/load_scene")
         wide, _, used = client.predict(1.4, 50, False, 1.2, *LENS, api_name="/refocus_view")
         narrow, _, _ = client.predict(22.0, 50, False, 1.2, *LENS, api_name="/refocus_view")
         assert used == 1.2
@@ -237,7 +252,7 @@ def test_focus_range_follows_a_deep_photo(tmp_path):
     launch(demo, prevent_thread_lock=True, server_name="127.0.0.1", quiet=True)
     try:
         client = Client(demo.local_url, verbose=False)
-        *_, focus, auto = client.predict(handle_file(str(tmp_path / "photo.jpg")), handle_file(str(tmp_path / "depth.npy")), api_name="/use_photo")
+        *_, focus, auto, video, png = client.predict(handle_file(str(tmp_path / "photo.jpg")), handle_file(str(tmp_path / "depth.npy")), api_name="/use_photo")
         assert focus["maximum"] >= 100 and focus["minimum"] <= 0.8
         _, text, used = client.predict(2.8, 50, False, 97.8, *LENS, api_name="/refocus_view")
         assert used == 97.8 and "97.80 m" in text
@@ -301,3 +316,29 @@ def test_a_routine_error_logs_one_line(caplog):
         refocus_view(None, 2.8, 50, True, 2.0, *LENS)
     records = [r for r in caplog.records if r.name == "dofgen.ui"]
     assert len(records) == 1 and records[0].exc_info is None and "\n" not in records[0].getMessage()
+
+
+def test_cancel_stops_the_baseline_work():
+    """Cancel ends the baseline's gather (not only the request): the render thread is gone
+    within 5 s (it had about 20 s to go), the view is left as it was, and our lens renders right after."""
+    import threading
+    import time
+    from types import SimpleNamespace
+
+    state = load_scene("tabletop")[0]
+    request = SimpleNamespace(session_hash="cancel-test")
+    args = (state, 1.4, 200, False, 2.0, "Circle", 0.0, "TAF lens (baseline)")
+    outcome = {}
+    handler = threading.Thread(target=lambda: outcome.setdefault("out", explore.baseline_view(*args, request=request)))
+    handler.start()
+    time.sleep(1.5)  # estimated at about 20 s: still gathering
+    workers = [t for t in threading.enumerate() if t.name == "baseline-cancel-test"]
+    assert len(workers) == 1 and handler.is_alive()
+    explore.stop_baseline(request)
+    workers[0].join(5)  # it would run for about 20 s more
+    handler.join(5)
+    assert not workers[0].is_alive() and not handler.is_alive(), "the baseline kept rendering after Cancel"
+    assert all(isinstance(o, dict) for o in outcome["out"])  # gr.skip(): the view stays
+    assert "cancel-test" not in explore._BASELINE_STOPS
+    new_state, *_ = refocus_view(state, 1.4, 200, False, 2.0, *LENS)
+    assert new_state.view.method == "layered" and float(new_state.view.camera.f_number) == 1.4

@@ -104,6 +104,25 @@ def _open(browser, app_url, viewport=(1366, 900)):
     return page
 
 
+def _type(page, control: str, value: str, shown: str) -> None:
+    """Type ``value`` into the number box of ``#explore-<control>``, Tab, and wait for the
+    render whose focus line contains ``shown``."""
+    box = page.locator(f"#explore-{control} input[type=number]")
+    box.fill(value)
+    box.press("Tab")
+    _wait_info(page, shown)
+
+
+def _use_photo(page, photo: Path, depth: Path, width_px: int) -> None:
+    """Upload ``photo`` with its ``depth`` map and wait for the view ``width_px`` wide."""
+    page.get_by_role("tab", name="Your photo").click()
+    page.locator("#explore-upload input[type=file]").set_input_files(str(photo))
+    page.locator("#explore-depth-upload input[type=file]").set_input_files(str(depth))
+    page.wait_for_timeout(1000)
+    page.locator("#explore-use-photo").click()
+    _wait_info(page, f"{width_px} px wide", 60)
+
+
 def test_every_way_of_setting_a_slider_renders_the_value_shown(app_url, browser):
     """Typing then Tab or Enter, arrow keys and dragging all render the value in the box."""
     page = _open(browser, app_url)
@@ -193,22 +212,11 @@ def test_a_deep_rotated_photo(app_url, browser, tmp_path):
     depth = np.tile(np.linspace(2.0, 100.0, 600, dtype=np.float32)[:, None], (1, 400))  # upright: 400 wide, 600 high
     np.savez_compressed(tmp_path / "depth.npz", depth=depth)
     page = _open(browser, app_url)
-    page.get_by_role("tab", name="Your photo").click()
-    page.locator("#explore-upload input[type=file]").set_input_files(str(photo))
-    page.locator("#explore-depth-upload input[type=file]").set_input_files(str(tmp_path / "depth.npz"))
-    page.wait_for_timeout(1000)
-    page.locator("#explore-use-photo").click()
-    _wait_info(page, "400 px wide", 60)
+    _use_photo(page, photo, tmp_path / "depth.npz", 400)
     assert _natural_size(page) == [400, 600]
     assert float(page.locator("#explore-focus input[type=range]").get_attribute("max")) >= 100
-    focus = page.locator("#explore-focus input[type=number]")
-    focus.fill("97.8")
-    focus.press("Tab")
-    _wait_info(page, "97.80 m")
-    aperture = page.locator("#explore-aperture input[type=number]")
-    aperture.fill("2")
-    aperture.press("Tab")
-    _wait_info(page, "f/2.0")
+    _type(page, "focus", "97.8", "97.80 m")
+    _type(page, "aperture", "2", "f/2.0")
     _click_picture(page, 0.5, 0.1)  # a tenth of the way down: about 12 m
     page.wait_for_function("() => parseFloat(document.querySelector('#explore-focus input[type=number]').value) < 15", timeout=30_000)
     _wait_info(page, f"Focus {page.locator('#explore-focus input[type=number]').input_value()[:3]}")
@@ -227,6 +235,32 @@ def test_baseline_lens_in_its_own_queue(app_url, browser):
     assert _stuck_controls(page) == []
     page.locator("#explore-method").get_by_text("Ours (layered)").click()
     page.wait_for_function("() => !document.querySelector('#explore-blades input').disabled")
+    page.close()
+
+
+def test_cancel_stops_a_baseline_render(app_url, browser):
+    """A long TAF render (200 mm, f/1.4: about 20 s), cancelled after a second: the server's
+    render thread ends and its cores go idle; our lens then renders."""
+    import threading
+
+    page = _open(browser, app_url)
+    _type(page, "focal-length", "200", "200 mm")
+    _type(page, "aperture", "1.4", "f/1.4")
+    page.locator("#explore-method").get_by_text("TAF lens (baseline)").click()
+    page.wait_for_function("() => [...document.querySelectorAll('.progress-text, .progress-level, .meta-text')].some(e => e.innerText.includes('TAF lens'))", timeout=30_000)
+    assert any(t.name.startswith("baseline-") for t in threading.enumerate())
+    page.locator("#explore-cancel").click()
+    deadline = time.perf_counter() + 5
+    while any(t.name.startswith("baseline-") for t in threading.enumerate()) and time.perf_counter() < deadline:
+        time.sleep(0.1)
+    assert not any(t.name.startswith("baseline-") for t in threading.enumerate()), "the baseline kept rendering"
+    cpu, wall = time.process_time(), time.perf_counter()
+    time.sleep(2)
+    assert time.process_time() - cpu < 0.5 * (time.perf_counter() - wall)  # the cores are free again
+    assert "TAF lens rendered" not in _info(page)
+    page.locator("#explore-method").get_by_text("Ours (layered)").click()
+    _type(page, "aperture", "2", "f/2.0")
+    assert _stuck_controls(page) == []
     page.close()
 
 
@@ -272,15 +306,68 @@ def test_explore_in_a_browser(app_url, browser, tmp_path):
     assert ready > 1.0  # 43 frames at 12 fps
     page.screenshot(path=str(shots / "explore-laptop-sweep.png"), full_page=True)
 
-    phone = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2)
-    phone.goto(app_url)
-    _wait_new_image(phone, "")
-    picture = phone.locator("#explore-image img").first.bounding_box()
-    slider = phone.locator("#explore-aperture").bounding_box()
-    assert slider["y"] - (picture["y"] + picture["height"]) < 200  # the controls sit under the picture
-    assert picture["height"] < 0.6 * 844
-    phone.screenshot(path=str(shots / "explore-phone.png"), full_page=True)
-    assert (shots / "explore-phone.png").stat().st_size > 10_000
+    _use_photo(page, *_portrait(tmp_path), 400)  # a new scene: the old sweep goes
+    page.wait_for_selector("#explore-video", state="hidden", timeout=10_000)
+
+
+def _portrait(folder: Path) -> tuple[Path, Path]:
+    """A 400x600 portrait photo and its depth map (.npz)."""
+    import numpy as np
+    from PIL import Image
+
+    photo, depth = folder / "portrait.jpg", folder / "portrait.npz"
+    if not photo.exists():
+        picture = Image.new("RGB", (400, 600), (40, 60, 90))
+        picture.paste((230, 200, 40), (100, 150, 300, 450))
+        picture.save(photo)
+        np.savez_compressed(depth, depth=np.tile(np.linspace(1.0, 8.0, 600, dtype=np.float32)[:, None], (1, 400)))
+    return photo, depth
+
+
+def _fits_its_picture(page, selector: str) -> bool:
+    """The element's box has its picture's aspect ratio (within a pixel): no letterbox bars."""
+    return page.locator(selector).first.evaluate(
+        """e => { const r = e.getBoundingClientRect(); const w = e.naturalWidth || e.videoWidth, h = e.naturalHeight || e.videoHeight;
+                  return Math.abs(r.height - r.width * h / w) <= 1.5 || Math.abs(r.width - r.height * w / h) <= 1.5; }"""
+    )
+
+
+@pytest.mark.parametrize("viewport", [(390, 844), (1366, 900)], ids=["phone", "laptop"])
+def test_layout_keeps_the_controls_by_the_picture(app_url, browser, tmp_path, viewport):
+    """Phone and laptop: the picture sized to itself (no letterbox in a tall box), under 50 %
+    (phone) or 70 % of the screen's height; the sliders right under it; no empty PNG or video
+    boxes; a sweep video sized to itself too; a portrait photo fits the screen."""
+    width, height = viewport
+    shots = _shots_dir(tmp_path)
+    page = browser.new_page(viewport={"width": width, "height": height}, device_scale_factor=2 if width < 640 else 1)
+    page.goto(app_url)
+    _wait_new_image(page, "")
+    frame = page.locator("#explore-image").bounding_box()
+    picture = page.locator("#explore-image img").first.bounding_box()
+    aperture = page.locator("#explore-aperture").bounding_box()
+    assert frame["height"] - picture["height"] < 4 and _fits_its_picture(page, "#explore-image img")
+    assert picture["height"] <= (0.5 if width < 640 else 0.7) * height
+    assert 0 < aperture["y"] - (picture["y"] + picture["height"]) < 100  # the focus line between
+    if width < 640:
+        assert picture["y"] + picture["height"] < height and aperture["y"] < height  # both on the first screen
+    assert page.locator("#explore-png").count() == 0 or not page.locator("#explore-png").is_visible()
+    assert page.locator("#explore-video").count() == 0 or not page.locator("#explore-video").is_visible()
+    page.screenshot(path=str(shots / f"explore-{width}.png"), full_page=True)
+    page.locator("#explore-sweep-aperture").click()
+    page.wait_for_selector("#explore-video video[src]", timeout=120_000)
+    page.wait_for_function("() => document.querySelector('#explore-video video').videoWidth > 0", timeout=60_000)
+    video = page.locator("#explore-video video").bounding_box()
+    assert video["height"] <= (0.5 if width < 640 else 0.7) * height
+    if width < 640:
+        assert _fits_its_picture(page, "#explore-video video")
+    page.screenshot(path=str(shots / f"explore-{width}-sweep.png"), full_page=True)
+    _use_photo(page, *_portrait(tmp_path), 400)
+    page.wait_for_function("() => { const i = document.querySelector('#explore-image img'); return i && i.complete && i.naturalHeight === 600; }")
+    picture = page.locator("#explore-image img").first.bounding_box()
+    assert picture["height"] <= (0.5 if width < 640 else 0.7) * height
+    assert page.locator("#explore-image").bounding_box()["height"] - picture["height"] < 4
+    page.screenshot(path=str(shots / f"explore-{width}-portrait.png"), full_page=True)
+    page.close()
 
 
 def test_upload_and_slider_latency_at_1024(app_url, browser, tmp_path):
@@ -295,12 +382,7 @@ def test_upload_and_slider_latency_at_1024(app_url, browser, tmp_path):
     scene.image.resize((1024, 1024)).save(photo)
     np.save(depth, torch.nn.functional.interpolate(scene.depth[None, None], size=(1024, 1024), mode="nearest")[0, 0].numpy())
     page = _open(browser, app_url)
-    page.get_by_role("tab", name="Your photo").click()
-    page.locator("#explore-upload input[type=file]").set_input_files(str(photo))
-    page.locator("#explore-depth-upload input[type=file]").set_input_files(str(depth))
-    page.wait_for_timeout(1500)
-    page.locator("#explore-use-photo").click()
-    _wait_info(page, "1024 px wide", 60)
+    _use_photo(page, photo, depth, 1024)
     assert _natural_size(page) == [1024, 1024]
     aperture = page.locator("#explore-aperture input[type=number]")
     latencies = []

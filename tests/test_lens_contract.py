@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from dofgen.camera import CameraSettings
-from dofgen.lens import METHODS, render
+from dofgen.lens import METHODS, RenderStopped, render
 from dofgen.lens.kernels import aperture_kernel
 from dofgen.metrics import signal_energy
 
@@ -32,6 +32,24 @@ def test_shapes_and_dtypes_follow_the_image(method):
     half = render(image.double(), depth, CAMERA, method)
     assert half.dtype == torch.float64
     assert torch.allclose(render(batch, depth, CAMERA, method)[1], render(batch[1], depth, CAMERA, method), atol=1e-5)
+
+
+@pytest.mark.parametrize("method", ["taf", "drbokeh"])
+def test_a_baseline_render_stops_when_asked(method):
+    """``should_stop`` is asked while the window is walked: True ends the render at once; a
+    render that is never stopped matches one without the check."""
+    image, depth = _scene()
+    camera = CameraSettings(1.4, 135.0, 1.0)  # a CoC of 14 px: a window of about 200 offsets
+    asked = []
+
+    def stop_on_third() -> bool:
+        asked.append(True)
+        return len(asked) >= 3
+
+    with pytest.raises(RenderStopped):
+        render(image, depth, camera, method, should_stop=stop_on_third)
+    assert len(asked) == 3
+    assert torch.equal(render(image, depth, camera, method, should_stop=lambda: False), render(image, depth, camera, method))
 
 
 def test_blur_grows_as_the_aperture_opens():

@@ -18,6 +18,7 @@ from dofgen.camera import CameraSettings
 from dofgen.color import linear_to_srgb, srgb_to_linear
 from dofgen.lens.coc import check_depth, coc_diameter_px
 from dofgen.lens.drbokeh import matte_from_depth, render_drbokeh
+from dofgen.lens.gather import RenderStopped, StopCheck
 from dofgen.lens.highlights import boost_highlights
 from dofgen.lens.kernels import aperture_kernel
 from dofgen.lens.layered import QUALITY, Quality, render_layered
@@ -29,7 +30,7 @@ METHODS: tuple[str, ...] = ("layered", "taf", "drbokeh")
 #: nothing else changes (the baselines get none, as their code has none).
 DEFAULT_HIGHLIGHT_BOOST = 0.5
 
-__all__ = ["DEFAULT_HIGHLIGHT_BOOST", "METHODS", "QUALITY", "aperture_kernel", "coc_diameter_px", "render", "render_linear"]
+__all__ = ["DEFAULT_HIGHLIGHT_BOOST", "METHODS", "QUALITY", "RenderStopped", "aperture_kernel", "coc_diameter_px", "render", "render_linear"]
 
 
 def _as_batch(tensor: torch.Tensor, name: str, channels: int, height: int | None = None, width: int | None = None) -> torch.Tensor:
@@ -65,6 +66,7 @@ def render(
     highlight_boost: float | None = None,
     matte: torch.Tensor | None = None,
     quality: Quality = "accurate",
+    should_stop: StopCheck = None,
 ) -> torch.Tensor:
     """Render shallow depth of field from an all-in-focus image and its depth.
 
@@ -81,12 +83,14 @@ def render(
             the focus distance when None.
         quality: ``"accurate"`` (default) or ``"fast"`` (layered only: coarser levels and
             scales, for interactive previews).
+        should_stop: for the baselines' long gathers: asked between window offsets, True
+            stops the render with :class:`RenderStopped` (a cancelled request).
 
     Returns:
         The defocused image, with the shape, dtype and device of ``image``.
     """
     _check_image(image, "sRGB values in [0, 1]")
-    out = render_linear(srgb_to_linear(image.float()), depth, camera, method, blades=blades, highlight_boost=highlight_boost, matte=matte, quality=quality)
+    out = render_linear(srgb_to_linear(image.float()), depth, camera, method, blades=blades, highlight_boost=highlight_boost, matte=matte, quality=quality, should_stop=should_stop)
     return linear_to_srgb(out).to(image.dtype)
 
 
@@ -100,6 +104,7 @@ def render_linear(
     highlight_boost: float | None = None,
     matte: torch.Tensor | None = None,
     quality: Quality = "accurate",
+    should_stop: StopCheck = None,
 ) -> torch.Tensor:
     """:func:`render` on linear light: (3, H, W) or (B, 3, H, W) in, the same shape out,
     no sRGB decode or encode (for callers that convert with lookup tables)."""
@@ -129,12 +134,12 @@ def render_linear(
     if method == "layered":
         out = render_layered(batch, coc, blades, quality)
     elif method == "taf":  # TAF's code blurs the sRGB values, not light
-        out = srgb_to_linear(render_taf(linear_to_srgb(batch), coc))
+        out = srgb_to_linear(render_taf(linear_to_srgb(batch), coc, should_stop))
     else:
         if matte is None:
             matte_b = matte_from_depth(depth_b, camera.focus_distance_m)
         else:
             matte_b = _as_batch(matte, "matte", 1, height, width).to(batch.device, torch.float32)
             matte_b = matte_b.clamp(0.0, 1.0).expand(batch.shape[0], -1, -1, -1)
-        out = render_drbokeh(batch, coc, matte_b)
+        out = render_drbokeh(batch, coc, matte_b, should_stop)
     return out.reshape(linear.shape)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 
 from dofgen.lens.fill import fill_behind
-from dofgen.lens.gather import scatter_as_gather
+from dofgen.lens.gather import StopCheck, scatter_as_gather
 
 #: Without a matte, pixels nearer than this multiple of the focus distance are foreground.
 FOREGROUND_DEPTH_FACTOR = 1.15
@@ -31,20 +31,21 @@ def matte_from_depth(depth: torch.Tensor, focus_distance_m: float | torch.Tensor
     return torch.sigmoid((threshold - depth.log()) / FOREGROUND_SOFTNESS)
 
 
-def render_drbokeh(linear: torch.Tensor, coc: torch.Tensor, matte: torch.Tensor) -> torch.Tensor:
+def render_drbokeh(linear: torch.Tensor, coc: torch.Tensor, matte: torch.Tensor, should_stop: StopCheck = None) -> torch.Tensor:
     """Two-layer scatter-as-gather defocus.
 
     Args:
         linear: (B, 3, H, W) linear-light image.
         coc: (B, 1, H, W) signed CoC diameter in pixels.
         matte: (B, 1, H, W) foreground matte in [0, 1].
+        should_stop: asked while gathering; True raises ``RenderStopped``.
 
     Returns:
         (B, 3, H, W) defocused linear-light image.
     """
     radius = coc.abs() / 2
-    front, front_alpha = scatter_as_gather(linear, matte, radius)
-    back, back_alpha = scatter_as_gather(linear, 1 - matte, radius)
+    front, front_alpha = scatter_as_gather(linear, matte, radius, should_stop)
+    back, back_alpha = scatter_as_gather(linear, 1 - matte, radius, should_stop)
     excess = front_alpha.clamp(min=1.0)  # overlapping discs of unequal size can sum past 1
     front, front_alpha = front / excess, front_alpha / excess
     back = fill_behind(torch.cat([back, back_alpha], dim=1), trust=0.01)

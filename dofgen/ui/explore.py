@@ -8,7 +8,8 @@ while a slider moves. The PNG download and the sweeps render at full resolution.
 A failed action never leaves a control in an error state: handlers raise :class:`UserError`,
 which :func:`friendly` turns into a toast (one log line) and unchanged outputs. The baseline
 lenses render in their own queue, at a size that bounds their time, with a progress bar and
-a cancel button, so the default lens's sliders never wait behind them.
+a cancel button that stops the render's work (not only the request), so the default lens's
+sliders never wait behind them.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from dofgen import scenes
 from dofgen.camera import STANDARD_STOPS, CameraSettings
 from dofgen.focus import focus_at
 from dofgen.imageio import MAX_SIDE, InputError, open_photo, read_depth
-from dofgen.lens import DEFAULT_HIGHLIGHT_BOOST, coc_diameter_px
+from dofgen.lens import DEFAULT_HIGHLIGHT_BOOST, RenderStopped, coc_diameter_px
 from dofgen.lens.gather import window_offsets
 from dofgen.pipeline import DefocusPipeline, DefocusResult, refocus, resized
 from dofgen.ui.files import named_path, new_path, save_image
@@ -43,17 +44,22 @@ METHOD_LABELS = {"Ours (layered)": "layered", "TAF lens (baseline)": "taf", "Dr.
 BLADE_CHOICES = ["Circle", "5", "6", "7", "8", "9"]
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 MAX_UPLOAD_SIDE = MAX_SIDE
-#: Longer side of the view the sliders render (the PNG and the sweeps use full resolution).
-VIEW_SIDE = 1280
+#: Longer side of the view the sliders render (the PNG and the sweeps use full resolution):
+#: display resolution on a laptop, and about 0.7 MP for a 3:2 photo, so a slider costs the same
+#: whatever the upload size.
+VIEW_SIDE = 1024
 #: Longer side of the live preview rendered while a slider moves.
 PREVIEW_SIDE = 448
+#: JPEG quality of a live preview (it is replaced by the view within a second).
+PREVIEW_JPEG_QUALITY = 80
 #: A full view follows the last preview once the control has rested this long (seconds).
 REST_S = 0.25
 #: A baseline lens renders at a size whose estimated time stays under this (seconds).
 BASELINE_BUDGET_S = 20.0
-#: Seconds per pixel and window offset of the baseline gathers (2 CPU cores, under load);
-#: refined by every render this process makes.
-BASELINE_COST = {"taf": 2.0e-7, "drbokeh": 3.5e-7}
+#: Seconds per pixel and window offset of the baseline gathers, measured on 2 CPU cores at
+#: load 3 to 5 (TAF 1.6e-8 at 400 and 700 px; Dr.Bokeh 0.8e-7 to 1.5e-7); refined by every
+#: render this process makes.
+BASELINE_COST = {"taf": 1.6e-8, "drbokeh": 1.2e-7}
 #: Focus distance slider bounds never go inside these (metres).
 FOCUS_LIMITS_M = (0.1, 30.0)
 SOURCE_LABELS = {
@@ -62,11 +68,13 @@ SOURCE_LABELS = {
 }
 PHOTO_LIMITS = f"JPEG or PNG, up to {MAX_UPLOAD_BYTES // 2**20} MB and {MAX_SIDE} px a side"
 DEPTH_LIMITS = f".npy or .npz in metres, or 16-bit PNG in mm; the photo's aspect ratio; up to {MAX_UPLOAD_BYTES // 2**20} MB and {MAX_SIDE} px a side"
-#: CSS for the phone layout: the picture sized to its content, nothing letterboxed.
+#: CSS: the picture and the sweep sized to their content (no letterbox bars in a fixed box),
+#: at most 70 % of the window's height (48 % on a phone, so the sliders show under it).
 CSS = """
+#explore-image, #explore-video { height: auto !important; }
+#explore-image .image-container, #explore-image img, #explore-video video { max-height: min(70vh, 620px); height: auto; }
 @media (max-width: 640px) {
-  #explore-image .image-container, #explore-image img { max-height: 48vh; height: auto; }
-  #explore-image { height: auto !important; }
+  #explore-image .image-container, #explore-image img, #explore-video video { max-height: 48vh; }
 }
 """
 
@@ -133,7 +141,8 @@ def focus_range(depth: torch.Tensor) -> tuple[float, float]:
 
 def _start(result: DefocusResult, caption: str = "") -> tuple:
     """Outputs shared by every way of making a scene: state, image, focus text, notes,
-    aperture, focal length, focus (its range following the depth), automatic focus."""
+    aperture, focal length, focus (its range following the depth), automatic focus, and the
+    previous scene's sweep video and PNG hidden."""
     state = ExploreState.start(result)
     camera = result.camera
     low, high = focus_range(result.depth)
@@ -141,7 +150,16 @@ def _start(result: DefocusResult, caption: str = "") -> tuple:
         state, save_image(state.view.image), _focus_text(state.view), caption or _notes(result),
         float(camera.f_number), float(camera.focal_length_mm),
         gr.update(minimum=low, maximum=high, value=round(result.focus_distance, 2)), result.focus_source != "user",
+        gr.update(value=None, visible=False), gr.update(value=None, visible=False),
     )
+
+
+def largest_coc_px(scene: DefocusResult, camera: CameraSettings) -> float:
+    """The largest CoC diameter on ``scene`` in pixels: at its nearest or farthest depth (the
+    CoC grows monotonically away from the focus), so two values instead of every pixel."""
+    depth = scene.depth
+    ends = torch.stack([depth.min(), depth.max()])
+    return float(coc_diameter_px(ends, camera, scene.all_in_focus.width).abs().max())
 
 
 def _focus_text(result: DefocusResult) -> str:
@@ -149,7 +167,7 @@ def _focus_text(result: DefocusResult) -> str:
     return (
         f"Focus **{result.focus_distance:.2f} m** ({SOURCE_LABELS.get(result.focus_source, result.focus_source)}) · "
         f"f/{float(result.camera.f_number):.1f} · {float(result.camera.focal_length_mm):g} mm · "
-        f"largest blur {float(result.coc.abs().max()):.0f} px at {scale} px wide"
+        f"largest blur {largest_coc_px(result, result.camera):.0f} px at {scale} px wide"
     )
 
 
@@ -157,7 +175,7 @@ def _notes(result: DefocusResult) -> str:
     return "\n".join(f"- {note}" for note in result.notes)
 
 
-@friendly(8)
+@friendly(10)
 def load_scene(name: str) -> tuple:
     """A bundled scene, focused on its focus point (or found automatically)."""
     try:
@@ -171,7 +189,7 @@ def load_scene(name: str) -> tuple:
     return _start(result, f"**{meta.get('title', name)}** — {meta.get('source', '')}. Licence: {meta.get('licence', '?')}.")
 
 
-@friendly(8)
+@friendly(10)
 @gpu(duration=120)
 def generate_scene(prompt: str, seed: float, f_number: float, focal_length_mm: float, progress: gr.Progress = gr.Progress()) -> tuple:
     """Generate a scene from a prompt (needs the generator and depth models)."""
@@ -217,7 +235,7 @@ def _size(path: str) -> int:
     return Path(path).stat().st_size
 
 
-@friendly(8)
+@friendly(10)
 @gpu(duration=60)
 def use_photo(path: str | None, depth_path: str | None) -> tuple:
     """A user's photo: camera from its EXIF, depth from the model or an uploaded map."""
@@ -284,13 +302,14 @@ def _settings(state, f_number, focal_length_mm, auto_focus, focus_distance_m, bl
     return Settings(camera, float(focus), bool(auto_focus), method, 0 if blades == "Circle" or method != "layered" else int(blades), float(highlight_boost))
 
 
-def _render(scene: DefocusResult, state: ExploreState, s: Settings, quality: str = "accurate") -> DefocusResult:
-    """The lens on ``scene`` with the controls' settings; ``quality="fast"`` for live previews."""
+def _render(scene: DefocusResult, state: ExploreState, s: Settings, quality: str = "accurate", should_stop=None) -> DefocusResult:
+    """The lens on ``scene`` with the controls' settings; ``quality="fast"`` for live
+    previews; ``should_stop`` ends a baseline's gather early (:class:`RenderStopped`)."""
     source = state.scene.focus_source if s.auto else "user"
     try:
         return refocus(
             scene, s.camera, focus_distance=s.focus_m, method=s.method, blades=s.blades,
-            highlight_boost=s.highlight_boost, focus_source=source, quality=quality,
+            highlight_boost=s.highlight_boost, focus_source=source, quality=quality, should_stop=should_stop,
         )
     except ValueError as error:
         raise UserError(str(error)) from None
@@ -329,8 +348,9 @@ def preview_view(state, f_number, focal_length_mm, auto_focus, focus_distance_m,
     s = _settings(state, f_number, focal_length_mm, auto_focus, focus_distance_m, blades, highlight_boost, method_label)
     if s.method != "layered":
         return gr.skip()
-    # shown at the view's size, so a click on a preview lands on the view's pixels
-    return save_image(_render(state.preview, state, s, quality="fast").image.resize(state.view.all_in_focus.size, Image.Resampling.BILINEAR))
+    # sent at its own size (the browser scales it to the view's box; a click on it is scaled
+    # back to the view's pixels by focus_from_click)
+    return save_image(_render(state.preview, state, s, quality="fast").image, PREVIEW_JPEG_QUALITY)
 
 
 @friendly(4)
@@ -359,7 +379,7 @@ def settled_view(state, f_number, focal_length_mm, auto_focus, focus_distance_m,
 def baseline_estimate(scene: DefocusResult, camera: CameraSettings, method: str) -> float:
     """Estimated seconds for a baseline lens on ``scene``: pixels times window offsets."""
     width, height = scene.all_in_focus.size
-    radius = float(coc_diameter_px(scene.depth, camera, width).abs().max()) / 2
+    radius = largest_coc_px(scene, camera) / 2
     offsets = sum(1 for _ in window_offsets(radius))
     return BASELINE_COST[method] * width * height * offsets
 
@@ -371,11 +391,25 @@ def baseline_scale(scene: DefocusResult, camera: CameraSettings, method: str, bu
     return 1.0 if estimate <= budget_s else (budget_s / estimate) ** 0.25 * 0.97
 
 
+#: Per session: the stop flag of its running baseline render (set by Cancel, or by choosing
+#: our lens). Gradio's ``cancels`` ends the request only; the flag ends the work.
+_BASELINE_STOPS: dict[str, threading.Event] = {}
+
+
+def stop_baseline(request: gr.Request = None) -> None:
+    """Stop the session's baseline render: its gather ends within a few window offsets.
+    (Under ZeroGPU the render runs in another process and is not reached; it is fast there.)"""
+    stop = _BASELINE_STOPS.get(_session(request))
+    if stop is not None:
+        stop.set()
+
+
 @friendly(4)
 @gpu(duration=60)
-def baseline_view(state, f_number, focal_length_mm, auto_focus, focus_distance_m, blades, highlight_boost, method_label, progress: gr.Progress = gr.Progress()):
+def baseline_view(state, f_number, focal_length_mm, auto_focus, focus_distance_m, blades, highlight_boost, method_label, request: gr.Request = None, progress: gr.Progress = gr.Progress()):
     """A baseline lens (TAF or Dr.Bokeh): the view at a size that keeps it within
-    :data:`BASELINE_BUDGET_S`, with a progress bar that counts against the estimate."""
+    :data:`BASELINE_BUDGET_S`, with a progress bar that counts against the estimate;
+    :func:`stop_baseline` ends it early and leaves the view as it was."""
     s = _settings(state, f_number, focal_length_mm, auto_focus, focus_distance_m, blades, highlight_boost, method_label)
     if s.method == "layered":
         return (gr.skip(),) * 4
@@ -384,22 +418,31 @@ def baseline_view(state, f_number, focal_length_mm, auto_focus, focus_distance_m
     scene = resized(state.view, max(64, int(max(state.view.all_in_focus.size) * scale)))
     estimate = baseline_estimate(scene, camera, s.method)
     label = {"taf": "TAF lens", "drbokeh": "Dr.Bokeh lens"}[s.method]
-    done = threading.Event()
+    done, stop = threading.Event(), threading.Event()
+    session = _session(request)
+    _BASELINE_STOPS[session] = stop
     outcome: dict = {}
 
     def work() -> None:
         try:
-            outcome["result"] = _render(scene, state, s)
-        except UserError as error:
+            outcome["result"] = _render(scene, state, s, should_stop=stop.is_set)
+        except (UserError, RenderStopped) as error:
             outcome["error"] = error
         finally:
             done.set()
 
     start = time.perf_counter()
-    threading.Thread(target=work, daemon=True).start()
-    while not done.wait(0.5):
-        elapsed = time.perf_counter() - start
-        progress(min(elapsed / max(estimate, 1e-3), 0.99), desc=f"{label}: {elapsed:.0f} s of about {estimate:.0f} s")
+    threading.Thread(target=work, name=f"baseline-{session}", daemon=True).start()
+    try:
+        while not done.wait(0.5):
+            elapsed = time.perf_counter() - start
+            progress(min(elapsed / max(estimate, 1e-3), 0.99), desc=f"{label}: {elapsed:.0f} s of about {_seconds(estimate)}")
+    finally:
+        if _BASELINE_STOPS.get(session) is stop:
+            del _BASELINE_STOPS[session]
+    if isinstance(outcome.get("error"), RenderStopped):
+        LOG.info("baseline_view: %s stopped after %.1f s", label, time.perf_counter() - start)
+        return (gr.skip(),) * 4
     if "error" in outcome:
         raise outcome["error"]
     elapsed = time.perf_counter() - start
@@ -407,23 +450,45 @@ def baseline_view(state, f_number, focal_length_mm, auto_focus, focus_distance_m
     result = outcome["result"]
     new, image, text, focus = _view_outputs(state, s, result)
     size = "x".join(map(str, result.all_in_focus.size))
-    return new, image, f"{text} · {label} rendered at {size} in {elapsed:.1f} s (estimated {estimate:.0f} s)", focus
+    return new, image, f"{text} · {label} rendered at {size} in {elapsed:.1f} s (estimated {_seconds(estimate)})", focus
 
 
-def lens_controls(method_label: str) -> tuple[dict, dict]:
+def _seconds(seconds: float) -> str:
+    """``seconds`` for people: "0.4 s", "18 s"."""
+    return f"{seconds:.1f} s" if seconds < 10 else f"{seconds:.0f} s"
+
+
+def lens_controls(method_label: str, request: gr.Request = None) -> tuple[dict, dict]:
     """The blade control is for the layered lens only: disabled, with a hint, for baselines;
-    the cancel button shows for baselines only."""
+    the cancel button shows for baselines only. Choosing our lens stops a baseline render,
+    whose late picture would replace our lens's."""
     layered = METHOD_LABELS.get(method_label) == "layered"
+    if layered:
+        stop_baseline(request)
     hint = None if layered else "Blades shape our layered lens only; the baselines gather round discs."
     return gr.update(interactive=layered, info=hint), gr.update(visible=not layered)
 
 
+def _shown_width(path: str | None) -> int | None:
+    """Pixel width of the picture the browser shows (a preview is smaller than the view)."""
+    try:
+        with Image.open(path) as shown:  # reads the header only
+            return shown.width
+    except (OSError, TypeError, ValueError, AttributeError):
+        return None
+
+
 @friendly(2)
-def focus_from_click(state: ExploreState | None, event: gr.SelectData) -> tuple[bool, float]:
-    """Clicking the picture focuses there: automatic focus off, the slider at that depth."""
+def focus_from_click(state: ExploreState | None, event: gr.SelectData, shown: str | None = None) -> tuple[bool, float]:
+    """Clicking the picture focuses there: automatic focus off, the slider at that depth.
+    ``shown`` is the picture clicked on; a click on a (smaller) preview is scaled to the view."""
     if state is None:
         raise UserError("Pick, generate or upload a scene first.")
     x, y = (event.index or (None, None))[:2]
+    width = _shown_width(shown)
+    if width and width != state.view.all_in_focus.width and isinstance(x, (int, float)) and isinstance(y, (int, float)):
+        scale = state.view.all_in_focus.width / width
+        x, y = min(round(x * scale), state.view.all_in_focus.width - 1), min(round(y * scale), state.view.all_in_focus.height - 1)
     depth = state.view.depth.cpu()
     try:
         return False, round(focus_at(depth, x, y), 2)
@@ -553,8 +618,8 @@ def build_explore_tab(demo: gr.Blocks) -> None:
         """After ``event``: the baseline lens, when one is chosen, in its own queue."""
         baseline_events.append(event.then(**baseline, **(hidden if baseline_events else {})))
 
-    scene_outputs = [state, image, focus_info, caption, f_number, focal, focus, auto]
-    started = [state, image, focus_info, notes, f_number, focal, focus, auto]
+    scene_outputs = [state, image, focus_info, caption, f_number, focal, focus, auto, video, png_file]
+    started = [state, image, focus_info, notes, f_number, focal, focus, auto, video, png_file]
     with_baseline(scene.input(load_scene, scene, scene_outputs, concurrency_id="lens"))
     demo.load(load_scene, scene, scene_outputs, concurrency_id="lens", **hidden)
     making = dict(concurrency_id="generate", concurrency_limit=1, show_progress_on=[image])
@@ -570,9 +635,9 @@ def build_explore_tab(demo: gr.Blocks) -> None:
     for index, choice in enumerate((auto, blades, method)):
         with_baseline(choice.input(refocus_view, **view, **(hidden if index else {})))
     method.input(lens_controls, method, [blades, cancel], queue=False, show_progress="hidden", api_visibility="private")
-    clicked = image.select(focus_from_click, state, [auto, focus], concurrency_id="lens", show_progress="hidden", **hidden)
+    clicked = image.select(focus_from_click, [state, image], [auto, focus], concurrency_id="lens", show_progress="hidden", **hidden)
     with_baseline(clicked.then(refocus_view, **view, **hidden))
-    cancel.click(None, None, None, cancels=baseline_events, queue=False)
+    cancel.click(stop_baseline, None, None, cancels=baseline_events, queue=False, show_progress="hidden", api_visibility="private")
     sweep_aperture.click(render_aperture_sweep, state, video, concurrency_id="sweep", concurrency_limit=1)
     sweep_focus.click(render_focus_sweep, state, video, concurrency_id="sweep", concurrency_limit=1)
     maps_button.click(show_maps, state, maps, concurrency_id="lens")

@@ -42,8 +42,8 @@ def named_path(name: str) -> Path:
     return folder / name
 
 
-def save_image(image: Image.Image) -> str:
+def save_image(image: Image.Image, quality: int = JPEG_QUALITY) -> str:
     """Write ``image`` as JPEG (quality 92: fast to encode and to send); return the path."""
     path = new_path(".jpg")
-    image.convert("RGB").save(path, format="JPEG", quality=JPEG_QUALITY)
+    image.convert("RGB").save(path, format="JPEG", quality=quality)
     return str(path)
