@@ -1,5 +1,7 @@
 """The lenses against the thin-lens ground truth of averaged pinhole views."""
 
+import math
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -86,5 +88,8 @@ def test_no_bands_across_a_depth_ramp(monkeypatch):
     out = render(texture, depth, camera)
     monkeypatch.setitem(layered.QUALITY, "accurate", layered.LayerSettings(ratio=1.05, min_scaled_diameter=1000.0))
     dense = render(texture, depth, camera)
-    per_column = (out - dense).abs()[:, 8:-8].mean(dim=(0, 1))
+    # within a blur radius of the frame's left and right edges both extrapolate the scene
+    # (the border has its own test); across the depth ramp they must agree
+    edge = math.ceil(float(coc_diameter_px(depth, camera, width).abs().max()) / 2)
+    per_column = (out - dense).abs()[:, 8:-8, edge:-edge].mean(dim=(0, 1))
     assert per_column.max() < 0.02

@@ -7,14 +7,13 @@ level. Each layer (premultiplied colour and alpha) is blurred with the exact ape
 (disc or polygon) at the coarsest power-of-two scale where that kernel still spans
 ``min_scaled_diameter`` pixels (tent down-sampling, which keeps a point light where it is, and bilinear
 up-sampling; a layer holding a boosted light at a finer scale, so its bokeh keeps a crisp
-rim), then layers are composited at the finest scale reached so far:
-
-* behind the focal plane, far to near, each layer over the normalised colour of the layers
-  behind it; a layer behind is trusted wherever its coverage is above ``_TRUST``, so holes
-  left by nearer objects are filled from the surrounding background and a sharp foreground
-  never bleeds into the blurred background;
-* in front of the focal plane, near to far, accumulated premultiplied, then laid over the
-  rest, so a blurred foreground spreads softly over a sharp background.
+rim), then layers are composited far to near, at the finest scale reached so far: each layer
+over the normalised colour of the layers behind it. A layer behind is trusted wherever its
+coverage is above ``_TRUST``, so holes left by nearer objects are filled from the
+surrounding surface and a sharp foreground never bleeds into the blurred background. Where a
+blurred foreground (a surface in front of the focal plane's own) leaves the frame
+uncovered, the hole is filled from what lies behind that foreground, not from the
+foreground itself, so it spreads softly over a sharp background.
 
 At the frame's border a layer's blur is normalised by its coverage (as at a hole), so the
 border neither darkens nor smears its edge pixels into streaks.
@@ -247,26 +246,25 @@ def render_layered(linear: torch.Tensor, coc: torch.Tensor, blades: int = 0, qua
     # A layer is drawn where any pixel lies within one level of it.
     windows = {k: window(k) for k in range(len(levels))}
     windows = {k: w for k, w in windows.items() if w[0].stop > w[0].start and w[1].stop > w[1].start}
-    back = [k for k in range(len(levels) - 1, zero - 1, -1) if k in windows]
-    front = [k for k in range(zero) if k in windows]
+    order = [k for k in range(len(levels) - 1, -1, -1) if k in windows]  # far to near
 
-    def zeros(channels: int, scale: int) -> torch.Tensor:
-        return linear.new_zeros(linear.shape[0], channels, full_h // scale, full_w // scale)
-
-    # Behind the focal plane and on it: far to near, premultiplied "over". Neighbouring
-    # levels share the surfaces split between them, so a layer hides what lies behind its
-    # neighbour only where the neighbour left it visible: together they hide it as the
-    # whole surface would.
-    total, scale, previous = None, scales[back[0]] if back else 1, None
-    for k in back:
+    # Far to near, premultiplied "over". Neighbouring levels share the surfaces split
+    # between them, so a layer hides what lies behind its neighbour only where the neighbour
+    # left it visible: together they hide it as the whole surface would.
+    total, scale, previous, background = None, scales[order[0]], None, None
+    for k in order:
         factor, scale = scale // min(scale, scales[k]), min(scale, scales[k])
         if total is None:
-            total = zeros(4, scale)
+            total = linear.new_zeros(linear.shape[0], 4, full_h // scale, full_w // scale)
         elif factor > 1:
             total, last = _upsample(total, factor), last.upsample(factor)
         rgba, window = layer(k, scale)
         shared = previous == k + 1 and shares[k]
         if not shared:
+            if k < zero and background is None and previous is not None:
+                # The first surface in front of the focal plane's own: what lies behind it
+                # is what the holes that blurred foregrounds leave are filled from.
+                background = _upsample(total, scale)
             # A new surface: what lies behind it is continued into the holes it left there
             # (normalised where trusted), so it neither darkens nor takes the surface's colour.
             total = total / total[:, 3:].clamp(min=_TRUST)
@@ -278,37 +276,9 @@ def render_layered(linear: torch.Tensor, coc: torch.Tensor, blades: int = 0, qua
             hidden = rgba[:, 3:] * old
         total = _paste(total, window, old + rgba - hidden)
         last, previous = _Patch(rgba, window), k
+    total = _upsample(total, scale)
+    background = total if background is None else background
     crop = (slice(0, height), slice(0, width))
-    if back:
-        total, last = _upsample(total, scale), last.upsample(scale)
-    background = total
-
-    # In front of the focal plane: near to far, "under", with the same sharing.
-    if front:
-        back_last, scale, previous = last if back else None, scales[front[0]], None
-        ahead, through = zeros(4, scale), 1 + zeros(1, scale)
-        before = through
-        for k in front:
-            factor, scale = scale // min(scale, scales[k]), min(scale, scales[k])
-            if factor > 1:
-                ahead, through, before, last = _upsample(ahead, factor), _upsample(through, factor), _upsample(before, factor), last.upsample(factor)
-            rgba, window = layer(k, scale)
-            shared = previous == k - 1 and shares[k - 1]
-            seen = (before if shared else through)[..., window[0], window[1]]
-            ahead = _paste(ahead, window, ahead[..., window[0], window[1]] + seen * rgba)
-            cover = _share(rgba[:, 3:], last.over(window)[:, 3:]) if shared else rgba[:, 3:]
-            before, through = through, _paste(through.clone(), window, through[..., window[0], window[1]] * (1 - cover))
-            last, previous = _Patch(rgba, window), k
-        ahead, through, before, last = _upsample(ahead, scale), _upsample(through, scale), _upsample(before, scale), last.upsample(scale)
-        if not back:  # nothing behind the focal plane
-            return (ahead[:, :3] / ahead[:, 3:].clamp(min=_EPS))[..., crop[0], crop[1]]
-        if previous == zero - 1 and back[-1] == zero and shares[zero - 1]:  # the focal plane's layer and its neighbour
-            # beyond the neighbour's window the formula below is ahead + before * total
-            (rows, cols), focal = last.window, back_last.over(last.window)
-            shared = ahead[..., rows, cols] + before[..., rows, cols] * (focal + (1 - _share(last.values[:, 3:], focal[:, 3:])) * (total[..., rows, cols] - focal))
-            total = _paste(ahead + before * total, last.window, shared)
-        else:
-            total = ahead + through * total
 
     # Where the layers leave the frame uncovered (holes that nearer objects hid, seen past
     # a blurred foreground or beside a sharp one): the background continued into the hole.
