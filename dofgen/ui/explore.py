@@ -320,23 +320,24 @@ def _view_outputs(state: ExploreState, s: Settings, result: DefocusResult) -> tu
     return new, save_image(result.image), _focus_text(result), round(s.focus_m, 2)
 
 
-#: Per session: how many control changes it has made (a preview counts one; the full view
-#: that follows renders only when no newer change came in the meantime).
-_CHANGES: dict[str, int] = {}
-_CHANGES_LOCK = threading.Lock()
+#: Per session: the controls' values of its latest change (the full view that follows a
+#: change renders only when no change to other values came in the meantime; a repeated
+#: change to the same values, as a blur after Enter sends, does not cancel it).
+_LATEST: dict[str, tuple] = {}
+_LATEST_LOCK = threading.Lock()
 
 
 def _session(request: gr.Request | None) -> str:
     return getattr(request, "session_hash", None) or "api"
 
 
-def _count_change(request: gr.Request | None) -> int:
-    with _CHANGES_LOCK:
+def _note_change(request: gr.Request | None, values: tuple) -> None:
+    with _LATEST_LOCK:
         key = _session(request)
-        _CHANGES[key] = _CHANGES.get(key, 0) + 1
-        if len(_CHANGES) > 10_000:  # sessions come and go: forget the oldest
-            _CHANGES.pop(next(iter(_CHANGES)))
-        return _CHANGES[key]
+        _LATEST.pop(key, None)
+        _LATEST[key] = values
+        if len(_LATEST) > 10_000:  # sessions come and go: forget the oldest
+            _LATEST.pop(next(iter(_LATEST)))
 
 
 @friendly(1)
@@ -344,7 +345,7 @@ def _count_change(request: gr.Request | None) -> int:
 def preview_view(state, f_number, focal_length_mm, auto_focus, focus_distance_m, blades, highlight_boost, method_label, request: gr.Request = None):
     """A reduced rendering while a control moves (the layered lens only; baselines wait
     for the full view)."""
-    _count_change(request)
+    _note_change(request, (f_number, focal_length_mm, auto_focus, focus_distance_m, blades, highlight_boost, method_label))
     s = _settings(state, f_number, focal_length_mm, auto_focus, focus_distance_m, blades, highlight_boost, method_label)
     if s.method != "layered":
         return gr.skip()
@@ -366,12 +367,12 @@ def refocus_view(state, f_number, focal_length_mm, auto_focus, focus_distance_m,
 
 @friendly(4)
 def settled_view(state, f_number, focal_length_mm, auto_focus, focus_distance_m, blades, highlight_boost, method_label, request: gr.Request = None):
-    """:func:`refocus_view` once the control has rested :data:`REST_S` with no newer change."""
-    with _CHANGES_LOCK:
-        seen = _CHANGES.get(_session(request), 0)
+    """:func:`refocus_view` once the control has rested :data:`REST_S` with no change to
+    other values."""
     time.sleep(REST_S)
-    with _CHANGES_LOCK:
-        if _CHANGES.get(_session(request), 0) != seen:
+    values = (f_number, focal_length_mm, auto_focus, focus_distance_m, blades, highlight_boost, method_label)
+    with _LATEST_LOCK:
+        if _LATEST.get(_session(request), values) != values:
             return (gr.skip(),) * 4
     return refocus_view.__wrapped__(state, f_number, focal_length_mm, auto_focus, focus_distance_m, blades, highlight_boost, method_label)
 
