@@ -187,8 +187,11 @@ class Run:
         its optimizer state: a sharded (FSDP) checkpoint saves state per parameter and its
         loader expects all of them, but a parameter with no gradient yet (the GAN head of the
         kind not trained so far) would have none."""
+        from accelerate.utils import DistributedType
+
         model, optimizer = self.accelerator.prepare(model, optimizer)
-        init_optimizer_state(optimizer)
+        if self.accelerator.distributed_type == DistributedType.FSDP:  # other checkpoints hold what there is
+            init_optimizer_state(optimizer)
         return model, optimizer
 
     def begin(self) -> int:
