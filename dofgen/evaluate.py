@@ -155,7 +155,7 @@ def table_markdown(table: pd.DataFrame) -> str:
 
 def manifest_main(argv: list[str]) -> int:
     """The manifest command (Table 2)."""
-    from dofgen.segmentation import DEFAULT_SEGMENTER, Segmenter
+    from dofgen.segmentation import Segmenter
 
     parser = argparse.ArgumentParser(prog="python -m dofgen.evaluate", description=__doc__.splitlines()[0])
     parser.add_argument("--manifest", required=True, type=Path)
@@ -186,7 +186,7 @@ def manifest_main(argv: list[str]) -> int:
             note = f"Content Consistency not computed: {error}"
             if state.is_main_process:
                 sys.stderr.write(note + "\n")
-    segmenter_id = "none" if segmenter is None else args.segmenter or os.environ.get("DOFGEN_SEGMENTER", DEFAULT_SEGMENTER)
+    segmenter_id = "none" if segmenter is None else segmenter.model.config._name_or_path  # the model it resolved to
     table, per_prompt = evaluate(stimuli, segmenter, args.out / "rows", segmenter_id, accelerator.log if accelerator else None)
     if accelerator is not None:
         accelerator.end_training()
