@@ -320,10 +320,10 @@ def _view_outputs(state: ExploreState, s: Settings, result: DefocusResult) -> tu
     return new, save_image(result.image), _focus_text(result), round(s.focus_m, 2)
 
 
-#: Per session: the settings of its latest change (the full view that follows a
+#: Per session: the controls' values of its latest change (the full view that follows a
 #: change renders only when no change to other values came in the meantime; a repeated
 #: change to the same values, as a blur after Enter sends, does not cancel it).
-_LATEST: dict[str, Settings] = {}
+_LATEST: dict[str, tuple] = {}
 _LATEST_LOCK = threading.Lock()
 
 
@@ -331,11 +331,11 @@ def _session(request: gr.Request | None) -> str:
     return getattr(request, "session_hash", None) or "api"
 
 
-def _note_change(request: gr.Request | None, settings: Settings) -> None:
+def _note_change(request: gr.Request | None, values: tuple) -> None:
     with _LATEST_LOCK:
         key = _session(request)
         _LATEST.pop(key, None)
-        _LATEST[key] = settings
+        _LATEST[key] = values
         if len(_LATEST) > 10_000:  # sessions come and go: forget the oldest
             _LATEST.pop(next(iter(_LATEST)))
 
@@ -345,8 +345,8 @@ def _note_change(request: gr.Request | None, settings: Settings) -> None:
 def preview_view(state, f_number, focal_length_mm, auto_focus, focus_distance_m, blades, highlight_boost, method_label, request: gr.Request = None):
     """A reduced rendering while a control moves (the layered lens only; baselines wait
     for the full view)."""
+    _note_change(request, (f_number, focal_length_mm, auto_focus, focus_distance_m, blades, highlight_boost, method_label))
     s = _settings(state, f_number, focal_length_mm, auto_focus, focus_distance_m, blades, highlight_boost, method_label)
-    _note_change(request, s)
     if s.method != "layered":
         return gr.skip()
     # sent at its own size (the browser scales it to the view's box; a click on it is scaled
@@ -370,9 +370,9 @@ def settled_view(state, f_number, focal_length_mm, auto_focus, focus_distance_m,
     """:func:`refocus_view` once the control has rested :data:`REST_S` with no change to
     other values."""
     time.sleep(REST_S)
-    settings = _settings(state, f_number, focal_length_mm, auto_focus, focus_distance_m, blades, highlight_boost, method_label)
+    values = (f_number, focal_length_mm, auto_focus, focus_distance_m, blades, highlight_boost, method_label)
     with _LATEST_LOCK:
-        if _LATEST.get(_session(request), settings) != settings:
+        if _LATEST.get(_session(request), values) != values:
             return (gr.skip(),) * 4
     return refocus_view.__wrapped__(state, f_number, focal_length_mm, auto_focus, focus_distance_m, blades, highlight_boost, method_label)
 
