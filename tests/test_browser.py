@@ -264,6 +264,35 @@ def test_cancel_stops_a_baseline_render(app_url, browser):
     page.close()
 
 
+def test_each_pick_sends_one_request(app_url, browser):
+    """A scene picked with the mouse, one picked with the keys, a blade count clicked: each
+    sends its request once. (Gradio's dropdown sends ``.input`` twice for a mouse pick; the
+    second scene load landed after the user's next change and reset the aperture.)"""
+    page = _open(browser, app_url)
+    joins: list[str] = []
+    page.on("request", lambda r: joins.append(r.post_data) if "queue/join" in r.url else None)
+
+    def settle(before: str) -> None:
+        _wait_new_image(page, before)
+        page.wait_for_timeout(800)  # a duplicate, when there is one, follows within milliseconds
+
+    before = _image_src(page)
+    page.locator("#explore-scene input").click()
+    page.get_by_role("option", name="tabletop").click()
+    settle(before)
+    before = _image_src(page)
+    page.locator("#explore-scene input").click()
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Enter")
+    settle(before)
+    before = _image_src(page)
+    page.locator("#explore-blades").get_by_text("6", exact=True).click()
+    settle(before)
+    picked = [j for j in joins if '"data":["' in j]
+    assert len(picked) == 2, picked  # two scene loads
+    assert len(joins) == len(set(joins)), joins
+
+
 def test_explore_in_a_browser(app_url, browser, tmp_path):
     shots = _shots_dir(tmp_path)
     page = browser.new_page(viewport={"width": 1366, "height": 900})

@@ -621,7 +621,10 @@ def build_explore_tab(demo: gr.Blocks) -> None:
 
     scene_outputs = [state, image, focus_info, caption, f_number, focal, focus, auto, video, png_file]
     started = [state, image, focus_info, notes, f_number, focal, focus, auto, video, png_file]
-    with_baseline(scene.input(load_scene, scene, scene_outputs, concurrency_id="lens"))
+    # .change, not .input: Gradio's dropdown sends .input twice for one pick with the mouse,
+    # and the second load, landing after the user's next change, would undo it; .select
+    # misses picks made with the keys. Nothing else sets the dropdown.
+    with_baseline(scene.change(load_scene, scene, scene_outputs, concurrency_id="lens"))
     demo.load(load_scene, scene, scene_outputs, concurrency_id="lens", **hidden)
     making = dict(concurrency_id="generate", concurrency_limit=1, show_progress_on=[image])
     with_baseline(generate.click(generate_scene, [prompt, seed, f_number, focal], started, **making))
