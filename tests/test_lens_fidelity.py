@@ -11,7 +11,7 @@ from dofgen.camera import CameraSettings
 from dofgen.color import linear_to_srgb, srgb_to_linear
 from dofgen.groundtruth import Plane, noise_texture, render_planes
 from dofgen.lens import QUALITY, coc_diameter_px, render, render_linear
-from dofgen.lens.highlights import light_sources
+from dofgen.lens.highlights import RIM_SHARE, light_sources
 from dofgen.lens.kernels import aperture_kernel
 from dofgen.lens.layered import scale_for
 
@@ -165,7 +165,7 @@ def test_highlights_recover_lights_and_leave_white_surfaces_alone():
     half = kernel.shape[-1] // 2
     truth = linear_to_srgb(F.conv2d(F.pad(radiance[None], (half,) * 4, mode="reflect"), kernel.expand(3, 1, -1, -1), groups=3)[0])
     image = linear_to_srgb(radiance)  # sRGB clips the lights
-    assert bool(light_sources(srgb_to_linear(image)[None])[0, 0][lights].ge(0.49).all())  # 1 inside, 0.5 on the rim
+    assert bool(light_sources(srgb_to_linear(image)[None])[0, 0][lights].ge(RIM_SHARE - 0.01).all())  # 1 inside, RIM_SHARE on the rim
     assert float(light_sources(srgb_to_linear(image)[None])[0, 0, 135:180, 145:180].max()) == 0.0
     reach = half + 3  # the bokeh discs and their rims
     bokeh = F.max_pool2d(lights[None, None].float(), 2 * reach + 1, 1, reach)[0, 0].bool()
