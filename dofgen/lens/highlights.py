@@ -28,16 +28,26 @@ DIM_SURROUND = (0.2, 0.35)
 RIM_SHARE = 0.25
 
 
+def _square_max(x: torch.Tensor, size: int) -> torch.Tensor:
+    """Max of (B, C, H, W) over the ``size`` x ``size`` square (odd) centred on each pixel,
+    within the frame: row then column passes of windows doubled by shifted maxima (a few
+    passes instead of ``size``; ``max_pool2d`` is many times slower on the CPU)."""
+    pad = size // 2
+    for dim, padding in ((-1, (pad, pad, 0, 0)), (-2, (0, 0, pad, pad))):
+        x = F.pad(x, padding, mode="replicate")  # a replicated pixel is in its window already
+        width = 1
+        while width < size:
+            step = min(width, size - width)
+            length = x.shape[dim] - step
+            x = torch.maximum(x.narrow(dim, 0, length), x.narrow(dim, step, length))
+            width += step
+    return x
+
+
 def _opening(mask: torch.Tensor, size: int) -> torch.Tensor:
     """Grey-level opening (erosion then dilation) of (B, 1, H, W) with a ``size`` x ``size``
-    square, as separable row and column passes."""
-    pad = size // 2
-
-    def extreme(x: torch.Tensor, sign: float) -> torch.Tensor:
-        x = F.max_pool2d(F.pad(sign * x, (pad, pad, 0, 0), mode="replicate"), (1, size), 1)
-        return sign * F.max_pool2d(F.pad(x, (0, 0, pad, pad), mode="replicate"), (size, 1), 1)
-
-    return extreme(extreme(mask, -1.0), 1.0)
+    square."""
+    return _square_max(-_square_max(-mask, size), size)
 
 
 def _dim_surround(peak: torch.Tensor, size: int) -> torch.Tensor:
@@ -74,7 +84,7 @@ def light_sources(linear: torch.Tensor) -> torch.Tensor:
     large = F.interpolate(_opening(reduced, max(3, size // step | 1)), scale_factor=step, mode="nearest")
     small = (clipped - large[..., : clipped.shape[-2], : clipped.shape[-1]]).clamp(min=0.0)
     light = small * _dim_surround(peak, 5 * size)
-    core = -F.max_pool2d(-light, 3, 1, 1)  # the light less its rim
+    core = -_square_max(-light, 3)  # the light less its rim
     return torch.lerp(core, light, RIM_SHARE)
 
 

@@ -115,6 +115,8 @@ class _Patch:
 
     def over(self, window: tuple[slice, slice]) -> torch.Tensor:
         """(B, C, rows, cols) values over ``window``."""
+        if window == self.window:
+            return self.values
         (rows, cols), (own_rows, own_cols) = window, self.window
         out = self.values.new_zeros(*self.values.shape[:2], rows.stop - rows.start, cols.stop - cols.start)
         top, bottom = max(rows.start, own_rows.start), min(rows.stop, own_rows.stop)
@@ -269,12 +271,11 @@ def render_layered(linear: torch.Tensor, coc: torch.Tensor, blades: int = 0, qua
             # (normalised where trusted), so it neither darkens nor takes the surface's colour.
             total = total / total[:, 3:].clamp(min=_TRUST)
         old = total[..., window[0], window[1]]
-        if shared:
+        if shared:  # hides its share of what the neighbour left: old - share * (old - near)
             near = last.over(window)
-            hidden = _share(rgba[:, 3:], near[:, 3:]) * (old - near)
+            total = _paste(total, window, torch.lerp(old, near, _share(rgba[:, 3:], near[:, 3:])) + rgba)
         else:
-            hidden = rgba[:, 3:] * old
-        total = _paste(total, window, old + rgba - hidden)
+            total = _paste(total, window, torch.addcmul(rgba, old, 1 - rgba[:, 3:]))
         last, previous = _Patch(rgba, window), k
     total = _upsample(total, scale)
     background = total if background is None else background
