@@ -53,33 +53,3 @@ def fill_behind(premultiplied: torch.Tensor, trust: float) -> torch.Tensor:
         (B, C, h, w) colour.
     """
     return _push_pull(_weighted(premultiplied, trust))
-
-
-def _channels_first(x: torch.Tensor) -> torch.Tensor:
-    """(B, C, h, w) as (C, B * h * w), a view when B is 1."""
-    return x.transpose(0, 1).reshape(x.shape[1], -1)
-
-
-def fill_behind_at(premultiplied: torch.Tensor, trust: float, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """:func:`fill_behind` at the pixels of a (B, 1, h, w) boolean ``mask`` only.
-
-    Returns:
-        (C, N) colours, and the (N,) index of each pixel in the flattened (B, h, w) frame.
-    """
-    weighted = _weighted(premultiplied, trust)
-    height, width = weighted.shape[-2:]
-    where = torch.nonzero(mask.flatten()).flatten()
-    own = _channels_first(weighted)[:, where]  # (C + 1, N)
-    coarse = _coarser(weighted)
-    # bilinear 2x up-sampling (half-pixel centres) at those pixels
-    half_h, half_w = coarse.shape[-2:]
-    batch, rest = where // (height * width), where % (height * width)
-    y = ((rest // width).to(weighted.dtype) / 2 - 0.25).clamp(min=0.0)
-    x = ((rest % width).to(weighted.dtype) / 2 - 0.25).clamp(min=0.0)
-    top, left = y.long(), x.long()
-    bottom, right = (top + 1).clamp(max=half_h - 1), (left + 1).clamp(max=half_w - 1)
-    fy, fx = y - top, x - left
-    flat, base = _channels_first(coarse), batch * (half_h * half_w)
-    upper = flat[:, base + top * half_w + left] * (1 - fx) + flat[:, base + top * half_w + right] * fx
-    lower = flat[:, base + bottom * half_w + left] * (1 - fx) + flat[:, base + bottom * half_w + right] * fx
-    return own[:-1] + (1 - own[-1:]) * (upper * (1 - fy) + lower * fy), where

@@ -28,7 +28,7 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 
-from dofgen.lens.fill import fill_behind_at
+from dofgen.lens.fill import fill_behind
 from dofgen.lens.kernels import aperture_kernel
 from dofgen.lens.levels import coc_levels, level_positions
 
@@ -41,7 +41,7 @@ _EPS = 1e-6
 #: them for the two to be one split surface (a slanted or curved one); fewer are the
 #: anti-aliased rims of two surfaces that occlude each other.
 _SPLIT_FRACTION = 0.05
-#: Coverage short of 1 below which the background shows through (rounding leaves less).
+#: Coverage short of 1 from which the holes are filled (rounding leaves less).
 _UNCOVERED = 1e-4
 
 
@@ -307,17 +307,12 @@ def render_layered(linear: torch.Tensor, coc: torch.Tensor, blades: int = 0, qua
         last, previous = _Patch(rgba, window), k
     total = _upsample(total, scale)
     background = total if background is None else background
-    crop = (slice(0, height), slice(0, width))
 
     # Where the layers leave the frame uncovered (holes that nearer objects hid, seen past
     # a blurred foreground or beside a sharp one): the background continued into the hole.
-    alpha = total[:, 3:]
-    out = total[:, :3] / alpha.clamp(min=1.0)
-    out, alpha, background = out[..., crop[0], crop[1]], alpha[..., crop[0], crop[1]], background[..., crop[0], crop[1]]
-    uncovered = (alpha < 1 - _UNCOVERED).detach()
-    if bool(uncovered.any()):
-        colour, where = fill_behind_at(background.contiguous(), _TRUST, uncovered)
-        hole = (1 - alpha.flatten()[where]) * colour  # (3, N)
-        batch = out.shape[0]
-        out = out.transpose(0, 1).reshape(3, -1).index_add(1, where, hole).reshape(3, batch, height, width).transpose(0, 1)
+    alpha = total[:, 3:, :height, :width]
+    out = total[:, :3, :height, :width] / alpha.clamp(min=1.0)
+    uncovered = (1 - alpha).clamp(min=0.0)
+    if float(uncovered.detach().max()) > _UNCOVERED:
+        out = torch.addcmul(out, uncovered, fill_behind(background[..., :height, :width].contiguous(), _TRUST))
     return out
