@@ -102,6 +102,14 @@ def ratio_to_fft(size: int, pairs: int, device: str) -> dict:
     largest = float(coc_diameter_px(depth, camera, size).abs().max())
     result = {"size": size, "max_coc_px": largest, "pairs": pairs}
     with torch.inference_mode():
+        # the FFT blur on its own too: right after a lens render it can run slower (the
+        # allocator's state), which flatters the interleaved ratio
+        alone = []
+        for index in range(pairs + 1):
+            start = time.perf_counter()
+            fft_disc_blur(linear, largest)
+            alone.append(time.perf_counter() - start)
+        result["fft_alone_s"] = statistics.median(alone[1:])
         for quality in QUALITY:
             ratios, lens_times, fft_times = [], [], []
             for index in range(pairs + 1):
@@ -154,15 +162,15 @@ def main() -> None:
             "",
             f"Machine: {machine(args.device)}; torch {torch.__version__}, {torch.get_num_threads()} threads. "
             "One FFT disc blur: the (3, H, W) image, reflect-padded by the kernel radius to a fast FFT size, "
-            "times the spectrum of the largest CoC's disc. Median over interleaved pairs in one process.",
+            "times the spectrum of the largest CoC's disc. Median over interleaved pairs in one process; also against the FFT blur timed on its own (before the pairs) in the same process.",
             "",
-            "| size | max CoC (px) | quality | layered (s) | FFT blur (s) | ratio (FFT blurs) |",
-            "|---|---|---|---|---|---|",
+            "| size | max CoC (px) | quality | layered (s) | FFT blur (s) | ratio (FFT blurs) | FFT blur alone (s) | ratio to it |",
+            "|---|---|---|---|---|---|---|---|",
         ]
         for row in rows:
             for quality in QUALITY:
-                q = row[quality]
-                lines.append(f"| {row['size']}² | {row['max_coc_px']:.1f} | {quality} | {q['lens_s']:.3f} | {q['fft_s']:.3f} | {q['ratio']:.2f} |")
+                q, alone = row[quality], row["fft_alone_s"]
+                lines.append(f"| {row['size']}² | {row['max_coc_px']:.1f} | {quality} | {q['lens_s']:.3f} | {q['fft_s']:.3f} | {q['ratio']:.2f} | {alone:.3f} | {q['lens_s'] / alone:.2f} |")
         report("\n".join(lines) + "\n", args.out)
         return
     if args.one:

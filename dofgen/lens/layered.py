@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import Callable, Literal
 
 import torch
 import torch.nn.functional as F
@@ -199,12 +199,12 @@ def _shared_surfaces(position: torch.Tensor, count: int) -> list[bool]:
     return [between[k] > _SPLIT_FRACTION * (between[k] + on[k] + on[k + 1]) for k in range(count - 1)]
 
 
-def _paste(target: torch.Tensor, window: tuple[slice, slice], value: torch.Tensor) -> torch.Tensor:
-    """``target`` with ``value`` written into ``window``; copies first when autograd needs
-    the old tensor."""
-    if torch.is_grad_enabled() and (target.requires_grad or value.requires_grad):
+def _update(target: torch.Tensor, window: tuple[slice, slice], change: Callable[[torch.Tensor], object], *inputs: torch.Tensor) -> torch.Tensor:
+    """``target`` with ``change`` applied in place to its ``window``; on a copy when autograd
+    records (``target`` or any of the ``inputs`` requires grad)."""
+    if torch.is_grad_enabled() and any(t.requires_grad for t in (target, *inputs)):
         target = target.clone()
-    target[..., window[0], window[1]] = value
+    change(target[..., window[0], window[1]])
     return target
 
 
@@ -298,12 +298,12 @@ def render_layered(linear: torch.Tensor, coc: torch.Tensor, blades: int = 0, qua
             # A new surface: what lies behind it is continued into the holes it left there
             # (normalised where trusted), so it neither darkens nor takes the surface's colour.
             total = total / total[:, 3:].clamp(min=_TRUST)
-        old = total[..., window[0], window[1]]
         if shared:  # hides its share of what the neighbour left: old - share * (old - near)
             near = last.over(window)
-            total = _paste(total, window, torch.lerp(old, near, _share(rgba[:, 3:], near[:, 3:])) + rgba)
+            share = _share(rgba[:, 3:], near[:, 3:])
+            total = _update(total, window, lambda old: old.lerp_(near, share).add_(rgba), near, share, rgba)
         else:
-            total = _paste(total, window, torch.addcmul(rgba, old, 1 - rgba[:, 3:]))
+            total = _update(total, window, lambda old: old.mul_(1 - rgba[:, 3:]).add_(rgba), rgba)
         last, previous = _Patch(rgba, window), k
     total = _upsample(total, scale)
     background = total if background is None else background
