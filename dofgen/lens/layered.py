@@ -64,7 +64,7 @@ class LayerSettings:
 
 QUALITY: dict[str, LayerSettings] = {
     "accurate": LayerSettings(ratio=2**0.25, min_scaled_diameter=8.0, lit_factor=2.0),
-    "fast": LayerSettings(ratio=2**0.5, min_scaled_diameter=8.0, lit_factor=1.0),
+    "fast": LayerSettings(ratio=2**0.75, min_scaled_diameter=8.0, lit_factor=1.0),
 }
 
 
