@@ -15,6 +15,7 @@ sliders never wait behind them.
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
 import math
 import threading
@@ -94,13 +95,40 @@ class ExploreState:
     auto_focus_m: float
     blades: int = 0
     highlight_boost: float = 0.0
+    scene_id: int = 0
 
     @classmethod
     def start(cls, scene: DefocusResult) -> "ExploreState":
-        """The state for a new scene; the view is rendered (at display resolution) here."""
+        """The state for a new scene (with an id of its own); the view is rendered (at
+        display resolution) here."""
         view = resized(scene, VIEW_SIDE)
         view = refocus(view, view.camera, focus_source=scene.focus_source)
-        return cls(scene, view, resized(scene, PREVIEW_SIDE), scene.focus_distance)
+        return cls(scene, view, resized(scene, PREVIEW_SIDE), scene.focus_distance, scene_id=next(_SCENE_IDS))
+
+
+_SCENE_IDS = itertools.count(1)
+#: Per session: the id of its latest scene. A view rendered on an older one (a control
+#: moved while a new scene was being made) lands after it and must not bring the old back.
+_CURRENT_SCENE: dict[str, int] = {}
+_CURRENT_LOCK = threading.Lock()
+
+
+def _note_scene(request: gr.Request | None, state: ExploreState) -> None:
+    key = getattr(request, "session_hash", None)
+    if key is None:
+        return
+    with _CURRENT_LOCK:
+        _CURRENT_SCENE.pop(key, None)
+        _CURRENT_SCENE[key] = state.scene_id
+        if len(_CURRENT_SCENE) > 10_000:  # sessions come and go: forget the oldest
+            _CURRENT_SCENE.pop(next(iter(_CURRENT_SCENE)))
+
+
+def _stale(state: ExploreState, request: gr.Request | None) -> bool:
+    """Whether the session has made a newer scene than ``state``'s."""
+    key = getattr(request, "session_hash", None)
+    with _CURRENT_LOCK:
+        return key is not None and _CURRENT_SCENE.get(key, state.scene_id) != state.scene_id
 
 
 def friendly(outputs: int) -> callable:
@@ -139,11 +167,12 @@ def focus_range(depth: torch.Tensor) -> tuple[float, float]:
     return low, float(high)
 
 
-def _start(result: DefocusResult, caption: str = "") -> tuple:
+def _start(result: DefocusResult, caption: str = "", request: gr.Request | None = None) -> tuple:
     """Outputs shared by every way of making a scene: state, image, focus text, notes,
     aperture, focal length, focus (its range following the depth), automatic focus, and the
     previous scene's sweep video and PNG hidden."""
     state = ExploreState.start(result)
+    _note_scene(request, state)
     camera = result.camera
     low, high = focus_range(result.depth)
     return (
@@ -176,7 +205,7 @@ def _notes(result: DefocusResult) -> str:
 
 
 @friendly(10)
-def load_scene(name: str) -> tuple:
+def load_scene(name: str, request: gr.Request = None) -> tuple:
     """A bundled scene, focused on its focus point (or found automatically)."""
     try:
         scene = scenes.load(name)
@@ -186,12 +215,12 @@ def load_scene(name: str) -> tuple:
     focus = focus_at(scene.depth, *point) if point else None
     result = _pipeline().from_image(scene.image, scene.depth, camera=scene.camera, focus_distance=focus, focus_source="scene", render=False)
     meta = scene.meta
-    return _start(result, f"**{meta.get('title', name)}** — {meta.get('source', '')}. Licence: {meta.get('licence', '?')}.")
+    return _start(result, f"**{meta.get('title', name)}** — {meta.get('source', '')}. Licence: {meta.get('licence', '?')}.", request)
 
 
 @friendly(10)
 @gpu(duration=120)
-def generate_scene(prompt: str, seed: float, f_number: float, focal_length_mm: float, progress: gr.Progress = gr.Progress()) -> tuple:
+def generate_scene(prompt: str, seed: float, f_number: float, focal_length_mm: float, request: gr.Request = None, progress: gr.Progress = gr.Progress()) -> tuple:
     """Generate a scene from a prompt (needs the generator and depth models)."""
     if not isinstance(prompt, str) or not prompt.strip():
         raise UserError("Type a prompt first, for example: a corgi on a sunny lawn.")
@@ -211,7 +240,7 @@ def generate_scene(prompt: str, seed: float, f_number: float, focal_length_mm: f
         result = pipe(prompt, camera, seed=int(seed), progress=report)
     except ValueError as error:
         raise UserError(str(error)) from None
-    return _start(result)
+    return _start(result, request=request)
 
 
 @friendly(1)
@@ -237,7 +266,7 @@ def _size(path: str) -> int:
 
 @friendly(10)
 @gpu(duration=60)
-def use_photo(path: str | None, depth_path: str | None) -> tuple:
+def use_photo(path: str | None, depth_path: str | None, request: gr.Request = None) -> tuple:
     """A user's photo: camera from its EXIF, depth from the model or an uploaded map."""
     if not path:
         raise UserError("Upload a photo first.")
@@ -258,7 +287,7 @@ def use_photo(path: str | None, depth_path: str | None) -> tuple:
         result = _pipeline(depth=estimator, saliency=MODELS.saliency()).from_image(photo, depth, render=False)
     except ValueError as error:
         raise UserError(str(error)) from None
-    return _start(replace(result, notes=result.notes + tuple(notes)))
+    return _start(replace(result, notes=result.notes + tuple(notes)), request=request)
 
 
 def _camera(base: CameraSettings, f_number: float, focal_length_mm: float, focus_m: float | None) -> CameraSettings:
@@ -351,18 +380,20 @@ def preview_view(state, f_number, focal_length_mm, auto_focus, focus_distance_m,
         return gr.skip()
     # sent at its own size (the browser scales it to the view's box; a click on it is scaled
     # back to the view's pixels by focus_from_click)
-    return save_image(_render(state.preview, state, s, quality="fast").image, PREVIEW_JPEG_QUALITY)
+    image = _render(state.preview, state, s, quality="fast").image
+    return gr.skip() if _stale(state, request) else save_image(image, PREVIEW_JPEG_QUALITY)
 
 
 @friendly(4)
 @gpu(duration=20)
-def refocus_view(state, f_number, focal_length_mm, auto_focus, focus_distance_m, blades, highlight_boost, method_label):
+def refocus_view(state, f_number, focal_length_mm, auto_focus, focus_distance_m, blades, highlight_boost, method_label, request: gr.Request = None):
     """Re-run only the lens on the session's scene at display resolution; returns (state,
     image, focus text, focus). The baseline lenses render in :func:`baseline_view`."""
     s = _settings(state, f_number, focal_length_mm, auto_focus, focus_distance_m, blades, highlight_boost, method_label)
     if s.method != "layered":
         return (gr.skip(),) * 3 + (round(s.focus_m, 2),)
-    return _view_outputs(state, s, _render(state.view, state, s))
+    result = _render(state.view, state, s)
+    return (gr.skip(),) * 4 if _stale(state, request) else _view_outputs(state, s, result)
 
 
 @friendly(4)
@@ -374,7 +405,7 @@ def settled_view(state, f_number, focal_length_mm, auto_focus, focus_distance_m,
     with _LATEST_LOCK:
         if _LATEST.get(_session(request), values) != values:
             return (gr.skip(),) * 4
-    return refocus_view.__wrapped__(state, f_number, focal_length_mm, auto_focus, focus_distance_m, blades, highlight_boost, method_label)
+    return refocus_view.__wrapped__(state, f_number, focal_length_mm, auto_focus, focus_distance_m, blades, highlight_boost, method_label, request)
 
 
 def baseline_estimate(scene: DefocusResult, camera: CameraSettings, method: str) -> float:
@@ -449,6 +480,8 @@ def baseline_view(state, f_number, focal_length_mm, auto_focus, focus_distance_m
     elapsed = time.perf_counter() - start
     BASELINE_COST[s.method] *= (elapsed / max(estimate, 1e-3)) ** 0.5  # learn this machine's speed
     result = outcome["result"]
+    if _stale(state, request):
+        return (gr.skip(),) * 4
     new, image, text, focus = _view_outputs(state, s, result)
     size = "x".join(map(str, result.all_in_focus.size))
     return new, image, f"{text} · {label} rendered at {size} in {elapsed:.1f} s (estimated {_seconds(estimate)})", focus
