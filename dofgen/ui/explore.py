@@ -106,29 +106,42 @@ class ExploreState:
         return cls(scene, view, resized(scene, PREVIEW_SIDE), scene.focus_distance, scene_id=next(_SCENE_IDS))
 
 
+class _PerSession:
+    """The latest value noted for each session, shared by the server's threads; the
+    sessions noted longest ago are forgotten past 10 000 (sessions come and go)."""
+
+    def __init__(self) -> None:
+        self._values: dict[str, object] = {}
+        self._lock = threading.Lock()
+
+    def note(self, session: str, value: object) -> None:
+        with self._lock:
+            self._values.pop(session, None)
+            self._values[session] = value
+            if len(self._values) > 10_000:
+                self._values.pop(next(iter(self._values)))
+
+    def get(self, session: str, default: object) -> object:
+        with self._lock:
+            return self._values.get(session, default)
+
+
 _SCENE_IDS = itertools.count(1)
 #: Per session: the id of its latest scene. A view rendered on an older one (a control
 #: moved while a new scene was being made) lands after it and must not bring the old back.
-_CURRENT_SCENE: dict[str, int] = {}
-_CURRENT_LOCK = threading.Lock()
+_CURRENT_SCENE = _PerSession()
 
 
 def _note_scene(request: gr.Request | None, state: ExploreState) -> None:
     key = getattr(request, "session_hash", None)
-    if key is None:
-        return
-    with _CURRENT_LOCK:
-        _CURRENT_SCENE.pop(key, None)
-        _CURRENT_SCENE[key] = state.scene_id
-        if len(_CURRENT_SCENE) > 10_000:  # sessions come and go: forget the oldest
-            _CURRENT_SCENE.pop(next(iter(_CURRENT_SCENE)))
+    if key is not None:
+        _CURRENT_SCENE.note(key, state.scene_id)
 
 
 def _stale(state: ExploreState, request: gr.Request | None) -> bool:
     """Whether the session has made a newer scene than ``state``'s."""
     key = getattr(request, "session_hash", None)
-    with _CURRENT_LOCK:
-        return key is not None and _CURRENT_SCENE.get(key, state.scene_id) != state.scene_id
+    return key is not None and _CURRENT_SCENE.get(key, state.scene_id) != state.scene_id
 
 
 def friendly(outputs: int) -> callable:
@@ -352,21 +365,11 @@ def _view_outputs(state: ExploreState, s: Settings, result: DefocusResult) -> tu
 #: Per session: the controls' values of its latest change (the full view that follows a
 #: change renders only when no change to other values came in the meantime; a repeated
 #: change to the same values, as a blur after Enter sends, does not cancel it).
-_LATEST: dict[str, tuple] = {}
-_LATEST_LOCK = threading.Lock()
+_LATEST = _PerSession()
 
 
 def _session(request: gr.Request | None) -> str:
     return getattr(request, "session_hash", None) or "api"
-
-
-def _note_change(request: gr.Request | None, values: tuple) -> None:
-    with _LATEST_LOCK:
-        key = _session(request)
-        _LATEST.pop(key, None)
-        _LATEST[key] = values
-        if len(_LATEST) > 10_000:  # sessions come and go: forget the oldest
-            _LATEST.pop(next(iter(_LATEST)))
 
 
 @friendly(1)
@@ -374,7 +377,7 @@ def _note_change(request: gr.Request | None, values: tuple) -> None:
 def preview_view(state, f_number, focal_length_mm, auto_focus, focus_distance_m, blades, highlight_boost, method_label, request: gr.Request = None):
     """A reduced rendering while a control moves (the layered lens only; baselines wait
     for the full view)."""
-    _note_change(request, (f_number, focal_length_mm, auto_focus, focus_distance_m, blades, highlight_boost, method_label))
+    _LATEST.note(_session(request), (f_number, focal_length_mm, auto_focus, focus_distance_m, blades, highlight_boost, method_label))
     s = _settings(state, f_number, focal_length_mm, auto_focus, focus_distance_m, blades, highlight_boost, method_label)
     if s.method != "layered":
         return gr.skip()
@@ -402,9 +405,8 @@ def settled_view(state, f_number, focal_length_mm, auto_focus, focus_distance_m,
     other values."""
     time.sleep(REST_S)
     values = (f_number, focal_length_mm, auto_focus, focus_distance_m, blades, highlight_boost, method_label)
-    with _LATEST_LOCK:
-        if _LATEST.get(_session(request), values) != values:
-            return (gr.skip(),) * 4
+    if _LATEST.get(_session(request), values) != values:
+        return (gr.skip(),) * 4
     return refocus_view.__wrapped__(state, f_number, focal_length_mm, auto_focus, focus_distance_m, blades, highlight_boost, method_label, request)
 
 
