@@ -167,10 +167,9 @@ def _premultiply(colour: torch.Tensor, alpha: torch.Tensor, channels_last: bool)
     """(B, C + 1, h, w) colour times alpha, and alpha, from (B, C, h, w) colour and
     (B, 1, h, w) alpha; channels-last (the layout the depthwise blur is fastest in) or not
     (the one down-sampling is fastest in)."""
-    if not channels_last:
-        return torch.cat([colour * alpha, alpha], dim=1)
-    if torch.is_grad_enabled() and (colour.requires_grad or alpha.requires_grad):
-        return torch.cat([colour * alpha, alpha], dim=1).contiguous(memory_format=torch.channels_last)
+    if not channels_last or (torch.is_grad_enabled() and (colour.requires_grad or alpha.requires_grad)):
+        rgba = torch.cat([colour * alpha, alpha], dim=1)
+        return rgba.contiguous(memory_format=torch.channels_last) if channels_last else rgba
     shape = (colour.shape[0], colour.shape[1] + 1, *colour.shape[2:])
     out = torch.empty(shape, dtype=colour.dtype, device=colour.device, memory_format=torch.channels_last)
     torch.mul(colour, alpha, out=out[:, :-1])
