@@ -17,7 +17,8 @@ def _push_pull(weighted: torch.Tensor) -> torch.Tensor:
     weight = weighted[:, -1:]
     if min(weighted.shape[-2:]) < 2 or bool((weight >= 1).all()):
         return weighted[:, :-1] / weight.clamp(min=1e-6)
-    return weighted[:, :-1] + (1 - weight) * _up2(_coarser(weighted), weighted.shape[-2:])
+    # in place on the fresh up-sampled colour: no further full-frame temporaries
+    return _up2(_coarser(weighted), weighted.shape[-2:]).mul_(1 - weight).add_(weighted[:, :-1])
 
 
 def _half(x: torch.Tensor) -> torch.Tensor:

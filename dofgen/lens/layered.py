@@ -63,8 +63,8 @@ class LayerSettings:
 
 
 QUALITY: dict[str, LayerSettings] = {
-    "accurate": LayerSettings(ratio=2**0.25, min_scaled_diameter=8.0, lit_factor=2.0),
-    "fast": LayerSettings(ratio=2**0.75, min_scaled_diameter=8.0, lit_factor=1.0),
+    "accurate": LayerSettings(ratio=2**0.5, min_scaled_diameter=8.0, lit_factor=2.0),
+    "fast": LayerSettings(ratio=2.0, min_scaled_diameter=8.0, lit_factor=1.0),
 }
 
 
@@ -207,6 +207,16 @@ def _update(target: torch.Tensor, window: tuple[slice, slice], change: Callable[
     return target
 
 
+def _continue_behind(total: torch.Tensor, keep: torch.Tensor | None) -> torch.Tensor:
+    """(B, 4, h, w) composite normalised by its coverage where trusted (above ``_TRUST``):
+    what lies behind a new surface, continued into the holes it left. In place, unless
+    autograd records or ``total`` is ``keep`` (a tensor still needed as it is)."""
+    alpha = total[:, 3:].clamp(min=_TRUST)
+    if total is keep or (torch.is_grad_enabled() and total.requires_grad):
+        return total / alpha
+    return total.div_(alpha)
+
+
 def _support(lo: torch.Tensor, hi: torch.Tensor, level: int, margin: int, scale: int, limit: int) -> slice:
     """Rows (or columns) whose layer positions reach level ``level`` (within one level),
     widened by ``margin`` and aligned to ``scale``. ``lo``/``hi``: per row, the least and
@@ -242,12 +252,12 @@ def render_layered(linear: torch.Tensor, coc: torch.Tensor, blades: int = 0, qua
     zero = levels.index(0.0)
     top = max(scales)
     pad = (0, (-width) % top, 0, (-height) % top)
-    linear = F.pad(linear, pad).contiguous(memory_format=torch.channels_last)
+    linear = (F.pad(linear, pad) if any(pad) else linear).contiguous(memory_format=torch.channels_last)
     full_h, full_w = linear.shape[-2:]
 
     # Outside the frame (the padding to a whole number of coarse pixels) no layer has any
     # alpha: the frame's border is normalised like a hole, as if the scene went on.
-    position = F.pad(position, pad, value=-2.0)
+    position = F.pad(position, pad, value=-2.0) if any(pad) else position
     detached = position.detach()
     shares = _shared_surfaces(detached[..., :height, :width], len(levels))
     row_lo, row_hi = detached.amin(dim=(0, 1, 3)), detached.amax(dim=(0, 1, 3))
@@ -296,7 +306,7 @@ def render_layered(linear: torch.Tensor, coc: torch.Tensor, blades: int = 0, qua
                 background = _upsample(total, scale)
             # A new surface: what lies behind it is continued into the holes it left there
             # (normalised where trusted), so it neither darkens nor takes the surface's colour.
-            total = total / total[:, 3:].clamp(min=_TRUST)
+            total = _continue_behind(total, keep=background)
         if shared:  # hides its share of what the neighbour left: old - share * (old - near)
             near = last.over(window)
             share = _share(rgba[:, 3:], near[:, 3:])
