@@ -2,8 +2,6 @@
 
 import io
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +9,7 @@ from datasets import load_from_disk
 from PIL import Image
 
 from curate_shard import CANON, blur_example, jpeg, write_shards
+from train_helpers import launch
 from dofgen.curate.__main__ import main
 from dofgen.curate.exif import read_exif
 from dofgen.curate.rules import exif_verdict
@@ -190,9 +189,7 @@ def test_num_proc_and_two_nodes_give_the_same_sets(shards, tmp_path):
     assert main(["--input", str(root), "--out", str(tmp_path / "np"), "--no-models", "--shard-size", "4", "--num-proc", "2"]) == 0
     assert membership(tmp_path / "np") == expected(photos, "exif_only")
     out = tmp_path / "nodes"
-    command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2", "-m", "dofgen.curate",
-               "--input", str(root), "--out", str(out), "--no-models", "--shard-size", "4"]
-    subprocess.run(command, check=True, timeout=300, capture_output=True)
+    launch("dofgen.curate", "--input", str(root), "--out", str(out), "--no-models", "--shard-size", "4")
     assert membership(out) == expected(photos, "exif_only")
     report = json.loads((out / "report.json").read_text())
     assert report["shards"]["processes"] == 2 and report["shards"]["done"] == report["shards"]["total"] == 8

@@ -9,6 +9,7 @@ from dofgen.metrics import content_consistency
 from dofgen.segmentation import Segmenter
 
 from tiny_models import save_tiny_segformer
+from train_helpers import launch
 
 DEMO = "assets/study/demo/manifest.jsonl"
 
@@ -80,14 +81,9 @@ def test_demo_stimuli_table(demo_eval, tmp_path):
 def test_distributed_over_two_processes_gives_the_same_tables(demo_eval, tmp_path):
     """``accelerate launch --multi_gpu --num_processes 2`` (gloo on CPU) splits the videos
     between two processes and gathers the same rows."""
-    import subprocess
-    import sys
-
     seg, single = demo_eval
     double = tmp_path / "two"
-    command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2", "-m", "dofgen.evaluate",
-               "--manifest", DEMO, "--out", str(double), "--segmenter", str(seg), "--device", "cpu"]
-    run = subprocess.run(command, check=True, timeout=300, capture_output=True, text=True)
+    run = launch("dofgen.evaluate", "--manifest", DEMO, "--out", str(double), "--segmenter", str(seg), "--device", "cpu")
     assert "process 1/2: 6 of 12 videos" in run.stderr and "process 2/2: 6 of 12 videos" in run.stderr
     pd.testing.assert_frame_equal(pd.read_csv(single / "per_prompt.csv"), pd.read_csv(double / "per_prompt.csv"))
     pd.testing.assert_frame_equal(pd.read_csv(single / "table.csv"), pd.read_csv(double / "table.csv"))
