@@ -53,4 +53,7 @@ def fill_behind(premultiplied: torch.Tensor, trust: float) -> torch.Tensor:
     Returns:
         (B, C, h, w) colour.
     """
+    alpha = premultiplied[:, -1:]
+    if bool((alpha >= trust).all()):  # no holes: the layer's own colour everywhere
+        return premultiplied[:, :-1] / alpha
     return _push_pull(_weighted(premultiplied, trust))

@@ -28,10 +28,11 @@ DIM_SURROUND = (0.2, 0.35)
 RIM_SHARE = 0.25
 
 
-def _square_max(x: torch.Tensor, size: int) -> torch.Tensor:
-    """Max of (B, C, H, W) over the ``size`` x ``size`` square (odd) centred on each pixel,
-    within the frame: row then column passes of windows doubled by shifted maxima (a few
-    passes instead of ``size``; ``max_pool2d`` is many times slower on the CPU)."""
+def _square_extreme(x: torch.Tensor, size: int, extreme=torch.maximum) -> torch.Tensor:
+    """Max (or, with ``extreme=torch.minimum``, min) of (B, C, H, W) over the ``size`` x
+    ``size`` square (odd) centred on each pixel, within the frame: row then column passes of
+    windows doubled by shifted extremes (a few passes instead of ``size``; ``max_pool2d`` is
+    many times slower on the CPU)."""
     pad = size // 2
     for dim, padding in ((-1, (pad, pad, 0, 0)), (-2, (0, 0, pad, pad))):
         x = F.pad(x, padding, mode="replicate")  # a replicated pixel is in its window already
@@ -39,7 +40,7 @@ def _square_max(x: torch.Tensor, size: int) -> torch.Tensor:
         while width < size:
             step = min(width, size - width)
             length = x.shape[dim] - step
-            x = torch.maximum(x.narrow(dim, 0, length), x.narrow(dim, step, length))
+            x = extreme(x.narrow(dim, 0, length), x.narrow(dim, step, length))
             width += step
     return x
 
@@ -47,7 +48,7 @@ def _square_max(x: torch.Tensor, size: int) -> torch.Tensor:
 def _opening(mask: torch.Tensor, size: int) -> torch.Tensor:
     """Grey-level opening (erosion then dilation) of (B, 1, H, W) with a ``size`` x ``size``
     square."""
-    return _square_max(-_square_max(-mask, size), size)
+    return _square_extreme(_square_extreme(mask, size, torch.minimum), size)
 
 
 def _dim_surround(peak: torch.Tensor, size: int) -> torch.Tensor:
@@ -74,7 +75,7 @@ def light_sources(linear: torch.Tensor) -> torch.Tensor:
         rim, 0 off lights and on large clipped surfaces.
     """
     peak = linear.detach().amax(dim=1, keepdim=True)
-    clipped = ((peak - CLIP_START) / (1.0 - CLIP_START)).clamp(0.0, 1.0)
+    clipped = (peak - CLIP_START).div_(1.0 - CLIP_START).clamp_(0.0, 1.0)
     size = 2 * max(1, round(LIGHT_SIZE * max(linear.shape[-2:]) / 2)) + 1
     if not bool(clipped.any()):
         return clipped
@@ -82,10 +83,9 @@ def light_sources(linear: torch.Tensor) -> torch.Tensor:
     step = 4 if size >= 24 else 2
     reduced = F.max_pool2d(clipped, step, ceil_mode=True)
     large = F.interpolate(_opening(reduced, max(3, size // step | 1)), scale_factor=step, mode="nearest")
-    small = (clipped - large[..., : clipped.shape[-2], : clipped.shape[-1]]).clamp(min=0.0)
-    light = small * _dim_surround(peak, 5 * size)
-    core = -_square_max(-light, 3)  # the light less its rim
-    return torch.lerp(core, light, RIM_SHARE)
+    light = clipped.sub_(large[..., : clipped.shape[-2], : clipped.shape[-1]]).clamp_(min=0.0).mul_(_dim_surround(peak, 5 * size))
+    core = _square_extreme(light, 3, torch.minimum)  # the light less its rim
+    return core.lerp_(light, RIM_SHARE)
 
 
 def boost_highlights(linear: torch.Tensor, coc: torch.Tensor, boost: float) -> torch.Tensor:
@@ -100,7 +100,7 @@ def boost_highlights(linear: torch.Tensor, coc: torch.Tensor, boost: float) -> t
     Returns:
         (B, 3, H, W) linear light with defocused lights lifted above 1.
     """
-    defocused = ((coc.detach().abs() - 1.0) / 3.0).clamp(0.0, 1.0)
+    defocused = coc.detach().abs().sub_(1.0).div_(3.0).clamp_(0.0, 1.0)
     if not bool(defocused.any()):  # all in focus: nothing to lift, no detection to pay for
         return linear
-    return linear * torch.addcmul(torch.ones_like(defocused), light_sources(linear), defocused, value=HIGHLIGHT_GAIN * boost)
+    return linear * defocused.mul_(light_sources(linear)).mul_(HIGHLIGHT_GAIN * boost).add_(1.0)

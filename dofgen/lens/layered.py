@@ -30,7 +30,7 @@ import torch.nn.functional as F
 
 from dofgen.lens.fill import fill_behind
 from dofgen.lens.kernels import aperture_kernel
-from dofgen.lens.levels import coc_levels, level_positions
+from dofgen.lens.levels import SAMPLES, coc_levels, level_positions
 
 Quality = Literal["accurate", "fast"]
 
@@ -141,19 +141,16 @@ class _Patch:
         rows, cols = self.window
         return _Patch(_upsample(self.values, factor), (slice(rows.start * factor, rows.stop * factor), slice(cols.start * factor, cols.stop * factor)))
 
-    def over(self, window: tuple[slice, slice]) -> torch.Tensor:
-        """(B, C, rows, cols) values over ``window``."""
-        if window == self.window:
-            return self.values
+    def within(self, window: tuple[slice, slice]) -> tuple[tuple[slice, slice], torch.Tensor] | None:
+        """Where this patch meets ``window``: the rows and columns there (relative to the
+        window) and the (B, C, rows, cols) values; None where they do not meet."""
         (rows, cols), (own_rows, own_cols) = window, self.window
-        out = self.values.new_zeros(*self.values.shape[:2], rows.stop - rows.start, cols.stop - cols.start)
         top, bottom = max(rows.start, own_rows.start), min(rows.stop, own_rows.stop)
         left, right = max(cols.start, own_cols.start), min(cols.stop, own_cols.stop)
-        if top < bottom and left < right:
-            out[..., top - rows.start : bottom - rows.start, left - cols.start : right - cols.start] = self.values[
-                ..., top - own_rows.start : bottom - own_rows.start, left - own_cols.start : right - own_cols.start
-            ]
-        return out
+        if top >= bottom or left >= right:
+            return None
+        place = (slice(top - rows.start, bottom - rows.start), slice(left - cols.start, right - cols.start))
+        return place, self.values[..., top - own_rows.start : bottom - own_rows.start, left - own_cols.start : right - own_cols.start]
 
 
 def _share(alpha: torch.Tensor, neighbour: torch.Tensor) -> torch.Tensor:
@@ -190,9 +187,11 @@ def _shared_surfaces(position: torch.Tensor, count: int) -> list[bool]:
     """For each level below the top one, whether a surface is split between it and the
     next: enough pixels of (B, 1, H, W) ``position`` lie strictly between them (a slanted
     or curved surface). Two surfaces that sit on neighbouring levels, their anti-aliased
-    rims between them, do not share."""
+    rims between them, do not share. Counted on every few pixels, as the levels are fitted."""
     steps = 1000
-    counts = [0, 0] + torch.bincount((position * steps).long().flatten(), minlength=steps * (count - 1) + 1).cumsum(0).tolist()
+    sample = position.flatten()
+    sample = sample[:: max(1, sample.numel() // SAMPLES)]
+    counts = [0, 0] + torch.bincount((sample * steps).long(), minlength=steps * (count - 1) + 1).cumsum(0).tolist()
     on = [counts[steps * k + 2] - counts[steps * k] for k in range(count)]
     between = [counts[steps * k + steps] - counts[steps * k + 2] for k in range(count - 1)]
     return [between[k] > _SPLIT_FRACTION * (between[k] + on[k] + on[k + 1]) for k in range(count - 1)]
@@ -205,6 +204,16 @@ def _update(target: torch.Tensor, window: tuple[slice, slice], change: Callable[
         target = target.clone()
     change(target[..., window[0], window[1]])
     return target
+
+
+def _hide(old: torch.Tensor, share: torch.Tensor, rgba: torch.Tensor, meet: tuple[tuple[slice, slice], torch.Tensor] | None) -> None:
+    """In place on (B, 4, h, w) ``old``: ``old - share * (old - near) + rgba``, ``near``
+    being the (place, values) that ``meet`` gives, zero elsewhere; ``share`` (B, 1, h, w)."""
+    old.mul_(1 - share)
+    if meet is not None:
+        (rows, cols), near = meet
+        old[..., rows, cols].addcmul_(share[..., rows, cols], near)
+    old.add_(rgba)
 
 
 def _continue_behind(total: torch.Tensor, keep: torch.Tensor | None) -> torch.Tensor:
@@ -252,7 +261,7 @@ def render_layered(linear: torch.Tensor, coc: torch.Tensor, blades: int = 0, qua
     zero = levels.index(0.0)
     top = max(scales)
     pad = (0, (-width) % top, 0, (-height) % top)
-    linear = (F.pad(linear, pad) if any(pad) else linear).contiguous(memory_format=torch.channels_last)
+    linear = F.pad(linear, pad) if any(pad) else linear
     full_h, full_w = linear.shape[-2:]
 
     # Outside the frame (the padding to a whole number of coarse pixels) no layer has any
@@ -273,7 +282,7 @@ def render_layered(linear: torch.Tensor, coc: torch.Tensor, blades: int = 0, qua
         """Layer k blurred at its scale, and its window, at the ``composite`` scale (finer
         than the layer's own after a lit layer)."""
         scale, (rows, cols) = scales[k], windows[k]
-        alpha = (1.0 - (position[..., rows, cols] - k).abs()).clamp(min=0.0)
+        alpha = (position[..., rows, cols] - k).abs_().neg_().add_(1.0).relu_()  # the tent 1 - |p - k|
         rgba = _premultiply(linear[..., rows, cols], alpha, channels_last=scale == 1)
         if scale > 1:  # a tent keeps a point's position (a box would snap it to its block)
             rgba = F.interpolate(rgba, scale_factor=1 / scale, mode="bilinear", antialias=True, align_corners=False)
@@ -307,12 +316,14 @@ def render_layered(linear: torch.Tensor, coc: torch.Tensor, blades: int = 0, qua
             # A new surface: what lies behind it is continued into the holes it left there
             # (normalised where trusted), so it neither darkens nor takes the surface's colour.
             total = _continue_behind(total, keep=background)
-        if shared:  # hides its share of what the neighbour left: old - share * (old - near)
-            near = last.over(window)
-            share = _share(rgba[:, 3:], near[:, 3:])
-            total = _update(total, window, lambda old: old.lerp_(near, share).add_(rgba), near, share, rgba)
-        else:
-            total = _update(total, window, lambda old: old.mul_(1 - rgba[:, 3:]).add_(rgba), rgba)
+        # It hides its share of what lies behind: old - share * (old - near) + rgba, where
+        # ``near`` is the neighbour's part of ``old`` when they share a surface, else none.
+        share, meet = rgba[:, 3:], last.within(window) if shared else None
+        if meet is not None:
+            (rows, cols), near = meet
+            share = share.clone()
+            share[..., rows, cols] = _share(rgba[:, 3:, rows, cols], near[:, 3:])
+        total = _update(total, window, lambda old: _hide(old, share, rgba, meet), share, rgba, *(meet[1:] if meet else ()))
         last, previous = _Patch(rgba, window), k
     total = _upsample(total, scale)
     background = total if background is None else background
@@ -320,8 +331,9 @@ def render_layered(linear: torch.Tensor, coc: torch.Tensor, blades: int = 0, qua
     # Where the layers leave the frame uncovered (holes that nearer objects hid, seen past
     # a blurred foreground or beside a sharp one): the background continued into the hole.
     alpha = total[:, 3:, :height, :width]
-    out = total[:, :3, :height, :width] / alpha.clamp(min=1.0)
-    uncovered = (1 - alpha).clamp(min=0.0)
-    if float(uncovered.detach().max()) > _UNCOVERED:
-        out = torch.addcmul(out, uncovered, fill_behind(background[..., :height, :width].contiguous(), _TRUST))
+    least, most = (float(v) for v in torch.aminmax(alpha.detach()))
+    out = total[:, :3, :height, :width]
+    out = out / alpha.clamp(min=1.0) if most > 1.0 else out.clone()
+    if least < 1.0 - _UNCOVERED:
+        out.addcmul_((1 - alpha).clamp_(min=0.0), fill_behind(background[..., :height, :width].contiguous(), _TRUST))
     return out
