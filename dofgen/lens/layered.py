@@ -206,14 +206,24 @@ def _update(target: torch.Tensor, window: tuple[slice, slice], change: Callable[
     return target
 
 
-def _hide(old: torch.Tensor, share: torch.Tensor, rgba: torch.Tensor, meet: tuple[tuple[slice, slice], torch.Tensor] | None) -> None:
-    """In place on (B, 4, h, w) ``old``: ``old - share * (old - near) + rgba``, ``near``
-    being the (place, values) that ``meet`` gives, zero elsewhere; ``share`` (B, 1, h, w)."""
-    old.mul_(1 - share)
+def _around(place: tuple[slice, slice], size: tuple[int, int]) -> list[tuple[slice, slice]]:
+    """Rectangles (rows, columns) that tile a ``size`` frame less the rectangle ``place``."""
+    (rows, cols), (height, width) = place, size
+    parts = [(slice(0, rows.start), slice(0, width)), (slice(rows.stop, height), slice(0, width)),
+             (rows, slice(0, cols.start)), (rows, slice(cols.stop, width))]
+    return [(r, c) for r, c in parts if r.stop > r.start and c.stop > c.start]
+
+
+def _hide(old: torch.Tensor, rgba: torch.Tensor, meet: tuple[tuple[slice, slice], torch.Tensor] | None) -> None:
+    """A layer's (B, 4, h, w) ``rgba`` over ``old``, in place: where it meets the neighbour
+    it shares a surface with (``meet``: place and values), it hides its share of what the
+    neighbour left, ``old - share * (old - near) + rgba``; elsewhere ``old (1 - alpha) + rgba``."""
+    rest = [(slice(None), slice(None))] if meet is None else _around(meet[0], old.shape[-2:])
+    for rows, cols in rest:
+        old[..., rows, cols].mul_(1 - rgba[:, 3:, rows, cols]).add_(rgba[..., rows, cols])
     if meet is not None:
         (rows, cols), near = meet
-        old[..., rows, cols].addcmul_(share[..., rows, cols], near)
-    old.add_(rgba)
+        old[..., rows, cols].lerp_(near, _share(rgba[:, 3:, rows, cols], near[:, 3:])).add_(rgba[..., rows, cols])
 
 
 def _continue_behind(total: torch.Tensor, keep: torch.Tensor | None) -> torch.Tensor:
@@ -316,14 +326,8 @@ def render_layered(linear: torch.Tensor, coc: torch.Tensor, blades: int = 0, qua
             # A new surface: what lies behind it is continued into the holes it left there
             # (normalised where trusted), so it neither darkens nor takes the surface's colour.
             total = _continue_behind(total, keep=background)
-        # It hides its share of what lies behind: old - share * (old - near) + rgba, where
-        # ``near`` is the neighbour's part of ``old`` when they share a surface, else none.
-        share, meet = rgba[:, 3:], last.within(window) if shared else None
-        if meet is not None:
-            (rows, cols), near = meet
-            share = share.clone()
-            share[..., rows, cols] = _share(rgba[:, 3:, rows, cols], near[:, 3:])
-        total = _update(total, window, lambda old: _hide(old, share, rgba, meet), share, rgba, *(meet[1:] if meet else ()))
+        meet = last.within(window) if shared else None
+        total = _update(total, window, lambda old: _hide(old, rgba, meet), rgba, *(meet[1:] if meet else ()))
         last, previous = _Patch(rgba, window), k
     total = _upsample(total, scale)
     background = total if background is None else background
