@@ -9,6 +9,8 @@ white speck of texture sits among bright pixels: both stay as they are.
 
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 import torch.nn.functional as F
 
@@ -28,7 +30,7 @@ DIM_SURROUND = (0.2, 0.35)
 RIM_SHARE = 0.25
 
 
-def _square_extreme(x: torch.Tensor, size: int, extreme=torch.maximum) -> torch.Tensor:
+def _square_extreme(x: torch.Tensor, size: int, extreme: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = torch.maximum) -> torch.Tensor:
     """Max (or, with ``extreme=torch.minimum``, min) of (B, C, H, W) over the ``size`` x
     ``size`` square (odd) centred on each pixel, within the frame: row then column passes of
     windows doubled by shifted extremes (a few passes instead of ``size``; ``max_pool2d`` is

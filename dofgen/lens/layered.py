@@ -30,7 +30,7 @@ import torch.nn.functional as F
 
 from dofgen.lens.fill import fill_behind
 from dofgen.lens.kernels import aperture_kernel
-from dofgen.lens.levels import SAMPLES, coc_levels, level_positions
+from dofgen.lens.levels import coc_levels, level_positions, sampled
 
 Quality = Literal["accurate", "fast"]
 
@@ -189,9 +189,7 @@ def _shared_surfaces(position: torch.Tensor, count: int) -> list[bool]:
     or curved surface). Two surfaces that sit on neighbouring levels, their anti-aliased
     rims between them, do not share. Counted on every few pixels, as the levels are fitted."""
     steps = 1000
-    sample = position.flatten()
-    sample = sample[:: max(1, sample.numel() // SAMPLES)]
-    counts = [0, 0] + torch.bincount((sample * steps).long(), minlength=steps * (count - 1) + 1).cumsum(0).tolist()
+    counts = [0, 0] + torch.bincount((sampled(position) * steps).long(), minlength=steps * (count - 1) + 1).cumsum(0).tolist()
     on = [counts[steps * k + 2] - counts[steps * k] for k in range(count)]
     between = [counts[steps * k + steps] - counts[steps * k + 2] for k in range(count - 1)]
     return [between[k] > _SPLIT_FRACTION * (between[k] + on[k] + on[k + 1]) for k in range(count - 1)]

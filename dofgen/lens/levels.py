@@ -17,6 +17,12 @@ FIRST_LEVEL = 2.0
 SAMPLES = 2**18
 
 
+def sampled(values: torch.Tensor) -> torch.Tensor:
+    """About ``SAMPLES`` of the flattened ``values``: every few of them (a regular subsample)."""
+    values = values.flatten()
+    return values[:: max(1, values.numel() // SAMPLES)]
+
+
 def _grid(max_abs: float, ratio: float) -> list[float]:
     mags = [FIRST_LEVEL]
     while mags[-1] < max_abs:
@@ -39,7 +45,7 @@ def coc_levels(coc: torch.Tensor, ratio: float) -> list[float]:
     values = coc.detach().flatten().float()
     low, high = (float(v) for v in torch.aminmax(values))
     # the cells' means from every few pixels (a quarter of a million is plenty)
-    values = values[:: max(1, values.numel() // SAMPLES)]
+    values = sampled(values)
     side = [-m for m in reversed(_grid(-low, ratio))] if low < -1 else []
     levels = side + [0.0] + (_grid(high, ratio) if high > 1 else [])
     table = torch.tensor(levels, dtype=values.dtype, device=values.device)
