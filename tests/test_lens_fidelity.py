@@ -219,3 +219,22 @@ def test_an_anti_aliased_rim_does_not_join_two_surfaces():
     band = F.max_pool2d(rim[None, None].float(), 15, 1, 7)[0, 0].bool()
     out = render(image, depth, camera, highlight_boost=0.0)
     assert _psnr(out[:, band], truth[:, band]) >= 42.0  # 34.5 dB when the rim joined them
+
+
+def test_a_blurred_foreground_at_the_border_continues_and_shows_what_it_hides():
+    """A near card (CoC -12 px) reaching the frame's right border, half over a mid card
+    (-4 px) that goes on behind it, before a sharp wall: at the border the near card stays
+    itself (not the colour behind it), and through its blurred rim shows the mid card it
+    hides, not the wall (the fill comes from the surface right behind it)."""
+    full = SIZE + 2 * MARGIN
+    camera = CameraSettings(1.4, 85.0, 4.0)
+    wall = Plane(4.0, noise_texture(full, full, seed=3, colour=(0.3, 0.35, 0.4)))
+    mid_mask, near_mask = torch.zeros(1, full, full), torch.zeros(1, full, full)
+    mid_mask[..., : MARGIN + 110] = 1.0
+    near_mask[..., MARGIN + 90 :] = 1.0
+    mid = Plane(2.4, noise_texture(full, full, seed=4, colour=(0.9, 0.85, 0.7)), mid_mask)
+    near = Plane(1.3, torch.tensor([0.35, 0.3, 0.25]).view(3, 1, 1).expand(3, full, full).clone(), near_mask)
+    image, depth, truth = render_planes([wall, mid, near], camera, SIZE, SIZE, MARGIN, samples=256)
+    out = render(image, depth, camera, highlight_boost=0.0)
+    assert _psnr(out, truth) >= 46.0  # 25.7 dB when the border was filled from behind the card
+    assert _psnr(out[..., 80:110], truth[..., 80:110]) >= 42.0  # 27.5 dB when filled from the wall

@@ -12,11 +12,13 @@ over the normalised colour of the layers behind it. A layer behind is trusted wh
 coverage is above ``_TRUST``, so holes left by nearer objects are filled from the
 surrounding surface and a sharp foreground never bleeds into the blurred background. Where a
 blurred foreground (a surface in front of the focal plane's own) leaves the frame
-uncovered, the hole is filled from what lies behind that foreground, not from the
-foreground itself, so it spreads softly over a sharp background.
+uncovered, the hole is filled from what lies right behind that foreground (the surfaces
+it hides, continued), not from the foreground itself, so it spreads softly over what it
+hides. Levels no pixel gives weight to are not drawn.
 
-At the frame's border a layer's blur is normalised by its coverage (as at a hole), so the
-border neither darkens nor smears its edge pixels into streaks.
+At the frame's border each layer's blur is divided by the share of its kernel inside the
+frame (normalised convolution), so the border neither darkens, nor smears its edge pixels
+into streaks, nor shows what lies behind a blurred foreground that reaches it.
 """
 
 from __future__ import annotations
@@ -41,6 +43,9 @@ _EPS = 1e-6
 #: them for the two to be one split surface (a slanted or curved one); fewer are the
 #: anti-aliased rims of two surfaces that occlude each other.
 _SPLIT_FRACTION = 0.05
+#: Least share of a kernel inside the frame a layer's blur is divided by (a corner's is about
+#: a quarter; outside the frame, where it falls to zero, nothing is kept).
+_BORDER_COVERAGE = 0.2
 #: Coverage short of 1 from which the holes are filled (rounding leaves less).
 _UNCOVERED = 1e-4
 
@@ -77,14 +82,53 @@ def scale_for(diameter: float, min_scaled_diameter: float) -> int:
     return scale
 
 
+def _weight(diameter: float, blades: int, in_front: bool, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """(K, K) correlation weight of the aperture's point-spread function (behind the focal
+    plane the kernel turned, as conv2d correlates; in front of it the kernel itself)."""
+    kernel = aperture_kernel(diameter, blades, device=device, dtype=dtype)
+    return kernel if in_front else kernel.flip(-2, -1)
+
+
+def frame_coverage(weight: torch.Tensor, rows: slice, cols: slice, frame: tuple[float, float]) -> list[tuple[tuple[slice, slice], torch.Tensor]]:
+    """How much of the correlation ``weight`` (K, K) falls inside the frame (``frame``:
+    its height and width, in pixels of this scale) around the pixels of the window ``rows``
+    x ``cols`` where some of it falls outside: strips along the border, each its place in
+    the window (rows, columns) and its (1, 1, h, w) share; none away from the border. A
+    blurred layer divided by it continues to the border as the scene goes on."""
+    size, half = weight.shape[-1], weight.shape[-1] // 2
+
+    def taps(span: slice, extent: float) -> tuple[torch.Tensor, torch.Tensor, int, int]:
+        """Per row (or column) of ``span``: the first tap inside the frame and the stop,
+        and how many leading and trailing ones miss some taps."""
+        index = torch.arange(span.start, span.stop)
+        first, stop = (half - index).clamp(0, size), (round(extent) + half - index).clamp(0, size)
+        return first, stop, int((first > 0).sum()), int((stop < size).sum())
+
+    top, bottom, above, below = taps(rows, frame[0])
+    left, right, before, after = taps(cols, frame[1])
+    height, width = len(top), len(left)
+    if above + below >= height:
+        above, below = height, 0
+    middle = slice(above, height - below)
+    places = [(slice(0, above), slice(0, width)), (slice(height - below, height), slice(0, width))]
+    if middle.stop > middle.start:
+        places += [(middle, slice(0, min(before, width))), (middle, slice(max(width - after, min(before, width)), width))]
+    table = F.pad(weight.cumsum(0).cumsum(1), (1, 0, 1, 0))  # table[i, j]: taps above i and left of j
+    strips = []
+    for r, c in places:
+        if r.stop > r.start and c.stop > c.start:
+            corner = lambda i, j: table[i[r][:, None], j[c][None, :]]
+            inside = corner(bottom, right) - corner(top, right) - corner(bottom, left) + corner(top, left)
+            strips.append(((r, c), inside[None, None]))
+    return strips
+
+
 def blur_layer(rgba: torch.Tensor, diameter: float, blades: int, in_front: bool = False) -> torch.Tensor:
     """Blur (B, C, h, w) premultiplied colour and alpha with the aperture kernel; zero outside
     (a layer is empty beyond its window). Behind the focal plane a point spreads into the
     aperture kernel (a polygon's vertex at the top); in front of it, into the kernel turned
     by 180 degrees (the image of the aperture is inverted). Returns (B, C, h, w)."""
-    kernel = aperture_kernel(diameter, blades, device=rgba.device, dtype=rgba.dtype)
-    if not in_front:  # conv2d correlates: its weight is the point-spread function turned
-        kernel = kernel.flip(-2, -1)
+    kernel = _weight(diameter, blades, in_front, rgba.device, rgba.dtype)
     if kernel.numel() == 1:
         return rgba
     size = kernel.shape[-1]
@@ -195,6 +239,17 @@ def _shared_surfaces(position: torch.Tensor, count: int) -> list[bool]:
     return [between[k] > _SPLIT_FRACTION * (between[k] + on[k] + on[k + 1]) for k in range(count - 1)]
 
 
+def _occupied(position: torch.Tensor, count: int) -> list[bool]:
+    """For each of ``count`` levels, whether a pixel of (B, 1, H, W) ``position`` gives it
+    weight (lies within one level of it): empty levels are not drawn. Positions are binned
+    in 1/256 of a level, so a level whose only weight is under 1/256 (a pixel just short
+    of its neighbour) counts as empty."""
+    steps = 256
+    bins = torch.bincount(position.detach().flatten().mul(steps).ceil_().long().clamp_(0, steps * (count - 1)), minlength=steps * (count - 1) + 1)
+    counts = [0, *bins.cumsum(0).tolist()]  # counts[i]: positions in bins below i
+    return [counts[min(steps * (k + 1), steps * (count - 1) + 1)] - counts[max(steps * (k - 1) + 1, 0)] > 0 for k in range(count)]
+
+
 def _update(target: torch.Tensor, window: tuple[slice, slice], change: Callable[[torch.Tensor], object], *inputs: torch.Tensor) -> torch.Tensor:
     """``target`` with ``change`` applied in place to its ``window``; on a copy when autograd
     records (``target`` or any of the ``inputs`` requires grad)."""
@@ -264,6 +319,7 @@ def render_layered(linear: torch.Tensor, coc: torch.Tensor, blades: int = 0, qua
     if len(levels) == 1:  # everything within 1 px of focus
         return linear
     position = level_positions(coc, levels)
+    occupied = _occupied(position, len(levels))
     lit = _lit_levels(linear, position) if settings.lit_factor != 1 else set()
     scales = [scale_for(abs(level), settings.min_scaled_diameter * (settings.lit_factor if k in lit else 1)) for k, level in enumerate(levels)]
     zero = levels.index(0.0)
@@ -295,12 +351,16 @@ def render_layered(linear: torch.Tensor, coc: torch.Tensor, blades: int = 0, qua
         if scale > 1:  # a tent keeps a point's position (a box would snap it to its block)
             rgba = F.interpolate(rgba, scale_factor=1 / scale, mode="bilinear", antialias=True, align_corners=False)
         rgba = blur_layer(rgba, abs(levels[k]) / scale, blades, in_front=k < zero)
+        strips = frame_coverage(_weight(abs(levels[k]) / scale, blades, k < zero), slice(rows.start // scale, rows.stop // scale),
+                                slice(cols.start // scale, cols.stop // scale), (height / scale, width / scale))
+        for (r, c), coverage in strips:  # normalised at the frame's border: the scene goes on
+            rgba[..., r, c] /= coverage.to(rgba).clamp_(min=_BORDER_COVERAGE)
         patch = _Patch(rgba, (slice(rows.start // scale, rows.stop // scale), slice(cols.start // scale, cols.stop // scale)))
         patch = patch.upsample(scale // composite)
         return patch.values, patch.window
 
     # A layer is drawn where any pixel lies within one level of it.
-    windows = {k: window(k) for k in range(len(levels))}
+    windows = {k: window(k) for k in range(len(levels)) if occupied[k]}
     windows = {k: w for k, w in windows.items() if w[0].stop > w[0].start and w[1].stop > w[1].start}
     order = [k for k in range(len(levels) - 1, -1, -1) if k in windows]  # far to near
 
@@ -317,9 +377,9 @@ def render_layered(linear: torch.Tensor, coc: torch.Tensor, blades: int = 0, qua
         rgba, window = layer(k, scale)
         shared = previous == k + 1 and shares[k]
         if not shared:
-            if k < zero and background is None and previous is not None:
-                # The first surface in front of the focal plane's own: what lies behind it
-                # is what the holes that blurred foregrounds leave are filled from.
+            if k < zero and previous is not None:
+                # A surface in front of the focal plane's own: what lies behind it is what
+                # the holes it leaves are filled from, if no nearer surface comes.
                 background = _upsample(total, scale)
             # A new surface: what lies behind it is continued into the holes it left there
             # (normalised where trusted), so it neither darkens nor takes the surface's colour.
