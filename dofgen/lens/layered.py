@@ -82,10 +82,12 @@ def scale_for(diameter: float, min_scaled_diameter: float) -> int:
     return scale
 
 
-def _weight(diameter: float, blades: int, in_front: bool, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """(K, K) correlation weight of the aperture's point-spread function (behind the focal
-    plane the kernel turned, as conv2d correlates; in front of it the kernel itself)."""
-    kernel = aperture_kernel(diameter, blades, device=device, dtype=dtype)
+def psf_weight(diameter: float, blades: int, in_front: bool) -> torch.Tensor:
+    """(K, K) correlation weight (conv2d correlates) of the aperture's point-spread function.
+    Behind the focal plane a point spreads into the aperture kernel (a polygon's vertex at
+    the top), so the weight is the kernel turned; in front of it, into the kernel turned by
+    180 degrees (the image of the aperture is inverted), so the weight is the kernel itself."""
+    kernel = aperture_kernel(diameter, blades)
     return kernel if in_front else kernel.flip(-2, -1)
 
 
@@ -107,28 +109,26 @@ def frame_coverage(weight: torch.Tensor, rows: slice, cols: slice, frame: tuple[
     top, bottom, above, below = taps(rows, frame[0])
     left, right, before, after = taps(cols, frame[1])
     height, width = len(top), len(left)
-    if above + below >= height:
-        above, below = height, 0
-    middle = slice(above, height - below)
-    places = [(slice(0, above), slice(0, width)), (slice(height - below, height), slice(0, width))]
-    if middle.stop > middle.start:
-        places += [(middle, slice(0, min(before, width))), (middle, slice(max(width - after, min(before, width)), width))]
+    above, below = (height, 0) if above + below >= height else (above, below)
+    before, after = (width, 0) if before + after >= width else (before, after)
+    rows_between, all_cols = slice(above, height - below), slice(0, width)
+    places = [(slice(0, above), all_cols), (slice(height - below, height), all_cols),
+              (rows_between, slice(0, before)), (rows_between, slice(width - after, width))]
     table = F.pad(weight.cumsum(0).cumsum(1), (1, 0, 1, 0))  # table[i, j]: taps above i and left of j
-    strips = []
-    for r, c in places:
-        if r.stop > r.start and c.stop > c.start:
-            corner = lambda i, j: table[i[r][:, None], j[c][None, :]]
-            inside = corner(bottom, right) - corner(top, right) - corner(bottom, left) + corner(top, left)
-            strips.append(((r, c), inside[None, None]))
-    return strips
+
+    def share(r: slice, c: slice) -> torch.Tensor:
+        """(1, 1, h, w) sum of the taps inside the frame, over the place ``r`` x ``c``."""
+        at = lambda i, j: table[i[r][:, None], j[c][None, :]]
+        return (at(bottom, right) - at(top, right) - at(bottom, left) + at(top, left))[None, None]
+
+    return [((r, c), share(r, c)) for r, c in places if r.stop > r.start and c.stop > c.start]
 
 
-def blur_layer(rgba: torch.Tensor, diameter: float, blades: int, in_front: bool = False) -> torch.Tensor:
-    """Blur (B, C, h, w) premultiplied colour and alpha with the aperture kernel; zero outside
-    (a layer is empty beyond its window). Behind the focal plane a point spreads into the
-    aperture kernel (a polygon's vertex at the top); in front of it, into the kernel turned
-    by 180 degrees (the image of the aperture is inverted). Returns (B, C, h, w)."""
-    kernel = _weight(diameter, blades, in_front, rgba.device, rgba.dtype)
+def blur_layer(rgba: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
+    """Correlate (B, C, h, w) premultiplied colour and alpha with the (K, K) ``kernel`` (from
+    :func:`psf_weight`); zero outside (a layer is empty beyond its window). Returns
+    (B, C, h, w)."""
+    kernel = kernel.to(rgba)
     if kernel.numel() == 1:
         return rgba
     size = kernel.shape[-1]
@@ -329,7 +329,7 @@ def render_layered(linear: torch.Tensor, coc: torch.Tensor, blades: int = 0, qua
     full_h, full_w = linear.shape[-2:]
 
     # Outside the frame (the padding to a whole number of coarse pixels) no layer has any
-    # alpha: the frame's border is normalised like a hole, as if the scene went on.
+    # alpha; each layer's blur is normalised at the frame's border (frame_coverage).
     position = F.pad(position, pad, value=-2.0) if any(pad) else position
     detached = position.detach()
     shares = _shared_surfaces(detached[..., :height, :width], len(levels))
@@ -350,12 +350,12 @@ def render_layered(linear: torch.Tensor, coc: torch.Tensor, blades: int = 0, qua
         rgba = _premultiply(linear[..., rows, cols], alpha, channels_last=scale == 1)
         if scale > 1:  # a tent keeps a point's position (a box would snap it to its block)
             rgba = F.interpolate(rgba, scale_factor=1 / scale, mode="bilinear", antialias=True, align_corners=False)
-        rgba = blur_layer(rgba, abs(levels[k]) / scale, blades, in_front=k < zero)
-        strips = frame_coverage(_weight(abs(levels[k]) / scale, blades, k < zero), slice(rows.start // scale, rows.stop // scale),
-                                slice(cols.start // scale, cols.stop // scale), (height / scale, width / scale))
-        for (r, c), coverage in strips:  # normalised at the frame's border: the scene goes on
-            rgba[..., r, c] /= coverage.to(rgba).clamp_(min=_BORDER_COVERAGE)
-        patch = _Patch(rgba, (slice(rows.start // scale, rows.stop // scale), slice(cols.start // scale, cols.stop // scale)))
+        kernel = psf_weight(abs(levels[k]) / scale, blades, in_front=k < zero)
+        rgba = blur_layer(rgba, kernel)
+        scaled = (slice(rows.start // scale, rows.stop // scale), slice(cols.start // scale, cols.stop // scale))
+        for (r, c), coverage in frame_coverage(kernel, *scaled, (height / scale, width / scale)):
+            rgba[..., r, c] /= coverage.to(rgba).clamp_(min=_BORDER_COVERAGE)  # the scene goes on
+        patch = _Patch(rgba, scaled)
         patch = patch.upsample(scale // composite)
         return patch.values, patch.window
 
@@ -367,7 +367,12 @@ def render_layered(linear: torch.Tensor, coc: torch.Tensor, blades: int = 0, qua
     # Far to near, premultiplied "over". Neighbouring levels share the surfaces split
     # between them, so a layer hides what lies behind its neighbour only where the neighbour
     # left it visible: together they hide it as the whole surface would.
-    total, scale, previous, background = None, scales[order[0]], None, None
+    shared = {k: i > 0 and order[i - 1] == k + 1 and shares[k] for i, k in enumerate(order)}
+    # The nearest new surface in front of the focal plane's own: what lies behind it is what
+    # the holes that blurred foregrounds leave are filled from.
+    fronts = [k for i, k in enumerate(order) if i > 0 and k < zero and not shared[k]]
+    nearest_front = fronts[-1] if fronts else None
+    total, scale, background = None, scales[order[0]], None
     for k in order:
         factor, scale = scale // min(scale, scales[k]), min(scale, scales[k])
         if total is None:
@@ -375,18 +380,15 @@ def render_layered(linear: torch.Tensor, coc: torch.Tensor, blades: int = 0, qua
         elif factor > 1:
             total, last = _upsample(total, factor), last.upsample(factor)
         rgba, window = layer(k, scale)
-        shared = previous == k + 1 and shares[k]
-        if not shared:
-            if k < zero and previous is not None:
-                # A surface in front of the focal plane's own: what lies behind it is what
-                # the holes it leaves are filled from, if no nearer surface comes.
+        if not shared[k]:
+            if k == nearest_front:
                 background = _upsample(total, scale)
             # A new surface: what lies behind it is continued into the holes it left there
             # (normalised where trusted), so it neither darkens nor takes the surface's colour.
             total = _continue_behind(total, keep=background)
-        meet = last.within(window) if shared else None
+        meet = last.within(window) if shared[k] else None
         total = _update(total, window, lambda old: _hide(old, rgba, meet), rgba, *(meet[1:] if meet else ()))
-        last, previous = _Patch(rgba, window), k
+        last = _Patch(rgba, window)
     total = _upsample(total, scale)
     background = total if background is None else background
 
