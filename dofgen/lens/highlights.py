@@ -79,7 +79,7 @@ def light_sources(linear: torch.Tensor) -> torch.Tensor:
     peak = linear.detach().amax(dim=1, keepdim=True)
     clipped = (peak - CLIP_START).div_(1.0 - CLIP_START).clamp_(0.0, 1.0)
     size = 2 * max(1, round(LIGHT_SIZE * max(linear.shape[-2:]) / 2)) + 1
-    if not bool(clipped.any()):
+    if float(peak.max()) <= CLIP_START:  # nothing clipped (cheaper than clipped.any())
         return clipped
     # the opening at a reduced resolution (a max keeps every light), brought back by repetition
     step = 4 if size >= 24 else 2
@@ -102,7 +102,8 @@ def boost_highlights(linear: torch.Tensor, coc: torch.Tensor, boost: float) -> t
     Returns:
         (B, 3, H, W) linear light with defocused lights lifted above 1.
     """
-    defocused = coc.detach().abs().sub_(1.0).div_(3.0).clamp_(0.0, 1.0)
-    if not bool(defocused.any()):  # all in focus: nothing to lift, no detection to pay for
+    nearest, farthest = (float(v) for v in torch.aminmax(coc.detach()))
+    if max(-nearest, farthest) <= 1.0:  # all in focus: nothing to lift, no detection to pay for
         return linear
+    defocused = coc.detach().abs().sub_(1.0).div_(3.0).clamp_(0.0, 1.0)
     return linear * defocused.mul_(light_sources(linear)).mul_(HIGHLIGHT_GAIN * boost).add_(1.0)

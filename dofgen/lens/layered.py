@@ -124,16 +124,26 @@ def frame_coverage(weight: torch.Tensor, rows: slice, cols: slice, frame: tuple[
     return [((r, c), share(r, c)) for r, c in places if r.stop > r.start and c.stop > c.start]
 
 
-def blur_layer(rgba: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
-    """Correlate (B, C, h, w) premultiplied colour and alpha with the (K, K) ``kernel`` (from
-    :func:`psf_weight`); zero outside (a layer is empty beyond its window). Returns
-    (B, C, h, w)."""
+def blur_layer(rgba: torch.Tensor, kernel: torch.Tensor, alpha: torch.Tensor | None = None) -> torch.Tensor:
+    """Correlate a premultiplied layer with the (K, K) ``kernel`` (from :func:`psf_weight`);
+    zero outside (a layer is empty beyond its window).
+
+    Args:
+        rgba: (B, C, h, w) premultiplied colour and alpha; or, with ``alpha``, colour and a
+            unit alpha, premultiplied here (on the CPU straight into the blur's own layout).
+        kernel: (K, K) correlation weight.
+        alpha: (B, 1, h, w) the layer's alpha, or None.
+
+    Returns:
+        (B, C, h, w) blurred premultiplied colour and alpha.
+    """
     kernel = kernel.to(rgba)
-    if kernel.numel() == 1:
-        return rgba
     size = kernel.shape[-1]
-    if rgba.device.type == "cpu" and size >= _STRIP_TAPS:
-        return _strip_conv(rgba, kernel)
+    if rgba.device.type == "cpu" and size > 1:
+        return _strip_conv(rgba, kernel, alpha)
+    rgba = rgba if alpha is None else rgba * alpha
+    if size == 1:
+        return rgba
     weight = kernel.expand(rgba.shape[1], 1, size, size)
     # cuDNN plans every new shape (~80 ms each), and layer windows change shape with every
     # camera; PyTorch's own depthwise kernel needs no plan.
@@ -144,26 +154,50 @@ def blur_layer(rgba: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
 #: Channels the CPU's depthwise convolution fills its vector registers with (AVX-512: 16
 #: floats); with only 4 (RGBA) it runs 2-5 times slower for the same work.
 _CPU_CHANNELS = 16
-#: Kernel size (taps across) from which stacking strips as channels pays for its copies.
-_STRIP_TAPS = 11
 
 
-def _strip_conv(rgba: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
-    """Zero-padded depthwise correlation of (B, C, h, w) with the (K, K) ``kernel``, the
-    frame cut into vertical strips (each with the kernel's reach of its neighbours) stacked
-    as channels, so that C times the strips fill the CPU's vectors. Returns (B, C, h, w)."""
+def _stacked_strips(rgba: torch.Tensor, alpha: torch.Tensor | None, pad: int, strips: int) -> torch.Tensor:
+    """The layer (``rgba``, times ``alpha`` when given) zero-padded by ``pad`` and cut
+    into ``strips`` vertical strips, each with ``pad`` columns of its neighbours on either
+    side, stacked as channels: (B, strips * C, h + 2 pad, strip + 2 pad) channels-last,
+    channel ``s * C + c`` strip ``s``'s channel ``c``. Without autograd each strip is
+    written in place, its C channels side by side."""
+    batch, channels, height, width = rgba.shape
+    strip = -(-width // strips)
+    span = strip + 2 * pad
+    if torch.is_grad_enabled() and (rgba.requires_grad or (alpha is not None and alpha.requires_grad)):
+        padded = F.pad(rgba if alpha is None else rgba * alpha, (pad, pad + strips * strip - width, pad, pad))
+        # (B, C, H + 2 pad, strips, span) -> (B, H + 2 pad, span, strips, C)
+        stacked = padded.unfold(-1, span, strip).permute(0, 2, 4, 3, 1)
+        return stacked.reshape(batch, height + 2 * pad, span, strips * channels).permute(0, 3, 1, 2)
+    stacked = rgba.new_empty(batch, height + 2 * pad, span, strips, channels)
+    stacked[:, :pad].zero_()
+    stacked[:, pad + height :].zero_()
+    for s in range(strips):
+        view = stacked[..., s, :].permute(0, 3, 1, 2)[..., pad : pad + height, :]  # (B, C, h, span)
+        start = s * strip - pad  # the layer's column at the view's first
+        first, stop = max(start, 0), min(start + span, width)
+        view[..., : first - start].zero_()
+        view[..., stop - start :].zero_()
+        if alpha is None:
+            view[..., first - start : stop - start] = rgba[..., first:stop]
+        else:
+            torch.mul(rgba[..., first:stop], alpha[..., first:stop], out=view[..., first - start : stop - start])
+    return stacked.view(batch, height + 2 * pad, span, strips * channels).permute(0, 3, 1, 2)
+
+
+def _strip_conv(rgba: torch.Tensor, kernel: torch.Tensor, alpha: torch.Tensor | None = None) -> torch.Tensor:
+    """Zero-padded depthwise correlation of a layer (``rgba`` times ``alpha`` when given)
+    with the (K, K) ``kernel``, the frame cut into vertical strips stacked as channels, so
+    that C times the strips fill the CPU's vectors. Returns (B, C, h, w)."""
     batch, channels, height, width = rgba.shape
     size = kernel.shape[-1]
-    pad = size // 2
     strips = max(1, min(_CPU_CHANNELS // channels, width // (2 * size)))
     strip = -(-width // strips)
-    padded = F.pad(rgba, (pad, pad + strips * strip - width, pad, pad))
-    # (B, C, H + 2 pad, strips, strip + 2 pad) -> channels-last (B, C * strips, ...)
-    stacked = padded.unfold(-1, strip + 2 * pad, strip).permute(0, 2, 4, 1, 3)
-    stacked = stacked.reshape(batch, height + 2 * pad, strip + 2 * pad, channels * strips).permute(0, 3, 1, 2)
-    out = F.conv2d(stacked, kernel.expand(channels * strips, 1, size, size), groups=channels * strips)
-    # (B, C * strips, h, strip) channels-last -> (B, C, h, strips * strip)
-    out = out.permute(0, 2, 3, 1).reshape(batch, height, strip, channels, strips).permute(0, 3, 1, 4, 2)
+    stacked = _stacked_strips(rgba, alpha, size // 2, strips)
+    out = F.conv2d(stacked, kernel.expand(strips * channels, 1, size, size), groups=strips * channels)
+    # (B, strips * C, h, strip) channels-last -> (B, C, h, strips * strip)
+    out = out.permute(0, 2, 3, 1).reshape(batch, height, strip, strips, channels).permute(0, 4, 1, 3, 2)
     return out.reshape(batch, channels, height, strips * strip)[..., :width]
 
 
@@ -204,20 +238,6 @@ def _share(alpha: torch.Tensor, neighbour: torch.Tensor) -> torch.Tensor:
     return (alpha / (1 - neighbour).clamp(min=_EPS)).clamp(max=1.0)
 
 
-def _premultiply(colour: torch.Tensor, alpha: torch.Tensor, channels_last: bool) -> torch.Tensor:
-    """(B, C + 1, h, w) colour times alpha, and alpha, from (B, C, h, w) colour and
-    (B, 1, h, w) alpha; channels-last (the layout the depthwise blur is fastest in) or not
-    (the one down-sampling is fastest in)."""
-    if not channels_last or (torch.is_grad_enabled() and (colour.requires_grad or alpha.requires_grad)):
-        rgba = torch.cat([colour * alpha, alpha], dim=1)
-        return rgba.contiguous(memory_format=torch.channels_last) if channels_last else rgba
-    shape = (colour.shape[0], colour.shape[1] + 1, *colour.shape[2:])
-    out = torch.empty(shape, dtype=colour.dtype, device=colour.device, memory_format=torch.channels_last)
-    torch.mul(colour, alpha, out=out[:, :-1])
-    out[:, -1:] = alpha
-    return out
-
-
 def _lit_levels(linear: torch.Tensor, position: torch.Tensor) -> set[int]:
     """Levels that hold a pixel of (B, 3, H, W) ``linear`` brighter than 1 (an HDR light),
     from each pixel's (B, 1, H, W) position among the levels."""
@@ -245,7 +265,7 @@ def _occupied(position: torch.Tensor, count: int) -> list[bool]:
     in 1/256 of a level, so a level whose only weight is under 1/256 (a pixel just short
     of its neighbour) counts as empty."""
     steps = 256
-    bins = torch.bincount(position.detach().flatten().mul(steps).ceil_().long().clamp_(0, steps * (count - 1)), minlength=steps * (count - 1) + 1)
+    bins = torch.bincount(position.detach().flatten().mul(steps).ceil_().int().clamp_(0, steps * (count - 1)), minlength=steps * (count - 1) + 1)
     counts = [0, *bins.cumsum(0).tolist()]  # counts[i]: positions in bins below i
     return [counts[min(steps * (k + 1), steps * (count - 1) + 1)] - counts[max(steps * (k - 1) + 1, 0)] > 0 for k in range(count)]
 
@@ -325,8 +345,11 @@ def render_layered(linear: torch.Tensor, coc: torch.Tensor, blades: int = 0, qua
     zero = levels.index(0.0)
     top = max(scales)
     pad = (0, (-width) % top, 0, (-height) % top)
-    linear = F.pad(linear, pad) if any(pad) else linear
-    full_h, full_w = linear.shape[-2:]
+    # The image with a unit alpha: a layer's premultiplied colour and alpha is it times the
+    # layer's alpha.
+    opaque = torch.cat([linear, linear.new_ones(linear.shape[0], 1, height, width)], dim=1)
+    opaque = F.pad(opaque, pad) if any(pad) else opaque
+    full_h, full_w = opaque.shape[-2:]
 
     # Outside the frame (the padding to a whole number of coarse pixels) no layer has any
     # alpha; each layer's blur is normalised at the frame's border (frame_coverage).
@@ -347,11 +370,12 @@ def render_layered(linear: torch.Tensor, coc: torch.Tensor, blades: int = 0, qua
         than the layer's own after a lit layer)."""
         scale, (rows, cols) = scales[k], windows[k]
         alpha = (position[..., rows, cols] - k).abs_().neg_().add_(1.0).relu_()  # the tent 1 - |p - k|
-        rgba = _premultiply(linear[..., rows, cols], alpha, channels_last=scale == 1)
-        if scale > 1:  # a tent keeps a point's position (a box would snap it to its block)
-            rgba = F.interpolate(rgba, scale_factor=1 / scale, mode="bilinear", antialias=True, align_corners=False)
         kernel = psf_weight(abs(levels[k]) / scale, blades, in_front=k < zero)
-        rgba = blur_layer(rgba, kernel)
+        if scale > 1:  # a tent keeps a point's position (a box would snap it to its block)
+            rgba = F.interpolate(opaque[..., rows, cols] * alpha, scale_factor=1 / scale, mode="bilinear", antialias=True, align_corners=False)
+            rgba = blur_layer(rgba, kernel)
+        else:
+            rgba = blur_layer(opaque[..., rows, cols], kernel, alpha)
         scaled = (slice(rows.start // scale, rows.stop // scale), slice(cols.start // scale, cols.stop // scale))
         for (r, c), coverage in frame_coverage(kernel, *scaled, (height / scale, width / scale)):
             rgba[..., r, c] /= coverage.to(rgba).clamp_(min=_BORDER_COVERAGE)  # the scene goes on
@@ -376,7 +400,7 @@ def render_layered(linear: torch.Tensor, coc: torch.Tensor, blades: int = 0, qua
     for k in order:
         factor, scale = scale // min(scale, scales[k]), min(scale, scales[k])
         if total is None:
-            total = linear.new_zeros(linear.shape[0], 4, full_h // scale, full_w // scale)
+            total = opaque.new_zeros(opaque.shape[0], 4, full_h // scale, full_w // scale)
         elif factor > 1:
             total, last = _upsample(total, factor), last.upsample(factor)
         rgba, window = layer(k, scale)
