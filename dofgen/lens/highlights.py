@@ -77,10 +77,10 @@ def light_sources(linear: torch.Tensor) -> torch.Tensor:
         rim, 0 off lights and on large clipped surfaces.
     """
     peak = linear.detach().amax(dim=1, keepdim=True)
+    if float(peak.max()) <= CLIP_START:  # nothing clipped
+        return torch.zeros_like(peak)
     clipped = (peak - CLIP_START).div_(1.0 - CLIP_START).clamp_(0.0, 1.0)
     size = 2 * max(1, round(LIGHT_SIZE * max(linear.shape[-2:]) / 2)) + 1
-    if float(peak.max()) <= CLIP_START:  # nothing clipped (cheaper than clipped.any())
-        return clipped
     # the opening at a reduced resolution (a max keeps every light), brought back by repetition
     step = 4 if size >= 24 else 2
     reduced = F.max_pool2d(clipped, step, ceil_mode=True)

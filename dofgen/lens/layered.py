@@ -193,8 +193,8 @@ def _strip_conv(rgba: torch.Tensor, kernel: torch.Tensor, alpha: torch.Tensor | 
     batch, channels, height, width = rgba.shape
     size = kernel.shape[-1]
     strips = max(1, min(_CPU_CHANNELS // channels, width // (2 * size)))
-    strip = -(-width // strips)
     stacked = _stacked_strips(rgba, alpha, size // 2, strips)
+    strip = stacked.shape[-1] - 2 * (size // 2)
     out = F.conv2d(stacked, kernel.expand(strips * channels, 1, size, size), groups=strips * channels)
     # (B, strips * C, h, strip) channels-last -> (B, C, h, strips * strip)
     out = out.permute(0, 2, 3, 1).reshape(batch, height, strip, strips, channels).permute(0, 4, 1, 3, 2)
