@@ -235,7 +235,7 @@ def _share(alpha: torch.Tensor, neighbour: torch.Tensor) -> torch.Tensor:
     """How much of what a neighbouring layer (alpha ``neighbour``) left visible a layer of
     alpha ``alpha`` hides: both are parts of one surface, so together they hide
     ``alpha + neighbour`` of what lies behind them. Shapes broadcast, e.g. (B, 1, h, w)."""
-    return (alpha / (1 - neighbour).clamp(min=_EPS)).clamp(max=1.0)
+    return alpha.div((1 - neighbour).clamp_(min=_EPS)).clamp_(max=1.0)
 
 
 def _lit_levels(linear: torch.Tensor, position: torch.Tensor) -> set[int]:
@@ -399,19 +399,21 @@ def render_layered(linear: torch.Tensor, coc: torch.Tensor, blades: int = 0, qua
     total, scale, background = None, scales[order[0]], None
     for k in order:
         factor, scale = scale // min(scale, scales[k]), min(scale, scales[k])
-        if total is None:
-            total = opaque.new_zeros(opaque.shape[0], 4, full_h // scale, full_w // scale)
-        elif factor > 1:
+        if factor > 1:
             total, last = _upsample(total, factor), last.upsample(factor)
         rgba, window = layer(k, scale)
-        if not shared[k]:
-            if k == nearest_front:
-                background = _upsample(total, scale)
-            # A new surface: what lies behind it is continued into the holes it left there
-            # (normalised where trusted), so it neither darkens nor takes the surface's colour.
-            total = _continue_behind(total, keep=background)
-        meet = last.within(window) if shared[k] else None
-        total = _update(total, window, lambda old: _hide(old, rgba, meet), rgba, *(meet[1:] if meet else ()))
+        if total is None:  # the farthest layer, over nothing: its own rgba, zero around it
+            (rows, cols), size = window, (full_h // scale, full_w // scale)
+            total = F.pad(rgba, (cols.start, size[1] - cols.stop, rows.start, size[0] - rows.stop))
+        else:
+            if not shared[k]:
+                if k == nearest_front:
+                    background = _upsample(total, scale)
+                # A new surface: what lies behind it is continued into the holes it left there
+                # (normalised where trusted), so it neither darkens nor takes the surface's colour.
+                total = _continue_behind(total, keep=background)
+            meet = last.within(window) if shared[k] else None
+            total = _update(total, window, lambda old: _hide(old, rgba, meet), rgba, *(meet[1:] if meet else ()))
         last = _Patch(rgba, window)
     total = _upsample(total, scale)
     background = total if background is None else background
