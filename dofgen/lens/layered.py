@@ -94,33 +94,36 @@ def psf_weight(diameter: float, blades: int, in_front: bool) -> torch.Tensor:
 def frame_coverage(weight: torch.Tensor, rows: slice, cols: slice, frame: tuple[float, float]) -> list[tuple[tuple[slice, slice], torch.Tensor]]:
     """How much of the correlation ``weight`` (K, K) falls inside the frame (``frame``:
     its height and width, in pixels of this scale) around the pixels of the window ``rows``
-    x ``cols`` where some of it falls outside: strips along the border, each its place in
-    the window (rows, columns) and its (1, 1, h, w) share; none away from the border. A
+    x ``cols`` where some of it falls outside: places along the border, each its place in
+    the window (rows, columns) and its share, broadcastable over it ((1, 1, h, w) at the
+    corners, (1, 1, h, 1) or (1, 1, 1, w) along the edges); none away from the border. A
     blurred layer divided by it continues to the border as the scene goes on."""
     size, half = weight.shape[-1], weight.shape[-1] // 2
 
-    def taps(span: slice, extent: float) -> tuple[torch.Tensor, torch.Tensor, int, int]:
-        """Per row (or column) of ``span``: the first tap inside the frame and the stop,
-        and how many leading and trailing ones miss some taps."""
+    def taps(span: slice, extent: float) -> tuple[torch.Tensor, torch.Tensor, list[slice]]:
+        """Per row (or column) of ``span``: the first tap inside the frame and the stop;
+        and the leading, full and trailing runs (those that miss taps before, none, after)."""
         index = torch.arange(span.start, span.stop)
         first, stop = (half - index).clamp(0, size), (round(extent) + half - index).clamp(0, size)
-        return first, stop, int((first > 0).sum()), int((stop < size).sum())
+        length, before, after = len(index), int((first > 0).sum()), int((stop < size).sum())
+        before, after = (length, 0) if before + after >= length else (before, after)
+        return first, stop, [slice(0, before), slice(before, length - after), slice(length - after, length)]
 
-    top, bottom, above, below = taps(rows, frame[0])
-    left, right, before, after = taps(cols, frame[1])
-    height, width = len(top), len(left)
-    above, below = (height, 0) if above + below >= height else (above, below)
-    before, after = (width, 0) if before + after >= width else (before, after)
-    rows_between, all_cols = slice(above, height - below), slice(0, width)
-    places = [(slice(0, above), all_cols), (slice(height - below, height), all_cols),
-              (rows_between, slice(0, before)), (rows_between, slice(width - after, width))]
+    top, bottom, row_runs = taps(rows, frame[0])
+    left, right, col_runs = taps(cols, frame[1])
     table = F.pad(weight.cumsum(0).cumsum(1), (1, 0, 1, 0))  # table[i, j]: taps above i and left of j
+    by_row, by_col = table[:, size], table[size, :]  # all columns (rows) of taps
 
     def share(r: slice, c: slice) -> torch.Tensor:
-        """(1, 1, h, w) sum of the taps inside the frame, over the place ``r`` x ``c``."""
+        """The sum of the taps inside the frame, over the place ``r`` x ``c``."""
+        if c == col_runs[1]:  # every column of taps: a share per row
+            return (by_row[bottom[r]] - by_row[top[r]])[None, None, :, None]
+        if r == row_runs[1]:
+            return (by_col[right[c]] - by_col[left[c]])[None, None, None, :]
         at = lambda i, j: table[i[r][:, None], j[c][None, :]]
         return (at(bottom, right) - at(top, right) - at(bottom, left) + at(top, left))[None, None]
 
+    places = [(r, c) for r in row_runs for c in col_runs if (r, c) != (row_runs[1], col_runs[1])]
     return [((r, c), share(r, c)) for r, c in places if r.stop > r.start and c.stop > c.start]
 
 

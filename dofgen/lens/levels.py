@@ -97,10 +97,11 @@ def level_positions(coc: torch.Tensor, levels: list[float]) -> torch.Tensor:
     top = float(low[-1]) if levels[-1] else -1.0
     bottom = float(high[0]) if levels[0] else 1.0
     value = torch.where(coc.detach() >= 0, coc.clamp(min(1.0, top), top), coc.clamp(bottom, max(-1.0, bottom)))
-    upper = torch.bucketize(value.detach(), low.to(coc), right=True).clamp(1, len(levels) - 1)
+    upper = torch.bucketize(value.detach(), low.to(coc), right=True, out_int32=True).clamp_(1, len(levels) - 1)
     # on the interval ending at level ``upper``: position = offset + value * slope
     slope = 1.0 / (high[1:] - low[:-1]).clamp(min=1e-6)
     offset = torch.arange(len(levels) - 1, dtype=torch.float64) - low[:-1] * slope
-    slope = torch.cat([slope[:1], slope]).to(coc)
-    offset = torch.cat([offset[:1], offset]).to(coc)
-    return torch.addcmul(offset.take(upper), value, slope.take(upper))  # take: a flat gather, faster than indexing
+    lines = torch.stack([torch.cat([offset[:1], offset]), torch.cat([slope[:1], slope])], dim=1).to(coc)
+    # one flat gather of both (faster than indexing, or than two gathers of 64-bit indices)
+    offset, slope = lines.index_select(0, upper.flatten()).view(*coc.shape, 2).unbind(-1)
+    return torch.addcmul(offset, value, slope)
