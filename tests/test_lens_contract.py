@@ -1,5 +1,7 @@
 """render(): shapes, dtypes, devices, options and errors."""
 
+import math
+
 import pytest
 import torch
 
@@ -84,8 +86,19 @@ def test_polygon_kernels_have_the_blades_corners():
     assert (hexagon > 0).sum() < (disc > 0).sum()  # inscribed polygon: smaller support
     # a vertex at the top, a flat side at the sides of a hexagon
     centre = hexagon.shape[0] // 2
-    assert hexagon[1, centre] > 0 and hexagon[centre, 1] == 0
+    assert hexagon[0, centre] > 0 and hexagon[centre, 1] == 0
     assert aperture_kernel(0.5).shape == (1, 1)
+
+
+@pytest.mark.parametrize("blades", [0, 5, 6])
+def test_kernels_carry_no_zero_outer_ring(blades):
+    """A kernel stops at the outermost pixels its aperture reaches (zero taps cost time)."""
+    for diameter in (1.01, 2.9, 3.01, 8.2, 13.0, 13.01, 24.5, 60.8):
+        kernel = aperture_kernel(diameter, blades)
+        assert kernel.shape[-1] % 2 == 1 and kernel.sum().item() == pytest.approx(1.0)
+        ring = torch.cat([kernel[0], kernel[-1], kernel[:, 0], kernel[:, -1]])
+        assert kernel.shape[-1] == 1 or ring.any(), (diameter, blades)
+        assert kernel.shape[-1] <= 2 * math.ceil(diameter / 2) + 1
 
 
 def test_blades_shape_the_bokeh_of_a_point_light():
