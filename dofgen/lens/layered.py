@@ -162,22 +162,22 @@ _CPU_CHANNELS = 16
 def _stacked_strips(rgba: torch.Tensor, alpha: torch.Tensor | None, pad: int, strips: int) -> torch.Tensor:
     """The layer (``rgba``, times ``alpha`` when given) zero-padded by ``pad`` and cut
     into ``strips`` vertical strips, each with ``pad`` columns of its neighbours on either
-    side, stacked as channels: (B, strips * C, h + 2 pad, strip + 2 pad) channels-last,
-    channel ``s * C + c`` strip ``s``'s channel ``c``. Without autograd each strip is
-    written in place, its C channels side by side."""
+    side, stacked as channels: (B, C * strips, h + 2 pad, strip + 2 pad), channel
+    ``c * strips + s`` strip ``s``'s channel ``c``. Without autograd each strip is written
+    in place, row by row (contiguous runs, no interleaving)."""
     batch, channels, height, width = rgba.shape
     strip = -(-width // strips)
     span = strip + 2 * pad
     if torch.is_grad_enabled() and (rgba.requires_grad or (alpha is not None and alpha.requires_grad)):
         padded = F.pad(rgba if alpha is None else rgba * alpha, (pad, pad + strips * strip - width, pad, pad))
-        # (B, C, H + 2 pad, strips, span) -> (B, H + 2 pad, span, strips, C)
-        stacked = padded.unfold(-1, span, strip).permute(0, 2, 4, 3, 1)
-        return stacked.reshape(batch, height + 2 * pad, span, strips * channels).permute(0, 3, 1, 2)
-    stacked = rgba.new_empty(batch, height + 2 * pad, span, strips, channels)
-    stacked[:, :pad].zero_()
-    stacked[:, pad + height :].zero_()
+        # (B, C, H + 2 pad, strips, span) -> (B, C, strips, H + 2 pad, span)
+        stacked = padded.unfold(-1, span, strip).permute(0, 1, 3, 2, 4)
+        return stacked.reshape(batch, channels * strips, height + 2 * pad, span)
+    stacked = rgba.new_empty(batch, channels, strips, height + 2 * pad, span)
+    stacked[..., :pad, :].zero_()
+    stacked[..., pad + height :, :].zero_()
     for s in range(strips):
-        view = stacked[..., s, :].permute(0, 3, 1, 2)[..., pad : pad + height, :]  # (B, C, h, span)
+        view = stacked[:, :, s, pad : pad + height]  # (B, C, h, span)
         start = s * strip - pad  # the layer's column at the view's first
         first, stop = max(start, 0), min(start + span, width)
         view[..., : first - start].zero_()
@@ -186,7 +186,7 @@ def _stacked_strips(rgba: torch.Tensor, alpha: torch.Tensor | None, pad: int, st
             view[..., first - start : stop - start] = rgba[..., first:stop]
         else:
             torch.mul(rgba[..., first:stop], alpha[..., first:stop], out=view[..., first - start : stop - start])
-    return stacked.view(batch, height + 2 * pad, span, strips * channels).permute(0, 3, 1, 2)
+    return stacked.view(batch, channels * strips, height + 2 * pad, span)
 
 
 def _strip_conv(rgba: torch.Tensor, kernel: torch.Tensor, alpha: torch.Tensor | None = None) -> torch.Tensor:
@@ -198,9 +198,9 @@ def _strip_conv(rgba: torch.Tensor, kernel: torch.Tensor, alpha: torch.Tensor | 
     strips = max(1, min(_CPU_CHANNELS // channels, width // (2 * size)))
     stacked = _stacked_strips(rgba, alpha, size // 2, strips)
     strip = stacked.shape[-1] - 2 * (size // 2)
-    out = F.conv2d(stacked, kernel.expand(strips * channels, 1, size, size), groups=strips * channels)
-    # (B, strips * C, h, strip) channels-last -> (B, C, h, strips * strip)
-    out = out.permute(0, 2, 3, 1).reshape(batch, height, strip, strips, channels).permute(0, 4, 1, 3, 2)
+    out = F.conv2d(stacked, kernel.expand(channels * strips, 1, size, size), groups=channels * strips)
+    # (B, C * strips, h, strip) -> (B, C, h, strips * strip): runs of a strip's row each
+    out = out.view(batch, channels, strips, height, strip).permute(0, 1, 3, 2, 4)
     return out.reshape(batch, channels, height, strips * strip)[..., :width]
 
 
