@@ -100,31 +100,40 @@ def frame_coverage(weight: torch.Tensor, rows: slice, cols: slice, frame: tuple[
     blurred layer divided by it continues to the border as the scene goes on."""
     size, half = weight.shape[-1], weight.shape[-1] // 2
 
-    def taps(span: slice, extent: float) -> tuple[torch.Tensor, torch.Tensor, list[slice]]:
-        """Per row (or column) of ``span``: the first tap inside the frame and the stop;
-        and the leading, full and trailing runs (those that miss taps before, none, after)."""
-        index = torch.arange(span.start, span.stop)
-        first, stop = (half - index).clamp(0, size), (round(extent) + half - index).clamp(0, size)
-        length, before, after = len(index), int((first > 0).sum()), int((stop < size).sum())
+    def runs(span: slice, extent: float) -> list[slice]:
+        """The leading, full and trailing runs of ``span`` (relative to it): the rows (or
+        columns) whose taps reach before the frame, stay within it, reach past it."""
+        length = span.stop - span.start
+        before = min(max(half - span.start, 0), length)
+        after = min(max(span.stop - max(span.start, round(extent) - half), 0), length)
         before, after = (length, 0) if before + after >= length else (before, after)
-        return first, stop, [slice(0, before), slice(before, length - after), slice(length - after, length)]
+        return [slice(0, before), slice(before, length - after), slice(length - after, length)]
 
-    top, bottom, row_runs = taps(rows, frame[0])
-    left, right, col_runs = taps(cols, frame[1])
+    row_runs, col_runs = runs(rows, frame[0]), runs(cols, frame[1])
+    places = [(r, c) for r in row_runs for c in col_runs if (r, c) != (row_runs[1], col_runs[1]) and r.stop > r.start and c.stop > c.start]
+    if not places:  # away from the border
+        return []
+
+    def taps(span: slice, run: slice, extent: float) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per row (or column) of ``run`` of ``span``: the first tap inside the frame, and the stop."""
+        index = torch.arange(span.start + run.start, span.start + run.stop)
+        return (half - index).clamp_(0, size), (round(extent) + half - index).clamp_(0, size)
+
     table = F.pad(weight.cumsum(0).cumsum(1), (1, 0, 1, 0))  # table[i, j]: taps above i and left of j
     by_row, by_col = table[:, size], table[size, :]  # all columns (rows) of taps
 
     def share(r: slice, c: slice) -> torch.Tensor:
         """The sum of the taps inside the frame, over the place ``r`` x ``c``."""
         if c == col_runs[1]:  # every column of taps: a share per row
-            return (by_row[bottom[r]] - by_row[top[r]])[None, None, :, None]
+            top, bottom = taps(rows, r, frame[0])
+            return (by_row[bottom] - by_row[top])[None, None, :, None]
+        left, right = taps(cols, c, frame[1])
         if r == row_runs[1]:
-            return (by_col[right[c]] - by_col[left[c]])[None, None, None, :]
-        at = lambda i, j: table[i[r][:, None], j[c][None, :]]
-        return (at(bottom, right) - at(top, right) - at(bottom, left) + at(top, left))[None, None]
+            return (by_col[right] - by_col[left])[None, None, None, :]
+        top, bottom = (i[:, None] for i in taps(rows, r, frame[0]))
+        return (table[bottom, right] - table[top, right] - table[bottom, left] + table[top, left])[None, None]
 
-    places = [(r, c) for r in row_runs for c in col_runs if (r, c) != (row_runs[1], col_runs[1])]
-    return [((r, c), share(r, c)) for r, c in places if r.stop > r.start and c.stop > c.start]
+    return [((r, c), share(r, c)) for r, c in places]
 
 
 def blur_layer(rgba: torch.Tensor, kernel: torch.Tensor, alpha: torch.Tensor | None = None) -> torch.Tensor:
