@@ -13,6 +13,7 @@ from dofgen.groundtruth import Plane, noise_texture, render_planes
 from dofgen.lens import QUALITY, coc_diameter_px, render, render_linear
 from dofgen.lens.highlights import RIM_SHARE, light_sources
 from dofgen.lens.kernels import aperture_kernel
+from dofgen.lens import layered
 from dofgen.lens.layered import scale_for
 
 SIZE, MARGIN = 160, 28
@@ -199,6 +200,31 @@ def test_a_light_far_behind_nearer_coarse_layers_renders():
     away = torch.ones(size, size, dtype=torch.bool)
     away[max(row - 25, 0) : row + 25, 30:95] = False
     assert float((boosted - plain)[:, away].abs().max()) < 0.01  # and nothing else changes
+
+
+def test_a_light_is_blurred_finer_in_a_box_of_its_own(monkeypatch):
+    """On a wide layer (a 20 px wall, blurred at half scale) a boosted light is blurred at
+    full scale only in a box around its bokeh; the rest of the wall stays at half scale. The
+    light's disc matches the whole layer blurred at full scale, and the wall moves only by
+    the rounding of the coarser scale."""
+    size, diameter = 256, 20.0
+    camera = CameraSettings(1.8, 50.0, _focus_for(diameter, 4.0, 1.8, 50.0, size))
+    depth = torch.full((size, size), 4.0)
+    image = 0.2 + 0.5 * _harsh_texture(size, seed=4)
+    image[:, 127:130, 127:130] = 1.0  # a clipped light, small and on a dim wall
+    assert scale_for(diameter, QUALITY["accurate"].min_scaled_diameter) == 2
+    assert scale_for(diameter, QUALITY["accurate"].min_scaled_diameter * QUALITY["accurate"].lit_factor) == 1
+    blurs = []
+    blur_layer = layered.blur_layer
+    monkeypatch.setattr(layered, "blur_layer", lambda rgba, *rest: blurs.append(tuple(rgba.shape[-2:])) or blur_layer(rgba, *rest))
+    split = render(image, depth, camera, highlight_boost=1.0)
+    assert max(h * w for h, w in blurs) <= (size // 2) ** 2  # the wall at half scale
+    assert (size // 2) ** 2 > min(h * w for h, w in blurs) >= (diameter + 3) ** 2  # the light's box at full scale, about its disc
+    monkeypatch.setattr(layered, "_LIT_SPLIT_AREA", 0.0)  # the whole layer at full scale
+    whole = render(image, depth, camera, highlight_boost=1.0)
+    disc = (slice(128 - 13, 129 + 13), slice(128 - 13, 129 + 13))
+    assert float((split[:, disc[0], disc[1]] - whole[:, disc[0], disc[1]]).abs().max()) < 0.01
+    assert _psnr(split, whole) > 45.0
 
 
 def test_an_anti_aliased_rim_does_not_join_two_surfaces():

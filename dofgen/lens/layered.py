@@ -6,8 +6,8 @@ linear weights, so nothing bands between layers, and a fronto-parallel surface s
 level. Each layer (premultiplied colour and alpha) is blurred with the exact aperture kernel
 (disc or polygon) at the coarsest power-of-two scale where that kernel still spans
 ``min_scaled_diameter`` pixels (tent down-sampling, which keeps a point light where it is, and bilinear
-up-sampling; a layer holding a boosted light at a finer scale, so its bokeh keeps a crisp
-rim), then layers are composited far to near, at the finest scale reached so far: each layer
+up-sampling; a boosted light, in a box around it, at a finer scale, so its bokeh keeps a
+crisp rim), then layers are composited far to near, at the finest scale reached so far: each layer
 over the normalised colour of the layers behind it. A layer behind is trusted wherever its
 coverage is above ``_TRUST``, so holes left by nearer objects are filled from the
 surrounding surface and a sharp foreground never bleeds into the blurred background. Where a
@@ -27,6 +27,7 @@ import math
 from dataclasses import dataclass
 from typing import Callable, Literal
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -48,6 +49,11 @@ _SPLIT_FRACTION = 0.05
 _BORDER_COVERAGE = 0.2
 #: Coverage short of 1 from which the holes are filled (rounding leaves less).
 _UNCOVERED = 1e-4
+#: Columns between two lights of a layer from which each is blurred in a box of its own.
+_LIT_GAP = 32
+#: Share of a lit layer's window its lights' boxes may cover for the rest of the layer to be
+#: blurred apart, at its own coarser scale; above it the whole layer is blurred finer.
+_LIT_SPLIT_AREA = 0.5
 
 
 @dataclass(frozen=True)
@@ -58,8 +64,9 @@ class LayerSettings:
         ratio: largest ratio between neighbouring CoC levels above 2 px.
         min_scaled_diameter: a layer is blurred at the coarsest power-of-two scale where its
             kernel is at least this many pixels across.
-        lit_factor: that many times more for a layer holding light brighter than white (a
-            boosted highlight), so a bright disc's rim stays crisp and nothing spills past it.
+        lit_factor: that many times more for light brighter than white (a boosted
+            highlight), so a bright disc's rim stays crisp and nothing spills past it; blurred
+            in boxes around the lights, the rest of their layer at its own scale.
     """
 
     ratio: float
@@ -250,13 +257,26 @@ def _share(alpha: torch.Tensor, neighbour: torch.Tensor) -> torch.Tensor:
     return alpha.div((1 - neighbour).clamp_(min=_EPS)).clamp_(max=1.0)
 
 
-def _lit_levels(linear: torch.Tensor, position: torch.Tensor) -> set[int]:
-    """Levels that hold a pixel of (B, 3, H, W) ``linear`` brighter than 1 (an HDR light),
-    from each pixel's (B, 1, H, W) position among the levels."""
-    bright = position.detach()[linear.amax(dim=1, keepdim=True) > 1.0]
-    if bright.numel() == 0:
-        return set()
-    return {int(k) for k in torch.cat([bright.floor(), bright.ceil()]).unique().tolist()}
+def _lit_boxes(bright: torch.Tensor, position: torch.Tensor) -> dict[int, list[tuple[slice, slice]]]:
+    """Where each level holds light brighter than white (an HDR light): for each such
+    level, the bounding boxes (rows, columns, at full resolution) of its pixels of the
+    (B, 1, H, W) ``bright`` mask that give it weight (within one level of it, by their
+    (B, 1, H, W) ``position``), one box per group of columns (lights far apart get one each)."""
+    where = torch.nonzero(bright[:, 0])
+    if where.numel() == 0:
+        return {}
+    at = position.detach()[:, 0][where.unbind(1)].cpu().numpy()
+    rows, cols = where[:, 1].cpu().numpy(), where[:, 2].cpu().numpy()
+    boxes = {}
+    # in NumPy: small arrays, a few operations per level
+    for k in np.unique(np.concatenate([np.floor(at), np.ceil(at)])).astype(int).tolist():
+        near = np.abs(at - k) < 1
+        order = np.argsort(cols[near], kind="stable")
+        r, c = rows[near][order], cols[near][order]
+        # a new group where the lights' columns leave a gap wider than a few pixels
+        starts = [0, *(np.flatnonzero(np.diff(c) > _LIT_GAP) + 1).tolist(), len(c)]
+        boxes[k] = [(slice(int(r[a:b].min()), int(r[a:b].max()) + 1), slice(int(c[a]), int(c[b - 1]) + 1)) for a, b in zip(starts, starts[1:])]
+    return boxes
 
 
 def _shared_surfaces(position: torch.Tensor, count: int) -> list[bool]:
@@ -352,10 +372,14 @@ def render_layered(linear: torch.Tensor, coc: torch.Tensor, blades: int = 0, qua
         return linear
     position = level_positions(coc, levels)
     occupied = _occupied(position, len(levels))
-    lit = _lit_levels(linear, position) if settings.lit_factor != 1 else set()
-    scales = [scale_for(abs(level), settings.min_scaled_diameter * (settings.lit_factor if k in lit else 1)) for k, level in enumerate(levels)]
+    # Lights brighter than white are blurred finer (``lit_factor``), in boxes around them;
+    # the rest of their layer at its own scale.
+    bright = linear.detach().amax(dim=1, keepdim=True) > 1.0 if settings.lit_factor != 1 else None
+    lit = {k: v for k, v in _lit_boxes(bright, position).items() if occupied[k]} if bright is not None else {}
+    own = [scale_for(abs(level), settings.min_scaled_diameter) for level in levels]
+    scales = [scale_for(abs(levels[k]), settings.min_scaled_diameter * settings.lit_factor) if k in lit else own[k] for k in range(len(levels))]
     zero = levels.index(0.0)
-    top = max(scales)
+    top = max(own)
     pad = (0, (-width) % top, 0, (-height) % top)
     # The image with a unit alpha: a layer's premultiplied colour and alpha is it times the
     # layer's alpha.
@@ -371,18 +395,26 @@ def render_layered(linear: torch.Tensor, coc: torch.Tensor, blades: int = 0, qua
     row_lo, row_hi = detached.amin(dim=(0, 1, 3)), detached.amax(dim=(0, 1, 3))
     col_lo, col_hi = detached.amin(dim=(0, 1, 2)), detached.amax(dim=(0, 1, 2))
 
-    def window(k: int) -> tuple[slice, slice]:
-        """Rows and columns (at full resolution) that hold all of layer k once blurred."""
-        scale = scales[k]
-        margin = math.ceil(abs(levels[k]) / 2) + 2 * scale
+    def reach(k: int, scale: int) -> int:
+        """How far (full-resolution pixels) layer k's blur at ``scale`` reaches past its pixels."""
+        return math.ceil(abs(levels[k]) / 2) + 2 * scale
+
+    def window(k: int, scale: int) -> tuple[slice, slice]:
+        """Rows and columns (at full resolution, aligned to ``scale``) that hold all of
+        layer k once blurred."""
+        margin = reach(k, scale)
         return _support(row_lo, row_hi, k, margin, scale, full_h), _support(col_lo, col_hi, k, margin, scale, full_w)
 
-    def layer(k: int, composite: int) -> tuple[torch.Tensor, tuple[slice, slice]]:
-        """Layer k blurred at its scale, and its window, at the ``composite`` scale (finer
-        than the layer's own after a lit layer)."""
-        scale, (rows, cols) = scales[k], windows[k]
-        alpha = (position[..., rows, cols] - k).abs_().neg_().add_(1.0).relu_()  # the tent 1 - |p - k|
-        kernel = psf_weight(abs(levels[k]) / scale, blades, in_front=k < zero)
+    def lit_parts(k: int, rows: slice, cols: slice) -> list[tuple[slice, slice]]:
+        """The boxes around layer k's lights, widened by their blur's reach, aligned to the
+        lit scale and within the layer's window ``rows`` x ``cols``."""
+        scale, margin = scales[k], reach(k, scales[k])
+        grow = lambda span, limit: slice(max(span.start - margin, limit.start) // scale * scale, min(-(-(span.stop + margin) // scale) * scale, limit.stop))
+        return [(grow(r, rows), grow(c, cols)) for r, c in lit[k]]
+
+    def blurred(rows: slice, cols: slice, scale: int, kernel: torch.Tensor, alpha: torch.Tensor) -> _Patch:
+        """The image times ``alpha`` over the window ``rows`` x ``cols``, blurred with the
+        correlation ``kernel`` at ``scale`` and normalised at the frame's border."""
         if scale > 1:  # a tent keeps a point's position (a box would snap it to its block)
             rgba = F.interpolate(opaque[..., rows, cols] * alpha, scale_factor=1 / scale, mode="bilinear", antialias=True, align_corners=False)
             rgba = blur_layer(rgba, kernel)
@@ -391,12 +423,38 @@ def render_layered(linear: torch.Tensor, coc: torch.Tensor, blades: int = 0, qua
         scaled = (slice(rows.start // scale, rows.stop // scale), slice(cols.start // scale, cols.stop // scale))
         for (r, c), coverage in frame_coverage(kernel, *scaled, (height / scale, width / scale)):
             rgba[..., r, c] /= coverage.to(rgba).clamp_(min=_BORDER_COVERAGE)  # the scene goes on
-        patch = _Patch(rgba, scaled)
-        patch = patch.upsample(scale // composite)
+        return _Patch(rgba, scaled)
+
+    def layer(k: int, composite: int) -> tuple[torch.Tensor, tuple[slice, slice]]:
+        """Layer k blurred at its scale (its lights at theirs), and its window, at the
+        ``composite`` scale (finer than the layer's own after a lit layer)."""
+        scale, (rows, cols) = bulk[k], windows[k]
+        alpha = (position[..., rows, cols] - k).abs_().neg_().add_(1.0).relu_()  # the tent 1 - |p - k|
+        kernel = psf_weight(abs(levels[k]) / scale, blades, in_front=k < zero)
+        if k not in parts:
+            patch = blurred(rows, cols, scale, kernel, alpha).upsample(scale // composite)
+            return patch.values, patch.window
+        light = lights[..., rows, cols]
+        patch = blurred(rows, cols, scale, kernel, alpha * (1 - light)).upsample(scale // composite)
+        fine = psf_weight(abs(levels[k]) / scales[k], blades, in_front=k < zero)
+        for r, c in parts[k]:
+            inside = (..., slice(r.start - rows.start, r.stop - rows.start), slice(c.start - cols.start, c.stop - cols.start))
+            part = blurred(r, c, scales[k], fine, alpha[inside] * light[inside]).upsample(scales[k] // composite)
+            place, values = part.within(patch.window)
+            patch.values[..., place[0], place[1]] += values
         return patch.values, patch.window
 
-    # A layer is drawn where any pixel lies within one level of it.
-    windows = {k: window(k) for k in range(len(levels)) if occupied[k]}
+    # A layer is drawn where any pixel lies within one level of it; a lit one at the lit
+    # scale, or at its own with its lights' boxes at the lit scale where they are small.
+    windows = {k: window(k, scales[k]) for k in range(len(levels)) if occupied[k]}
+    bulk, parts = dict(enumerate(scales)), {}
+    for k in lit:
+        rows, cols = window(k, own[k])
+        boxes = lit_parts(k, rows, cols)
+        area = sum((r.stop - r.start) * (c.stop - c.start) for r, c in boxes)
+        if own[k] > scales[k] and area <= _LIT_SPLIT_AREA * (rows.stop - rows.start) * (cols.stop - cols.start):
+            windows[k], bulk[k], parts[k] = (rows, cols), own[k], boxes
+    lights = F.pad(bright.to(linear.dtype), pad) if parts else None
     windows = {k: w for k, w in windows.items() if w[0].stop > w[0].start and w[1].stop > w[1].start}
     order = [k for k in range(len(levels) - 1, -1, -1) if k in windows]  # far to near
 
