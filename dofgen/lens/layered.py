@@ -492,8 +492,10 @@ def render_layered(linear: torch.Tensor, coc: torch.Tensor, blades: int = 0, qua
     # a blurred foreground or beside a sharp one): the background continued into the hole.
     alpha = total[:, 3:, :height, :width]
     least, most = (float(v) for v in torch.aminmax(alpha.detach()))
+    fill = fill_behind(background[..., :height, :width].contiguous(), _TRUST) if least < 1.0 - _UNCOVERED else None
     out = total[:, :3, :height, :width]
-    out = out / alpha.clamp(min=1.0) if most > 1.0 else out.clone()
-    if least < 1.0 - _UNCOVERED:
-        out.addcmul_((1 - alpha).clamp_(min=0.0), fill_behind(background[..., :height, :width].contiguous(), _TRUST))
-    return out
+    if torch.is_grad_enabled() and total.requires_grad:  # a new tensor, for autograd
+        out = out / alpha.clamp(min=1.0) if most > 1.0 else out.clone()
+    elif most > 1.0:  # in place: the composite is not needed any more
+        out.div_(alpha.clamp(min=1.0))
+    return out if fill is None else out.addcmul_((1 - alpha).clamp_(min=0.0), fill)
