@@ -141,7 +141,7 @@ def machine(device: str) -> str:
                 break
     except OSError:
         pass
-    return f"{cpu}, {os.cpu_count()} cores"
+    return f"{cpu} ({torch.backends.cpu.get_cpu_capability()}), {os.cpu_count()} cores"
 
 
 def main() -> None:
