@@ -146,3 +146,23 @@ def test_cuda_matches_cpu(method):
     on_gpu = render(image.cuda(), depth.cuda(), camera, method, highlight_boost=0.5)
     assert on_gpu.device.type == "cuda"
     assert torch.allclose(on_gpu.cpu(), on_cpu, atol=2e-4)
+
+
+@pytest.mark.parametrize("quality", ["accurate", "fast"])
+@pytest.mark.parametrize("name", ["lights_hexagon", "many_depths", "street_column"])
+def test_the_gpus_plain_convolution_renders_what_the_strip_blur_renders(monkeypatch, name, quality):
+    """The CPU blurs layers in stacked strips, a GPU in one grouped convolution; run on the
+    CPU, the GPU's path gives the same render of a path-traced scene (lights, blades, many
+    depths, the frame's border), so the CUDA path's arithmetic is checked without a GPU."""
+    from benchmarks.bench_pathtraced import SCENES_DIR, load_scene
+    from dofgen.lens import layered
+
+    scene = load_scene(SCENES_DIR / f"{name}.npz")
+    def lens() -> torch.Tensor:
+        return render(scene.image, scene.depth, scene.camera, blades=scene.blades, quality=quality, highlight_boost=0.5)
+
+    strips = lens()
+    monkeypatch.setattr(layered, "_strip_conv", layered._depthwise_conv)
+    plain = lens()
+    assert torch.isfinite(plain).all()
+    assert (plain - strips).abs().max() < 1e-5

@@ -157,12 +157,17 @@ def blur_layer(rgba: torch.Tensor, kernel: torch.Tensor, alpha: torch.Tensor | N
         (B, C, h, w) blurred premultiplied colour and alpha.
     """
     kernel = kernel.to(rgba)
-    size = kernel.shape[-1]
-    if rgba.device.type == "cpu" and size > 1:
-        return _strip_conv(rgba, kernel, alpha)
+    if kernel.shape[-1] == 1:
+        return rgba if alpha is None else rgba * alpha
+    return (_strip_conv if rgba.device.type == "cpu" else _depthwise_conv)(rgba, kernel, alpha)
+
+
+def _depthwise_conv(rgba: torch.Tensor, kernel: torch.Tensor, alpha: torch.Tensor | None = None) -> torch.Tensor:
+    """Zero-padded depthwise correlation of a layer (``rgba`` times ``alpha`` when given)
+    with the (K, K) ``kernel``, one plain grouped convolution (the GPU's way). Returns
+    (B, C, h, w)."""
     rgba = rgba if alpha is None else rgba * alpha
-    if size == 1:
-        return rgba
+    size = kernel.shape[-1]
     weight = kernel.expand(rgba.shape[1], 1, size, size)
     # cuDNN plans every new shape (~80 ms each), and layer windows change shape with every
     # camera; PyTorch's own depthwise kernel needs no plan.
