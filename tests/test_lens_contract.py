@@ -5,8 +5,9 @@ import math
 import pytest
 import torch
 
+from benchmarks.bench_pathtraced import SCENES_DIR, load_scene
 from dofgen.camera import CameraSettings
-from dofgen.lens import METHODS, RenderStopped, render
+from dofgen.lens import METHODS, RenderStopped, layered, render
 from dofgen.lens.kernels import aperture_kernel
 from dofgen.metrics import signal_energy
 
@@ -154,10 +155,8 @@ def test_the_gpus_plain_convolution_renders_what_the_strip_blur_renders(monkeypa
     """The CPU blurs layers in stacked strips, a GPU in one grouped convolution; run on the
     CPU, the GPU's path gives the same render of a path-traced scene (lights, blades, many
     depths, the frame's border), so the CUDA path's arithmetic is checked without a GPU."""
-    from benchmarks.bench_pathtraced import SCENES_DIR, load_scene
-    from dofgen.lens import layered
-
     scene = load_scene(SCENES_DIR / f"{name}.npz")
+
     def lens() -> torch.Tensor:
         return render(scene.image, scene.depth, scene.camera, blades=scene.blades, quality=quality, highlight_boost=0.5)
 
