@@ -23,8 +23,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from study_helpers import write_manifest  # noqa: E402
-from study_server import StudyServer, red_team  # noqa: E402
+from tests.support.study_helpers import write_manifest  # noqa: E402
+from tests.support.study_server import StudyServer, red_team  # noqa: E402
 
 from benchmarks.bench_lens import machine  # noqa: E402
 from benchmarks.report import report  # noqa: E402

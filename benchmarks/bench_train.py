@@ -6,7 +6,7 @@ Run by hand::
                                      [--resolution R] [--out benchmarks/RESULTS.md]
 
 Each command runs under ``accelerate launch`` on models saved to a temporary folder, with a
-dataset made from the bundled scenes (``tests/train_helpers.py``), for ``--warmup`` +
+dataset made from the bundled scenes (``tests/support/train_helpers.py``), for ``--warmup`` +
 ``--steps`` steps; the table gives the median seconds per step after the warm-up
 (checkpoints left out, from ``OUT/summary.json``), the main process's peak memory (CUDA
 allocations on a GPU, resident set size always) and the wall time of the launch.
@@ -40,8 +40,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from benchmarks.bench_lens import machine  # noqa: E402
 from benchmarks.report import report_section  # noqa: E402
-from tiny_models import save_tiny_depth_anything, save_tiny_sdxl, write_clip_vocab  # noqa: E402
-from train_helpers import save_disk_dataset, save_imagefolder  # noqa: E402
+from tests.support.tiny_models import save_tiny_depth_anything, save_tiny_sdxl, write_clip_vocab  # noqa: E402
+from tests.support.train_helpers import save_disk_dataset, save_imagefolder  # noqa: E402
 
 GIB = 2**30
 

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from tiny_models import save_tiny_depth_anything, save_tiny_sdxl  # noqa: E402
+from tests.support.tiny_models import save_tiny_depth_anything, save_tiny_sdxl  # noqa: E402
 
 from dofgen.camera import CameraSettings  # noqa: E402
 from dofgen.depth import DepthEstimator  # noqa: E402

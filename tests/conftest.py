@@ -52,13 +52,13 @@ def psnr(a: torch.Tensor, b: torch.Tensor, where: torch.Tensor) -> float:
 
 @pytest.fixture(scope="session")
 def tiny_sdxl_path(tmp_path_factory):
-    from tiny_models import save_tiny_sdxl
+    from tests.support.tiny_models import save_tiny_sdxl
 
     return save_tiny_sdxl(tmp_path_factory.mktemp("models") / "sdxl")
 
 
 @pytest.fixture(scope="session")
 def tiny_depth_path(tmp_path_factory):
-    from tiny_models import save_tiny_depth_anything
+    from tests.support.tiny_models import save_tiny_depth_anything
 
     return save_tiny_depth_anything(tmp_path_factory.mktemp("models") / "depth")

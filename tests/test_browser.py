@@ -8,19 +8,7 @@ import pytest
 
 from app import build_app, launch
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-dev-shm-usage"]
-
-import sys
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-if not Path(CHROMIUM).exists():
-    if os.environ.get("CI"):
-        raise RuntimeError("CI must install Debian's chromium (apt-get install chromium) for the browser test")
-    pytest.skip("Debian's chromium is not installed", allow_module_level=True)
-
-sync_api = pytest.importorskip("playwright.sync_api")
+from tests.support.browser import browser, shots_dir, sync_api  # noqa: F401 (fixture; skips without chromium)
 
 
 @pytest.fixture(scope="module")
@@ -29,14 +17,6 @@ def app_url():
     launch(demo, prevent_thread_lock=True, server_name="127.0.0.1", quiet=True)
     yield demo.local_url
     demo.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield browser
-        browser.close()
 
 
 def _image_src(page) -> str:
@@ -49,12 +29,6 @@ def _wait_new_image(page, old: str, timeout: float = 60.0) -> str:
         arg=old, timeout=timeout * 1000,
     )
     return _image_src(page)
-
-
-def _shots_dir(tmp_path: Path) -> Path:
-    folder = Path(os.environ.get("DOFGEN_SCREENSHOTS", tmp_path))
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 def _info(page) -> str:
@@ -294,7 +268,7 @@ def test_each_pick_sends_one_request(app_url, browser):
 
 
 def test_explore_in_a_browser(app_url, browser, tmp_path):
-    shots = _shots_dir(tmp_path)
+    shots = shots_dir(tmp_path)
     page = browser.new_page(viewport={"width": 1366, "height": 900})
     page.goto(app_url)
     first = _wait_new_image(page, "")
@@ -367,7 +341,7 @@ def test_layout_keeps_the_controls_by_the_picture(app_url, browser, tmp_path, vi
     (phone) or 70 % of the screen's height; the sliders right under it; no empty PNG or video
     boxes; a sweep video sized to itself too; a portrait photo fits the screen."""
     width, height = viewport
-    shots = _shots_dir(tmp_path)
+    shots = shots_dir(tmp_path)
     page = browser.new_page(viewport={"width": width, "height": height}, device_scale_factor=2 if width < 640 else 1)
     page.goto(app_url)
     _wait_new_image(page, "")

@@ -8,13 +8,13 @@ import pytest
 from datasets import load_from_disk
 from PIL import Image
 
-from curate_shard import CANON, blur_example, jpeg, write_shards
-from train_helpers import launch
+from tests.support.curate_shard import CANON, blur_example, jpeg, write_shards
+from tests.support.train_helpers import launch
 from dofgen.curate.__main__ import main
 from dofgen.curate.exif import read_exif
 from dofgen.curate.rules import exif_verdict
 from dofgen.curate.train_blur import main as train_main
-from tiny_models import save_tiny_blip2, save_tiny_blur_classifier, save_tiny_resnet_classifier
+from tests.support.tiny_models import save_tiny_blip2, save_tiny_blur_classifier, save_tiny_resnet_classifier
 
 BLUR_KINDS = ("none", "desirable", "undesirable")
 

@@ -4,7 +4,7 @@ from PIL import Image
 
 from dofgen.depth import DepthEstimator, fill_holes, relative_to_metres
 
-from tiny_models import save_tiny_depth_anything
+from tests.support.tiny_models import save_tiny_depth_anything
 
 
 def test_fill_holes_takes_the_surface_behind():

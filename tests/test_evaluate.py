@@ -8,8 +8,8 @@ from dofgen.evaluate import main, stop_frames
 from dofgen.metrics import content_consistency
 from dofgen.segmentation import Segmenter
 
-from tiny_models import save_tiny_segformer
-from train_helpers import launch
+from tests.support.tiny_models import save_tiny_segformer
+from tests.support.train_helpers import launch
 
 DEMO = "assets/study/demo/manifest.jsonl"
 

@@ -2,7 +2,7 @@ import torch
 
 from dofgen.exif_embedding import ExifEmbedding
 
-from tiny_models import tiny_unet
+from tests.support.tiny_models import tiny_unet
 
 
 def _inputs(batch: int = 2):

@@ -10,7 +10,7 @@ import torch
 from dofgen.camera import CameraSettings
 from dofgen.focus_predictor import FOCUS_SUBFOLDER, FocusPredictor, find_focus_predictor, focus_loss
 
-from train_helpers import own_random_state  # noqa: F401 (autouse)
+from tests.support.train_helpers import own_random_state  # noqa: F401 (autouse)
 
 
 def synthetic_scenes(count: int, generator: torch.Generator, side: int = 32):

@@ -10,7 +10,7 @@ from dofgen.camera import CameraSettings
 from dofgen.groundtruth import Plane, noise_texture, render_planes
 from dofgen.lens import METHODS, coc_diameter_px, layered, render
 
-from conftest import MARGIN, SIZE, psnr
+from tests.conftest import MARGIN, SIZE, psnr
 
 
 def _interior(border: int) -> torch.Tensor:

@@ -8,14 +8,14 @@ import pytest
 import torch
 from PIL import Image
 
-from curate_shard import jpeg
+from tests.support.curate_shard import jpeg
 from dofgen import scenes
 from dofgen.evaluate import main
 from dofgen.imageio import to_pil, to_tensor
 from dofgen.lens import render
 from dofgen.metrics import signal_energy
 from dofgen.pairs import find_pairs, side_by_side
-from tiny_models import save_tiny_blip2
+from tests.support.tiny_models import save_tiny_blip2
 
 WIDTH = 192
 

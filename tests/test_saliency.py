@@ -4,7 +4,7 @@ from PIL import Image, ImageDraw
 
 from dofgen.saliency import SaliencyEstimator, SpectralResidualSaliency, load_saliency, spectral_residual
 
-from tiny_models import save_tiny_clipseg
+from tests.support.tiny_models import save_tiny_clipseg
 
 
 def _blob_image(centre: tuple[int, int], size: tuple[int, int] = (160, 120)) -> Image.Image:

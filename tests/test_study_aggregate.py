@@ -9,7 +9,7 @@ from scipy.stats import binomtest
 from study.aggregate import exclusions, main, per_participant, per_prompt, preference_table, write_parquet
 from study.store import VoteStore
 
-from study_helpers import write_manifest
+from tests.support.study_helpers import write_manifest
 
 
 def _votes(spec: dict[str, tuple[int, int]], participants: int = 5) -> list[dict]:

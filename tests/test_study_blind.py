@@ -9,7 +9,7 @@ import pytest
 from study.blind import ViewFiles, padding, strip_metadata
 from study.ratelimit import RateLimit, parse
 
-from study_helpers import tiny_video
+from tests.support.study_helpers import tiny_video
 
 
 def _frames(path) -> list[bytes]:

@@ -11,10 +11,10 @@ import pytest
 
 from study import BASELINES, CONTROLS, OURS
 from study.store import read_records, read_votes
-from study_helpers import tiny_video, write_manifest
-from study_server import StudyServer
+from tests.support.study_helpers import tiny_video, write_manifest
+from tests.support.study_server import StudyServer
 
-from test_browser import _shots_dir, browser  # noqa: F401  (Debian's chromium, or the module is skipped)
+from tests.support.browser import browser, shots_dir  # noqa: F401 (fixture; skips without chromium)
 
 ADMIN = "researcher-s3cret-token"
 
@@ -74,7 +74,7 @@ def test_twenty_questions_with_a_reload_and_a_restart(server, browser, tmp_path)
         sources.update(page.locator("video").evaluate_all("vs => vs.map(v => v.src)"))
         if k == 0:
             page.wait_for_timeout(500)
-            page.screenshot(path=str(_shots_dir(tmp_path) / "study-laptop.png"), full_page=True)
+            page.screenshot(path=str(shots_dir(tmp_path) / "study-laptop.png"), full_page=True)
         if k == 2:  # a reload mid-study: same participant, same question
             page.reload()
             _on_question(page, 3)
@@ -110,7 +110,7 @@ def test_a_phone_stacks_the_videos_and_the_labels_say_a_and_b(server, browser, t
     assert "Video A" in text and "Video B" in text and "Left" not in text and "Right" not in text
     assert page.locator("#study-vote-left").inner_text() == "A is better"
     page.wait_for_timeout(500)
-    page.screenshot(path=str(_shots_dir(tmp_path) / "study-phone.png"), full_page=True)
+    page.screenshot(path=str(shots_dir(tmp_path) / "study-phone.png"), full_page=True)
     records = read_records(Path(server.env["STUDY_DATA_DIR"]), "assignments-*.jsonl")
     assert records[0]["recruitment"] == {"PROLIFIC_PID": "abc123", "STUDY_ID": "s1", "SESSION_ID": "x9"}
     phone.close()

@@ -5,7 +5,7 @@ import pytest
 from study.build import main, read_prompts
 from study.manifest import load_manifest
 
-from study_helpers import tiny_video
+from tests.support.study_helpers import tiny_video
 
 
 @pytest.fixture()
@@ -59,7 +59,7 @@ def test_bad_flags(tmp_path, prompts, capsys):
 
 
 def test_two_processes_split_the_prompts(tmp_path, prompts, tiny_sdxl_path, tiny_depth_path):
-    from train_helpers import launch
+    from tests.support.train_helpers import launch
 
     args = _args(tmp_path, prompts, tiny_sdxl_path, tiny_depth_path, "--methods", "ours", "deepdof_taf")
     done = launch("study.build", *args)

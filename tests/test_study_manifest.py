@@ -7,7 +7,7 @@ import pytest
 from study import BASELINES
 from study.manifest import ManifestError, load_manifest
 
-from study_helpers import tiny_video, write_manifest
+from tests.support.study_helpers import tiny_video, write_manifest
 
 
 def test_valid_manifest_and_pairs(tmp_path):

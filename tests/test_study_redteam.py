@@ -16,8 +16,8 @@ import urllib.request
 import pytest
 from gradio_client import Client
 
-from study_helpers import write_manifest
-from study_server import LEFT, StudyServer, red_team
+from tests.support.study_helpers import write_manifest
+from tests.support.study_server import LEFT, StudyServer, red_team
 
 
 def test_voters_survive_a_sigkill(tmp_path):

@@ -12,7 +12,7 @@ from study import OURS
 from study.manifest import load_manifest
 from study.store import VoteRefused, VoteStore, read_votes
 
-from study_helpers import write_manifest
+from tests.support.study_helpers import write_manifest
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -130,7 +130,7 @@ def test_balancing_counts_cost_the_same_whatever_the_number_of_participants(tmp_
 
 
 def test_catch_questions_are_added_and_marked(tmp_path, monkeypatch):
-    from study_helpers import tiny_video
+    from tests.support.study_helpers import tiny_video
 
     folder = tmp_path / "stimuli"
     tiny_video(folder / "videos" / "broken.mp4", shade=99)

@@ -24,7 +24,7 @@ from dofgen.ui.study import FIELDS, StudyService, begin, resume, vote_left
 from study.store import read_votes
 from study.sync import HubSync, restore, wait_until
 
-from study_helpers import write_manifest
+from tests.support.study_helpers import write_manifest
 
 ROOT = Path(__file__).resolve().parent.parent
 F = {name: i for i, name in enumerate(FIELDS)}
@@ -153,9 +153,9 @@ def test_sigterm_uploads_once_more(tmp_path):
     hub_root = tmp_path / "hub"
     script = textwrap.dedent(f"""
         import os, sys, time
-        sys.path[:0] = [{str(ROOT)!r}, {str(ROOT / "tests")!r}]
+        sys.path[:0] = [{str(ROOT)!r}]
         os.environ.update(STUDY_DATASET_REPO="lab/votes", STUDY_SYNC_SECONDS="3600", STUDY_SECRET="s")
-        from test_study_sync import LocalHub
+        from tests.test_study_sync import LocalHub
         from dofgen.ui import study as study_ui
         hub = LocalHub({str(hub_root)!r})
         svc = study_ui.StudyService({str(write_manifest(tmp_path / "stimuli", prompts=5))!r}, {str(tmp_path / "data")!r}, hub_api=hub)

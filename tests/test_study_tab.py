@@ -19,7 +19,7 @@ from study import BASELINES, CONTROLS, OURS
 from study.codes import completion_code, new_participant, verify_code
 from study.store import read_records, read_votes
 
-from study_helpers import write_manifest
+from tests.support.study_helpers import write_manifest
 
 METHOD_IDS = (OURS, *BASELINES, *CONTROLS)
 F = {name: i for i, name in enumerate(FIELDS)}

@@ -15,7 +15,7 @@ from dofgen.exif_embedding import ExifEmbedding
 from dofgen.focus_predictor import FocusPredictor
 from dofgen.train.__main__ import main as train_main
 
-from train_helpers import own_random_state, launch, save_disk_dataset, save_imagefolder  # noqa: F401 (autouse)
+from tests.support.train_helpers import own_random_state, launch, save_disk_dataset, save_imagefolder  # noqa: F401 (autouse)
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -9,7 +9,7 @@ import torch
 
 from dofgen.train.data import Rows, load_rows
 
-from train_helpers import own_random_state, save_disk_dataset, save_imagefolder  # noqa: F401 (autouse)
+from tests.support.train_helpers import own_random_state, save_disk_dataset, save_imagefolder  # noqa: F401 (autouse)
 
 
 def test_both_layouts_give_the_same_rows(tmp_path):

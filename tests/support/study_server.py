@@ -11,7 +11,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SERVER = "from app import build_app, launch; launch(build_app(), server_name='127.0.0.1', server_port={port}, quiet=True)"
 
 

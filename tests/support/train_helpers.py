@@ -17,7 +17,7 @@ from dofgen import scenes
 from dofgen.imageio import to_pil, to_tensor
 from dofgen.lens import render
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 # accelerate's --cpu launcher needs MPI for several processes; torchrun's (--multi_gpu) with
 # ACCELERATE_USE_CPU gives CPU processes over gloo
 LAUNCH = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",

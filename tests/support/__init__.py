@@ -1,0 +1,1 @@
+"""Test support: tiny models, fixtures and servers shared by tests and benchmarks."""
