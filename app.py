@@ -1,15 +1,13 @@
 """dofgen: fine-grained defocus blur control — the Gradio app (a Hugging Face Space)."""
 
-import os
-
 import gradio as gr
 
-from dofgen import __version__
+from dofgen import __version__, config
 from dofgen.ui.explore import CSS as EXPLORE_CSS
 from dofgen.ui.explore import MAX_UPLOAD_BYTES, build_explore_tab
-from dofgen.ui.results import build_results_tab
 from dofgen.ui.server import choose_port
-from dofgen.ui.study import HEAD, build_study_tab, env_flag, reserve_queue
+from study.config import StudyConfig
+from study.ui import HEAD, build_results_tab, build_study_tab, reserve_queue
 
 TITLE = "dofgen — fine-grained defocus blur control"
 #: Queue: each group runs apart from the others, so none holds another back: the default
@@ -21,7 +19,7 @@ QUEUE = dict(default_concurrency_limit=2, max_size=64)
 
 def build_app() -> gr.Blocks:
     """Compose the app's tabs (``STUDY_ONLY=1``: the study for participants, results for researchers)."""
-    if env_flag("STUDY_ONLY"):
+    if StudyConfig.from_env().only:
         return build_study_app()
     with gr.Blocks(title=TITLE) as demo:
         gr.Markdown(
@@ -58,7 +56,7 @@ def launch(demo: gr.Blocks, **kwargs) -> gr.Blocks:
 
 
 if __name__ == "__main__":
-    host = os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0")
+    host = config.value(config.SERVER_NAME)
     port, note = choose_port(host)
     if note:
         print(note)

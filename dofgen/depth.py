@@ -6,20 +6,20 @@ Every depth that reaches the lens from outside (uploads, datasets, models) passe
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from dofgen import config
 from dofgen.loading import TransformersComponent, load_processor_and_model, resolve_device
 
 #: Metric Depth Anything V2 Small, fine-tuned on Hypersim (indoor, up to 20 m): metric output
 #: in metres, the small (25M-parameter) backbone that runs on a CPU, Apache-2.0. Generated
 #: portraits, food, animals and objects sit mostly within 20 m. For landscapes, set
 #: DOFGEN_DEPTH to "depth-anything/Depth-Anything-V2-Metric-Outdoor-Small-hf" (up to 80 m).
-DEFAULT_DEPTH_MODEL = "depth-anything/Depth-Anything-V2-Metric-Indoor-Small-hf"
+DEFAULT_DEPTH_MODEL = config.DEPTH.default
 #: Median depth a relative (inverse-depth) model's output is scaled to.
 RELATIVE_MEDIAN_DEPTH_M = 3.0
 
@@ -136,4 +136,4 @@ def relative_to_metres(inverse_depth: torch.Tensor) -> tuple[torch.Tensor, str]:
 
 def model_id_from_env() -> str:
     """The depth model to load: DOFGEN_DEPTH, or the default."""
-    return os.environ.get("DOFGEN_DEPTH", DEFAULT_DEPTH_MODEL)
+    return config.value(config.DEPTH)

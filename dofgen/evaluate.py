@@ -24,7 +24,6 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-import imageio_ffmpeg
 import numpy as np
 import pandas as pd
 
@@ -32,6 +31,7 @@ from dofgen.distributed import partial_state
 from dofgen.manifest import ManifestError, Stimulus, read_stimuli
 from dofgen.markdown import markdown_table
 from dofgen.metrics import ENERGIES, content_consistency, rising_pairs, sweep_energy
+from dofgen.video import read_frames
 
 #: One line under every table that has both Blur Monotonicity columns.
 ENERGY_NOTE = (
@@ -39,14 +39,6 @@ ENERGY_NOTE = (
     "(AC) leaves out the zero frequency, which a linear-light blur raises in an sRGB frame "
     "without adding detail."
 )
-
-
-def read_frames(path: str | Path) -> list[np.ndarray]:
-    """All frames of a video as (H, W, 3) uint8 arrays."""
-    reader = imageio_ffmpeg.read_frames(str(path))
-    meta = next(reader)
-    width, height = meta["size"]
-    return [np.frombuffer(frame, dtype=np.uint8).reshape(height, width, 3) for frame in reader]
 
 
 def stop_frames(frames: list[np.ndarray], frames_per_stop: int | None) -> list[np.ndarray]:

@@ -12,7 +12,6 @@ saliency-weighted focus in :class:`~dofgen.pipeline.DefocusPipeline` when its we
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import torch
@@ -22,6 +21,7 @@ from diffusers.models.modeling_utils import ModelMixin
 from PIL import Image
 from torch import nn
 
+from dofgen import config
 from dofgen.generator import model_id_from_env as generator_id_from_env
 from dofgen.imageio import to_tensor
 from dofgen.loading import resolve_device
@@ -119,7 +119,7 @@ def load_from_env(device: str | torch.device | None = None) -> FocusPredictor | 
     """The configured predictor: DOFGEN_FOCUS_PREDICTOR (a folder or hub id; ``saliency``
     turns it off), else the ``focus_predictor/`` folder of DOFGEN_GENERATOR's local
     checkpoint, else None (saliency-weighted focus). Raises what ``from_pretrained`` raises."""
-    choice = os.environ.get("DOFGEN_FOCUS_PREDICTOR", "").strip()
+    choice = config.value(config.FOCUS_PREDICTOR).strip()
     if choice.lower() in OFF:
         return None
     if choice:

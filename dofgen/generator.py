@@ -22,7 +22,6 @@ baselines instead write the camera into the prompt (``exif_in_prompt=True``).
 
 from __future__ import annotations
 
-import os
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -30,10 +29,11 @@ from pathlib import Path
 import torch
 from PIL import Image
 
+from dofgen import config
 from dofgen.camera import CameraSettings
 from dofgen.loading import load_or_explain, resolve_device
 
-DEFAULT_GENERATOR = "stabilityai/sdxl-turbo"
+DEFAULT_GENERATOR = config.GENERATOR.default
 DEFAULT_STEPS = 4
 DEFAULT_GUIDANCE = 0.0
 #: Appended to the prompt for the all-in-focus image.
@@ -51,8 +51,8 @@ NATIVE_512 = ("sdxl-turbo",)
 #: DMD2 (``DOFGEN_GENERATOR=dmd2``): the SDXL base it was distilled from, its 4-step UNet
 #: (a hub "repo/file" or a local file) and the timesteps its authors sample at.
 DMD2 = "dmd2"
-DMD2_BASE = "stabilityai/stable-diffusion-xl-base-1.0"
-DMD2_UNET = "tianweiy/DMD2/dmd2_sdxl_4step_unet_fp16.bin"
+DMD2_BASE = config.SDXL_BASE.default
+DMD2_UNET = config.DMD2_UNET.default
 DMD2_TIMESTEPS = (999, 749, 499, 249)
 
 Progress = Callable[[int, int], None]
@@ -236,7 +236,7 @@ class Generator:
 
 def model_id_from_env() -> str:
     """The generator to load: DOFGEN_GENERATOR, or the default."""
-    return os.environ.get("DOFGEN_GENERATOR", DEFAULT_GENERATOR)
+    return config.value(config.GENERATOR)
 
 
 def load_from_env(model_id_or_path: str | None = None, device: str | torch.device | None = None) -> Generator:
@@ -244,5 +244,5 @@ def load_from_env(model_id_or_path: str | None = None, device: str | torch.devic
     DMD2 into DOFGEN_SDXL_BASE with DOFGEN_DMD2_UNET (defaults: the authors' files)."""
     choice = model_id_or_path or model_id_from_env()
     if choice.strip().lower() == DMD2:
-        return Generator.from_dmd2(os.environ.get("DOFGEN_SDXL_BASE", DMD2_BASE), os.environ.get("DOFGEN_DMD2_UNET", DMD2_UNET), device)
+        return Generator.from_dmd2(config.value(config.SDXL_BASE), config.value(config.DMD2_UNET), device)
     return Generator.from_pretrained(choice, device=device)

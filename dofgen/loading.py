@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
-import os
 import socket
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
+
+from dofgen import config
+from dofgen.errors import ModelUnavailable
 
 if TYPE_CHECKING:
     import torch
@@ -50,12 +52,12 @@ def local_files_only(model_id_or_path: str) -> bool:
     does not resolve): load from the local cache only, without minutes of retries."""
     if Path(model_id_or_path).is_dir():
         return False
-    return os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes") or not _hub_resolves()
+    return config.flag(config.HUB_OFFLINE) or not _hub_resolves()
 
 
 def load_or_explain(kind: str, model_id_or_path: str, env_var: str, needs: str, load: Callable[[bool], T]) -> T:
-    """Run ``load(local_files_only)``; on any failure raise one ``RuntimeError`` that says
-    what to set.
+    """Run ``load(local_files_only)``; on any failure raise one :class:`ModelUnavailable`
+    that says what to set.
 
     Args:
         kind: what is loaded, e.g. "depth model".
@@ -65,7 +67,7 @@ def load_or_explain(kind: str, model_id_or_path: str, env_var: str, needs: str, 
     try:
         return load(local_files_only(model_id_or_path))
     except Exception as error:  # network, missing files, bad config: one clear message
-        raise RuntimeError(
+        raise ModelUnavailable(
             f"could not load the {kind} {model_id_or_path!r} ({type(error).__name__}: {error}). "
             f"Set {env_var} to {needs}, or go online so the hub id can download."
         ) from error

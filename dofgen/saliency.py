@@ -11,16 +11,16 @@ depth (what stands in front of its surroundings) and a centre prior.
 from __future__ import annotations
 
 import math
-import os
 
 import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from dofgen import config
 from dofgen.imageio import to_tensor
 from dofgen.loading import TransformersComponent, load_processor_and_model, resolve_device
 
-DEFAULT_SALIENCY_MODEL = "CIDAS/clipseg-rd64-refined"
+DEFAULT_SALIENCY_MODEL = config.SALIENCY.default
 DEFAULT_PROMPT = "the main subject of the photo"
 #: Side, in pixels, at which spectral residual looks at the image (Hou and Zhang use 64).
 SPECTRAL_SIZE = 64
@@ -191,7 +191,7 @@ def load_saliency(model_id_or_path: str | None = None) -> SaliencyEstimator | Sp
     ``"spectral"`` or an empty value selects spectral residual; so does a model that cannot
     be loaded, with the reason in ``.reason``.
     """
-    choice = os.environ.get("DOFGEN_SALIENCY", DEFAULT_SALIENCY_MODEL) if model_id_or_path is None else model_id_or_path
+    choice = config.value(config.SALIENCY) if model_id_or_path is None else model_id_or_path
     if choice.strip().lower() in ("", "spectral", "spectral-residual"):
         return SpectralResidualSaliency()
     try:

@@ -8,15 +8,15 @@ semantic-segmentation model or folder works (``DOFGEN_SEGMENTER``).
 
 from __future__ import annotations
 
-import os
 
 import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from dofgen import config
 from dofgen.loading import TransformersComponent, load_processor_and_model, resolve_device
 
-DEFAULT_SEGMENTER = "openmmlab/upernet-convnext-small"
+DEFAULT_SEGMENTER = config.SEGMENTER.default
 
 
 class Segmenter(TransformersComponent):
@@ -26,7 +26,7 @@ class Segmenter(TransformersComponent):
     def from_pretrained(cls, model_id_or_path: str | None = None, device: str | torch.device | None = None) -> "Segmenter":
         from transformers import AutoImageProcessor, AutoModelForSemanticSegmentation
 
-        model_id_or_path = model_id_or_path or os.environ.get("DOFGEN_SEGMENTER", DEFAULT_SEGMENTER)
+        model_id_or_path = model_id_or_path or config.value(config.SEGMENTER)
         processor, model = load_processor_and_model(
             "segmentation model", model_id_or_path, "DOFGEN_SEGMENTER",
             "a local folder with a transformers semantic-segmentation model and its image processor",

@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import imageio.v2 as imageio
+import imageio_ffmpeg
 import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
@@ -121,3 +122,11 @@ def write_mp4(frames: Sequence[Image.Image | np.ndarray], path: str | Path, fps:
     finally:
         writer.close()
     return path
+
+
+def read_frames(path: str | Path) -> list[np.ndarray]:
+    """All frames of a video as (H, W, 3) uint8 arrays."""
+    reader = imageio_ffmpeg.read_frames(str(path))
+    meta = next(reader)
+    width, height = meta["size"]
+    return [np.frombuffer(frame, dtype=np.uint8).reshape(height, width, 3) for frame in reader]

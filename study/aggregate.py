@@ -13,7 +13,6 @@ JSON, Markdown), the bar chart (PNG) and the votes as Parquet (``votes.parquet``
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -24,18 +23,10 @@ from scipy.stats import binomtest
 
 from dofgen.markdown import markdown_table
 from study import BASELINES
+from study.config import StudyConfig
 
 BOOTSTRAP_SAMPLES = 2000
-MIN_VIEW_S = 3.0
 COLUMNS = ["baseline", "votes", "wins", "preference", "wilson_low", "wilson_high", "bootstrap_low", "bootstrap_high", "p_value", "participants"]
-
-
-def min_view_s() -> float:
-    """The minimum viewing time (``STUDY_MIN_VIEW_S``, seconds)."""
-    try:
-        return float(os.environ.get("STUDY_MIN_VIEW_S", MIN_VIEW_S))
-    except ValueError:
-        return MIN_VIEW_S
 
 
 def votes_frame(votes: Iterable[dict]) -> pd.DataFrame:
@@ -57,7 +48,7 @@ def exclusions(votes: Iterable[dict] | pd.DataFrame, min_seconds: float | None =
     """Every exclusion: (participant_id, question_index, reason). A failed attention check
     excludes the participant (question_index -1); a fast answer excludes that answer."""
     frame = votes if isinstance(votes, pd.DataFrame) else votes_frame(votes)
-    min_seconds = min_view_s() if min_seconds is None else min_seconds
+    min_seconds = StudyConfig.from_env().min_view_s if min_seconds is None else min_seconds
     rows = []
     catch = frame["catch"].astype(bool)
     for vote in frame.loc[catch & ~frame["preferred_ours"].astype(bool)].itertuples():
@@ -224,9 +215,13 @@ def write_outputs(votes: list[dict], out: str | Path) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m study.aggregate", description=__doc__.splitlines()[0])
-    parser.add_argument("--source", required=True, help="a data folder of votes-*.jsonl, or a Hub dataset repo id")
-    parser.add_argument("--out", required=True, type=Path)
+    parser = argparse.ArgumentParser(
+        prog="dofgen-study aggregate", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        description="Write the preference rates per baseline (Figure A6) with their intervals, with and without exclusions, "
+                    "the breakdowns, the bar chart and the votes as Parquet.",
+    )
+    parser.add_argument("--source", required=True, help="A data folder of votes-*.jsonl, or a Hub dataset repository id (owner/name).")
+    parser.add_argument("--out", required=True, type=Path, help="The folder the tables, chart and Parquet file are written to.")
     args = parser.parse_args(argv)
     try:
         votes = load_source(args.source)

@@ -157,26 +157,30 @@ def write_manifest(out: Path, prompts: list[tuple[str, str]], frames_per_stop: i
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m study.build", description=__doc__.splitlines()[0])
-    parser.add_argument("--prompts", required=True, type=Path)
-    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
-    parser.add_argument("--out", required=True, type=Path)
-    parser.add_argument("--shard", default="0/1", help="i/n: this machine's share of the prompts")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--width", type=int, default=1024)
-    parser.add_argument("--height", type=int, default=1024)
-    parser.add_argument("--focal-length", type=float, default=50.0)
-    parser.add_argument("--frames-per-stop", type=int, default=6)
-    parser.add_argument("--fps", type=float, default=12.0)
-    parser.add_argument("--import-dir", type=Path, help="camera_tokens videos named <prompt_id>.mp4")
-    parser.add_argument("--generator", help="the distilled generator (default: DOFGEN_GENERATOR)")
-    parser.add_argument("--sdxl", default="stabilityai/stable-diffusion-xl-base-1.0", help="SDXL for the SDXL baselines")
-    parser.add_argument("--sdxl-steps", type=int, default=30)
-    parser.add_argument("--sdxl-guidance", type=float, default=5.0)
-    parser.add_argument("--depth-model")
-    parser.add_argument("--saliency")
-    parser.add_argument("--device", help="default: this process's accelerate device")
-    parser.add_argument("--report-to", default="tensorboard", help="an accelerate tracker, or 'none'")
+    parser = argparse.ArgumentParser(
+        prog="dofgen-study build", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        description="Render the study's stimuli: one aperture-sweep video per prompt and method, then the manifest.",
+    )
+    add = parser.add_argument
+    add("--prompts", required=True, type=Path, help="A text file with one prompt a line (prompt_id<TAB>prompt, or the prompt alone).")
+    add("--methods", nargs="+", default=list(METHODS), choices=METHODS, help="The methods to render.")
+    add("--out", required=True, type=Path, help="The folder for the videos and manifest.jsonl.")
+    add("--shard", default="0/1", help="i/n: this machine's share of the prompts.")
+    add("--seed", type=int, default=0, help="The generators' seed, the same for every method.")
+    add("--width", type=int, default=1024, help="The generated image's width in pixels.")
+    add("--height", type=int, default=1024, help="The generated image's height in pixels.")
+    add("--focal-length", type=float, default=50.0, help="The camera's focal length in millimetres.")
+    add("--frames-per-stop", type=int, default=6, help="How many video frames each aperture stop is held for.")
+    add("--fps", type=float, default=12.0, help="The videos' frame rate.")
+    add("--import-dir", type=Path, help="A folder of camera_tokens videos named <prompt_id>.mp4 (made elsewhere).")
+    add("--generator", help="The distilled generator; unset: DOFGEN_GENERATOR.")
+    add("--sdxl", default="stabilityai/stable-diffusion-xl-base-1.0", help="The SDXL checkpoint of the SDXL baselines.")
+    add("--sdxl-steps", type=int, default=30, help="Denoising steps of the SDXL baselines.")
+    add("--sdxl-guidance", type=float, default=5.0, help="Classifier-free guidance of the SDXL baselines.")
+    add("--depth-model", help="The depth model; unset: DOFGEN_DEPTH.")
+    add("--saliency", help="The saliency model; unset: DOFGEN_SALIENCY.")
+    add("--device", help="The device; unset: this process's accelerate device.")
+    add("--report-to", default="tensorboard", help="An accelerate tracker, or 'none'.")
     return parser
 
 

@@ -18,8 +18,7 @@ from pathlib import Path
 
 import imageio_ffmpeg
 
-from dofgen.evaluate import read_frames
-from dofgen.video import write_mp4
+from dofgen.video import read_frames, write_mp4
 from study import OURS
 from study.manifest import ManifestError, load_manifest
 
@@ -59,9 +58,12 @@ def add_checks(manifest_path: str | Path, prompts: int) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m study.catch", description=__doc__.splitlines()[0])
-    parser.add_argument("--manifest", required=True, type=Path, help="a JSON Lines manifest")
-    parser.add_argument("--prompts", type=int, default=3, help="how many prompts get a frame-shuffled check")
+    parser = argparse.ArgumentParser(
+        prog="dofgen-study catch", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        description="Add attention checks to a manifest: for some prompts, our video against a frame-shuffled copy of itself.",
+    )
+    parser.add_argument("--manifest", required=True, type=Path, help="A JSON Lines manifest; it is rewritten with the checks added.")
+    parser.add_argument("--prompts", type=int, default=3, help="How many prompts get a frame-shuffled check.")
     args = parser.parse_args(argv)
     if args.manifest.suffix.lower() != ".jsonl":
         sys.stderr.write("python -m study.catch: the manifest must be JSON Lines (.jsonl)\n")

@@ -3,31 +3,19 @@ default ``5/600``: five per ten minutes), so one client cannot flood the study."
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections import deque
 
-DEFAULT = "5/600"
-
-
-def parse(spec: str) -> tuple[int, float]:
-    """``"N/SECONDS"`` -> (N, SECONDS); raises ValueError naming the expected form."""
-    try:
-        count, seconds = spec.split("/")
-        parsed = int(count), float(seconds)
-    except ValueError:
-        raise ValueError(f"STUDY_NEW_PARTICIPANTS must look like 5/600 (count/seconds), got {spec!r}") from None
-    if parsed[0] < 1 or parsed[1] <= 0:
-        raise ValueError(f"STUDY_NEW_PARTICIPANTS needs a positive count and window, got {spec!r}")
-    return parsed
+from study.config import NEW_PARTICIPANTS, parse_rate
 
 
 class RateLimit:
     """Sliding-window counter per client key; memory is bounded by the active clients."""
 
-    def __init__(self, spec: str | None = None, clock=time.monotonic) -> None:
-        self.count, self.window = parse(spec or os.environ.get("STUDY_NEW_PARTICIPANTS") or DEFAULT)
+    def __init__(self, spec: str | tuple[int, float] = NEW_PARTICIPANTS.default, clock=time.monotonic) -> None:
+        """``spec``: at most N new participants per SECONDS, as ``"N/SECONDS"`` or (N, SECONDS)."""
+        self.count, self.window = parse_rate(spec) if isinstance(spec, str) else spec
         self._clock = clock
         self._hits: dict[str, deque[float]] = {}
         self._lock = threading.Lock()

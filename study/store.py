@@ -1,7 +1,7 @@
 """Votes and assignments: append-only JSON Lines, fsync'ed, on local disk first (Section E).
 
 Each process appends to its own files (``votes-<uuid>.jsonl``, ``assignments-<uuid>.jsonl``)
-in the data folder (``STUDY_DATA_DIR``, default ``data/study`` beside the app); a vote is
+in the data folder (``StudyConfig.data_dir``, never inside the source tree); a vote is
 flushed and fsync'ed before ``submit`` returns, so the participant's screen moves on only
 once it is on disk. Readers skip a torn last line. The store keeps, in memory, each
 participant's questions and answers and how often each pair was shown (updated per
@@ -26,13 +26,11 @@ from dofgen import __version__
 from study import OURS
 from study.assign import Question, assign
 from study.codes import find_code, load_secret
+from study.config import StudyConfig
 from study.manifest import Manifest
 
-DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / "data" / "study"
 CHOICES = ("left", "right")
 _PARTICIPANT = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
-#: Attention checks per participant when the manifest has ``catch`` rows (``STUDY_ATTENTION_CHECKS``).
-DEFAULT_CHECKS = 2
 
 
 def valid_participant(participant_id: object) -> bool:
@@ -46,14 +44,6 @@ class VoteRefused(ValueError):
 
 def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
-
-
-def attention_checks() -> int:
-    """How many attention checks each participant gets (``STUDY_ATTENTION_CHECKS``, 0 = off)."""
-    try:
-        return max(0, int(os.environ.get("STUDY_ATTENTION_CHECKS", DEFAULT_CHECKS)))
-    except ValueError:
-        return DEFAULT_CHECKS
 
 
 def read_records(folder: Path, pattern: str) -> list[dict]:
@@ -97,12 +87,18 @@ class _Appender:
 class VoteStore:
     """The study's store for one process; safe across threads."""
 
-    def __init__(self, folder: str | Path | None = None, manifest: Manifest | None = None, app_version: str = __version__) -> None:
-        self.folder = Path(folder or os.environ.get("STUDY_DATA_DIR") or DEFAULT_DATA_DIR)
+    def __init__(
+        self, folder: str | Path | None = None, manifest: Manifest | None = None, app_version: str = __version__,
+        config: StudyConfig | None = None,
+    ) -> None:
+        """``folder`` None: the config's data folder; ``config`` None: ``StudyConfig.from_env()``."""
+        config = config or StudyConfig.from_env()
+        self.folder = Path(folder or config.data_dir)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.manifest = manifest
         self.app_version = app_version
-        self.secret = load_secret(self.folder)
+        self.attention_checks = config.attention_checks
+        self.secret = load_secret(self.folder, config.secret)
         token = uuid.uuid4().hex
         self._votes = _Appender(self.folder / f"votes-{token}.jsonl")
         self._assignments = _Appender(self.folder / f"assignments-{token}.jsonl")
@@ -164,7 +160,7 @@ class VoteStore:
         with self._lock:
             if participant_id not in self._questions:
                 questions = assign(
-                    participant_id, self.manifest.pairs(), self._shown, catch=self.manifest.catch_pairs(), checks=attention_checks()
+                    participant_id, self.manifest.pairs(), self._shown, catch=self.manifest.catch_pairs(), checks=self.attention_checks
                 )
                 recruitment = dict(recruitment or {})
                 self._assignments.append(

@@ -23,6 +23,8 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from study.config import StudyConfig
+
 PATTERNS = ["*.jsonl"]
 EVERY_S = 60.0
 MAX_BACKOFF_S = 600.0
@@ -130,17 +132,15 @@ class HubSync:
         return self.restored and self._attempt(self.upload)
 
 
-def from_environment(folder: str | Path, on_restore=None, api=None) -> HubSync | None:
-    """A started ``HubSync`` when ``STUDY_DATASET_REPO`` (and ``HF_TOKEN`` or ``api``) are set."""
-    repo_id = os.environ.get("STUDY_DATASET_REPO")
-    token = os.environ.get("HF_TOKEN")
-    if not repo_id or not (token or api):
+def from_config(config: StudyConfig, folder: str | Path, on_restore=None, api=None) -> HubSync | None:
+    """A started ``HubSync`` when the config names a dataset repo (and a token, or ``api`` is given)."""
+    if not config.dataset_repo or not (config.hf_token or api):
         return None
     if api is None:
         from huggingface_hub import HfApi
 
-        api = HfApi(token=token)
-    return HubSync(folder, repo_id, api, every_s=float(os.environ.get("STUDY_SYNC_SECONDS", EVERY_S)), on_restore=on_restore).start()
+        api = HfApi(token=config.hf_token)
+    return HubSync(folder, config.dataset_repo, api, every_s=config.sync_seconds, on_restore=on_restore).start()
 
 
 def wait_until(predicate, timeout: float) -> bool:

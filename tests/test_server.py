@@ -12,6 +12,7 @@ from dofgen.ui import server
 
 def _hold(port: int) -> socket.socket:
     held = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    held.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
     held.bind(("127.0.0.1", port))
     held.listen()
     return held
@@ -33,6 +34,17 @@ def test_a_chosen_port_that_is_taken_is_one_line(monkeypatch):
     assert server.choose_port("127.0.0.1", environ={"GRADIO_SERVER_PORT": str(taken)}) == (taken, "")
     with pytest.raises(SystemExit, match="not a port"):
         server.choose_port("127.0.0.1", environ={"GRADIO_SERVER_PORT": "web"})
+
+
+def test_a_port_left_in_time_wait_by_a_crashed_server_is_free_at_once():
+    """After a crash the old socket lingers in TIME_WAIT; the app must start again at once."""
+    with _hold(0) as listener:
+        port = listener.getsockname()[1]
+        client = socket.create_connection(("127.0.0.1", port))
+        accepted, _ = listener.accept()
+        accepted.close()  # the server side closes first: its end waits in TIME_WAIT
+        client.close()
+    assert server.port_free(port, "127.0.0.1")
 
 
 def test_gpu_is_spaces_gpu_when_installed_and_a_no_op_otherwise(monkeypatch):

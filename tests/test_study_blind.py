@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from study.blind import ViewFiles, padding, strip_metadata
-from study.ratelimit import RateLimit, parse
+from study.config import parse_rate as parse
+from study.ratelimit import RateLimit
 
 from tests.support.study_helpers import tiny_video
 

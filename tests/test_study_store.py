@@ -161,7 +161,8 @@ def test_the_secret_is_configured_or_kept_in_the_data_folder(tmp_path, monkeypat
 
 
 def test_researchers_verify_a_code_from_the_command_line(tmp_path, manifest, capsys, monkeypatch):
-    from study.codes import completion_code, main
+    from study.cli import main
+    from study.codes import completion_code
 
     monkeypatch.delenv("STUDY_SECRET", raising=False)
     store = VoteStore(tmp_path / "data", manifest)
@@ -170,9 +171,9 @@ def test_researchers_verify_a_code_from_the_command_line(tmp_path, manifest, cap
         for q in questions[: 20 if pid.endswith("done") else 10]:
             store.submit(pid, q.index, "left")
     done = completion_code(store.secret, "participant-done")
-    assert main([done, "--data", str(tmp_path / "data")]) == 0
+    assert main(["codes", done, "--data", str(tmp_path / "data")]) == 0
     assert "participant-done" in capsys.readouterr().out
-    assert main([completion_code(store.secret, "participant-half"), "--data", str(tmp_path / "data")]) == 1  # not finished
+    assert main(["codes", completion_code(store.secret, "participant-half"), "--data", str(tmp_path / "data")]) == 1  # not finished
     assert "complete=False" in capsys.readouterr().out
-    assert main(["ABCDEFGHIJ", "--data", str(tmp_path / "data")]) == 1
+    assert main(["codes", "ABCDEFGHIJ", "--data", str(tmp_path / "data")]) == 1
     assert "not a completion code" in capsys.readouterr().out

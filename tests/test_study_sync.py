@@ -19,8 +19,9 @@ import httpx
 import pytest
 from huggingface_hub.errors import RepositoryNotFoundError
 
-from dofgen.ui import study as study_ui
-from dofgen.ui.study import FIELDS, StudyService, begin, resume, vote_left
+from study.service import StudyService
+from study.ui import study_tab as study_ui
+from study.ui.study_tab import FIELDS, begin, resume, vote_left
 from study.store import read_votes
 from study.sync import HubSync, restore, wait_until
 
@@ -156,7 +157,7 @@ def test_sigterm_uploads_once_more(tmp_path):
         sys.path[:0] = [{str(ROOT)!r}]
         os.environ.update(STUDY_DATASET_REPO="lab/votes", STUDY_SYNC_SECONDS="3600", STUDY_SECRET="s")
         from tests.test_study_sync import LocalHub
-        from dofgen.ui import study as study_ui
+        from study.ui import study_tab as study_ui
         hub = LocalHub({str(hub_root)!r})
         svc = study_ui.StudyService({str(write_manifest(tmp_path / "stimuli", prompts=5))!r}, {str(tmp_path / "data")!r}, hub_api=hub)
         study_ui._SERVICE = svc

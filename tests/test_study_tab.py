@@ -5,16 +5,20 @@ import re
 import threading
 import time
 import urllib.request
+from dataclasses import replace
 
 import httpx
 import pytest
 from gradio_client import Client
 
 from app import build_app, launch
-from dofgen.ui import results as results_ui
-from dofgen.ui import study as study_ui
-from dofgen.ui.results import check_code, export_raw, results
-from dofgen.ui.study import FIELDS, StudyService, begin, resume, vote_left, vote_right
+from study.ratelimit import RateLimit
+from study.service import StudyService
+from study.ui import results_tab as results_ui
+from study.ui import study_tab as study_ui
+from study.ui.queue import reserve_queue
+from study.ui.results_tab import check_code, export_raw, results
+from study.ui.study_tab import FIELDS, begin, resume, vote_left, vote_right
 from study import BASELINES, CONTROLS, OURS
 from study.codes import completion_code, new_participant, verify_code
 from study.store import read_records, read_votes
@@ -100,7 +104,7 @@ def test_ids_are_made_by_the_server_and_consent_is_exactly_true(study):
 
 
 def test_new_participants_are_rate_limited_per_client(study, monkeypatch):
-    monkeypatch.setattr(study, "limit", study_ui.RateLimit("3/600"))
+    monkeypatch.setattr(study, "limit", RateLimit("3/600"))
     tokens = [begin("", True, FakeRequest("10.0.0.1"))[F["token"]] for _ in range(3)]
     refused = begin("", True, FakeRequest("10.0.0.1"))
     assert "Too many new participants" in refused[F["status"]] and refused[F["token"]] == ""
@@ -147,12 +151,11 @@ def test_results_are_gated_and_raw_export_needs_the_token(study, monkeypatch):
     for _ in range(20):
         screen = vote_left(screen[F["token"]], screen[F["shown_index"]])
     code = screen[F["done_text"]].split("**")[-2]
-    monkeypatch.delenv("STUDY_ADMIN_TOKEN", raising=False)
-    monkeypatch.delenv("STUDY_CLOSED", raising=False)
+    study.config = replace(study.config, admin_token="", closed=False)  # what STUDY_ADMIN_TOKEN and STUDY_CLOSED set
     locked = results(None)
     assert "for researchers" in locked[0] and all(part is None for part in locked[1:])
     assert "off" in export_raw("anything")[0]
-    monkeypatch.setenv("STUDY_ADMIN_TOKEN", "s3cret-token")
+    study.config = replace(study.config, admin_token="s3cret-token")
     assert all(part is None for part in results("guess")[1:])
     assert "not right" in export_raw("guess")[0] and export_raw("guess")[1] == ""
     status, table, *_ = results("s3cret-token")
@@ -161,7 +164,7 @@ def test_results_are_gated_and_raw_export_needs_the_token(study, monkeypatch):
     assert len(text.splitlines()) == 20 and json.loads(text.splitlines()[0])["participant_id"] == screen[F["token"]].split(".")[0]
     assert "Valid" in check_code("s3cret-token", code) and "Not a completion code" in check_code("s3cret-token", "ZZZZZZZZZZ")
     assert "token first" in check_code("guess", code)
-    monkeypatch.setenv("STUDY_CLOSED", "1")  # closed: aggregated results open to all, raw still gated
+    study.config = replace(study.config, closed=True)  # closed: aggregated results open to all, raw still gated
     assert results(None)[1] is not None and export_raw("")[1] == ""
 
 
@@ -175,7 +178,7 @@ def test_votes_have_capacity_that_results_cannot_take(study, monkeypatch):
 
     monkeypatch.setattr(results_ui, "results", slow_results)
     demo = build_app()
-    study_ui.reserve_queue(demo.queue(default_concurrency_limit=1, max_size=4)).launch(prevent_thread_lock=True, server_name="127.0.0.1", quiet=True)
+    reserve_queue(demo.queue(default_concurrency_limit=1, max_size=4)).launch(prevent_thread_lock=True, server_name="127.0.0.1", quiet=True)
     try:
         index = next(i for i, fn in demo.fns.items() if fn.fn is slow_results)
         join = demo.local_url + "gradio_api/queue/join"

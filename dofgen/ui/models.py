@@ -11,17 +11,18 @@ installed (it is on Spaces) and a no-op otherwise.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Callable
 from typing import TypeVar
 
+from dofgen import config
 from dofgen import depth as depth_models
 from dofgen import focus_predictor as focus_predictors
 from dofgen import generator as generators
 from dofgen.depth import DepthEstimator
 from dofgen.focus_predictor import FocusPredictor
 from dofgen.generator import Generator
+from dofgen.errors import ModelUnavailable
 from dofgen.loading import resolve_device
 from dofgen.saliency import load_saliency
 
@@ -45,10 +46,6 @@ def gpu(function: F | None = None, **options) -> F | Callable[[F], F]:
     return spaces.GPU(function, **options) if function is not None else spaces.GPU(**options)
 
 
-class ModelUnavailable(RuntimeError):
-    """A model could not be loaded; the message is one sentence naming the variable to set."""
-
-
 class LazyModels:
     """Each model is loaded once, on first use; a failure is logged once and remembered."""
 
@@ -59,7 +56,7 @@ class LazyModels:
 
     @property
     def device(self):
-        return resolve_device(os.environ.get("DOFGEN_DEVICE") or None)
+        return resolve_device(config.value(config.DEVICE) or None)
 
     def _get(self, name: str, load: Callable[[], object]) -> object:
         with self._lock:

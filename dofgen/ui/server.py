@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import socket
+from collections.abc import Mapping
+
+from dofgen import config
 
 DEFAULT_PORT = 7860
 #: How many ports after the default to try when it is taken.
@@ -13,6 +15,8 @@ SEARCH = 100
 def port_free(port: int, host: str = "0.0.0.0") -> bool:
     """True when ``port`` can be bound on ``host`` now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # as uvicorn binds: a port whose last server crashed (TIME_WAIT) is free at once
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError:
@@ -20,15 +24,14 @@ def port_free(port: int, host: str = "0.0.0.0") -> bool:
     return True
 
 
-def choose_port(host: str = "0.0.0.0", environ: dict | None = None) -> tuple[int, str]:
+def choose_port(host: str = "0.0.0.0", environ: Mapping[str, str] | None = None) -> tuple[int, str]:
     """The port to serve on and a line to print about it.
 
     A port set in GRADIO_SERVER_PORT (or PORT, as Spaces set it) is used as it is; when it
     is taken, ``SystemExit`` says so in one line. Without one, 7860, or the next free port
     with a line saying 7860 is taken.
     """
-    environ = os.environ if environ is None else environ
-    asked = environ.get("GRADIO_SERVER_PORT") or environ.get("PORT")
+    asked = config.value(config.SERVER_PORT, environ) or config.value(config.PORT, environ)
     if asked:
         if not asked.isdigit() or not 0 < int(asked) < 65536:
             raise SystemExit(f"GRADIO_SERVER_PORT={asked!r} is not a port number (1 to 65535).")

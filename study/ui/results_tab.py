@@ -3,7 +3,7 @@ without exclusions, breakdowns, Hub sync state, completion-code checks and the r
 
 While the study runs, everything here needs the researcher's token (``STUDY_ADMIN_TOKEN``):
 live results would show a participant which count their vote moved. Once the study is
-closed (``STUDY_CLOSED=1``) the aggregated results are open to all; raw votes and code
+closed (``STUDY_CLOSED=1``; both read by ``study.config``) the aggregated results are open to all; raw votes and code
 checks always need the token. The token box is a password field whose events are private:
 neither Gradio's run history (localStorage) nor its API page records them. The raw votes go
 to the researcher's browser inside the response and are saved there as a file: nothing is
@@ -14,15 +14,14 @@ from __future__ import annotations
 
 import hmac
 import json
-import os
 
 import gradio as gr
 import pandas as pd
 
 from dofgen.ui.files import named_path
-from dofgen.ui.study import env_flag, service
 from study.aggregate import bar_chart, exclusions, per_participant, per_prompt, preference_table
 from study.store import read_votes
+from study.ui.study_tab import service
 
 DISPLAY = {"baseline": "baseline", "votes": "votes", "wins": "our method preferred", "preference": "rate", "wilson_low": "Wilson low",
            "wilson_high": "Wilson high", "bootstrap_low": "bootstrap low", "bootstrap_high": "bootstrap high", "p_value": "p-value",
@@ -42,12 +41,12 @@ SAVE_RAW = """(text) => {
 
 
 def study_closed() -> bool:
-    return env_flag("STUDY_CLOSED")
+    return service().config.closed
 
 
 def researcher(token: object) -> bool:
     """True when ``token`` is the configured ``STUDY_ADMIN_TOKEN`` (compared in constant time)."""
-    expected = os.environ.get("STUDY_ADMIN_TOKEN", "")
+    expected = service().config.admin_token
     return bool(expected) and isinstance(token, str) and token.isascii() and hmac.compare_digest(token.encode(), expected.encode())
 
 
@@ -72,7 +71,7 @@ def results(token: str | None = None) -> tuple:
 
 def export_raw(token: str) -> tuple[str, str]:
     """(message, all votes as JSON Lines) for a researcher who gives the admin token."""
-    if not os.environ.get("STUDY_ADMIN_TOKEN"):
+    if not service().config.admin_token:
         return "Raw vote export is off: the app has no STUDY_ADMIN_TOKEN.", ""
     if not researcher(token):
         return "That token is not right.", ""

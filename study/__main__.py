@@ -1,0 +1,7 @@
+"""``python -m study``: the same as ``dofgen-study``."""
+
+import sys
+
+from study.cli import main
+
+sys.exit(main())

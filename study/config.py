@@ -1,0 +1,128 @@
+"""Every environment variable of the study, its default and its meaning: :class:`StudyConfig`.
+
+``StudyConfig.from_env()`` reads them once and checks them; a bad value raises
+:class:`StudyConfigError` naming the variable and the form it takes. No other module of the
+study reads ``os.environ``. ``docs/configuration.md`` is generated from :data:`VARIABLES`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from dofgen.config import Variable, is_true, value
+
+ROOT = Path(__file__).resolve().parent.parent
+
+MANIFEST = Variable(
+    "STUDY_MANIFEST", "assets/study/demo/manifest.jsonl",
+    "The stimuli: JSON Lines (or CSV) rows `prompt_id, prompt, method, video` (video relative to the manifest), optional "
+    "`catch`; a first line `{\"manifest\": {\"demo\": true}}` also allows the controls `no_lens` and `drbokeh_lens`. "
+    "A relative path is taken from the repository.",
+)
+ONLY = Variable("STUDY_ONLY", "", "`1`: participants get the Study alone at `/`, researchers the Results at `/researcher`.")
+DATA_DIR = Variable(
+    "STUDY_DATA_DIR", "",
+    "Where votes and assignments are appended. Unset: `/data/study` on a Space with persistent storage, else "
+    "`$XDG_DATA_HOME/dofgen/study` (`~/.local/share/dofgen/study`); never inside the source tree.",
+)
+SECRET = Variable("STUDY_SECRET", "", "Signs participant tokens and completion codes; unset: generated once and kept in the data folder.")
+DATASET_REPO = Variable("STUDY_DATASET_REPO", "", "A Hub dataset the data folder is restored from at start-up and synced to (with `HF_TOKEN`).")
+HF_TOKEN = Variable("HF_TOKEN", "", "The Hub token the sync writes with.")
+SYNC_SECONDS = Variable("STUDY_SYNC_SECONDS", "60", "Seconds between uploads to the Hub dataset (and once more on SIGTERM).")
+RESTORE_WAIT_S = Variable("STUDY_RESTORE_WAIT_S", "20", "Seconds start-up waits for the restore from the Hub before it serves.")
+ADMIN_TOKEN = Variable("STUDY_ADMIN_TOKEN", "", "The researcher token: results, raw export and code checks; unset, they stay locked.")
+CLOSED = Variable("STUDY_CLOSED", "", "`1`: the study is over and the aggregated results are open to all (raw votes still need the token).")
+URL_PARAMS = Variable(
+    "STUDY_URL_PARAMS", "PROLIFIC_PID,STUDY_ID,SESSION_ID,workerId,assignmentId,hitId",
+    "URL parameters recorded with a new participant (comma-separated): Prolific's and MTurk's.",
+)
+COMPLETION_URL = Variable("STUDY_COMPLETION_URL", "", "Where a participant goes at the end; `{code}` is replaced by their completion code.")
+NEW_PARTICIPANTS = Variable("STUDY_NEW_PARTICIPANTS", "5/600", "New participants per client per window, as count/seconds.")
+ATTENTION_CHECKS = Variable("STUDY_ATTENTION_CHECKS", "2", "Attention checks per participant when the manifest has `catch` rows (0: off).")
+MIN_VIEW_S = Variable("STUDY_MIN_VIEW_S", "3", "Answers faster than this many seconds are left out of the table after exclusions.")
+
+VARIABLES: tuple[Variable, ...] = (
+    MANIFEST, ONLY, DATA_DIR, SECRET, DATASET_REPO, HF_TOKEN, SYNC_SECONDS, RESTORE_WAIT_S, ADMIN_TOKEN, CLOSED, URL_PARAMS,
+    COMPLETION_URL, NEW_PARTICIPANTS, ATTENTION_CHECKS, MIN_VIEW_S,
+)
+
+
+class StudyConfigError(ValueError):
+    """A study variable has a value the study cannot use; the message names it and its form."""
+
+
+def parse_rate(spec: str) -> tuple[int, float]:
+    """``"N/SECONDS"`` -> (N, SECONDS), both positive; raises :class:`StudyConfigError`."""
+    try:
+        count, seconds = spec.split("/")
+        parsed = int(count), float(seconds)
+    except ValueError:
+        raise StudyConfigError(f"{NEW_PARTICIPANTS.name} must look like 5/600 (count/seconds), got {spec!r}") from None
+    if parsed[0] < 1 or parsed[1] <= 0:
+        raise StudyConfigError(f"{NEW_PARTICIPANTS.name} needs a positive count and window, got {spec!r}")
+    return parsed
+
+
+def default_data_dir(environ: Mapping[str, str]) -> Path:
+    """``/data/study`` on a Space with persistent storage, else the user's data folder."""
+    if environ.get("SPACE_ID") and Path("/data").is_dir() and os.access("/data", os.W_OK):
+        return Path("/data/study")
+    return Path(environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "dofgen" / "study"
+
+
+def _number(variable: Variable, environ: Mapping[str, str], kind: type, minimum: float) -> float:
+    text = value(variable, environ)
+    try:
+        number = kind(text)
+    except ValueError:
+        raise StudyConfigError(f"{variable.name} must be a {kind.__name__} of {minimum:g} or more, got {text!r}") from None
+    if not number >= minimum:  # NaN fails too
+        raise StudyConfigError(f"{variable.name} must be {minimum:g} or more, got {text!r}")
+    return number
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    """The study's settings (see :data:`VARIABLES` for each one's variable and meaning)."""
+
+    manifest: Path
+    data_dir: Path
+    only: bool = False
+    secret: str = ""
+    dataset_repo: str = ""
+    hf_token: str = ""
+    sync_seconds: float = 60.0
+    restore_wait_s: float = 20.0
+    admin_token: str = ""
+    closed: bool = False
+    url_params: tuple[str, ...] = ()
+    completion_url: str = ""
+    new_participants: tuple[int, float] = (5, 600.0)
+    attention_checks: int = 2
+    min_view_s: float = 3.0
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "StudyConfig":
+        """The settings from the environment (``environ``: another mapping, for tests)."""
+        environ = os.environ if environ is None else environ
+        manifest = Path(value(MANIFEST, environ) or MANIFEST.default)
+        return cls(
+            manifest=manifest if manifest.is_absolute() else ROOT / manifest,
+            data_dir=Path(value(DATA_DIR, environ) or default_data_dir(environ)),
+            only=is_true(value(ONLY, environ)),
+            secret=value(SECRET, environ),
+            dataset_repo=value(DATASET_REPO, environ),
+            hf_token=value(HF_TOKEN, environ),
+            sync_seconds=_number(SYNC_SECONDS, environ, float, 0.0),
+            restore_wait_s=_number(RESTORE_WAIT_S, environ, float, 0.0),
+            admin_token=value(ADMIN_TOKEN, environ),
+            closed=is_true(value(CLOSED, environ)),
+            url_params=tuple(p.strip() for p in value(URL_PARAMS, environ).split(",") if p.strip()),
+            completion_url=value(COMPLETION_URL, environ),
+            new_participants=parse_rate(value(NEW_PARTICIPANTS, environ) or NEW_PARTICIPANTS.default),
+            attention_checks=int(_number(ATTENTION_CHECKS, environ, int, 0)),
+            min_view_s=_number(MIN_VIEW_S, environ, float, 0.0),
+        )
