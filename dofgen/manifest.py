@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from dofgen.config import is_true
+
 REQUIRED = ("prompt_id", "prompt", "method", "video")
 VIDEO_SUFFIXES = (".mp4", ".webm", ".mov")
 
@@ -107,7 +109,7 @@ def read_stimuli(path: str | Path, check: RowCheck | None = None) -> tuple[dict,
         if missing:
             raise ManifestError(f"{where}: missing {', '.join(missing)}")
         prompt_id, method = str(row["prompt_id"]).strip(), str(row["method"]).strip()
-        catch = row.get("catch") is True or str(row.get("catch", "")).strip().lower() in ("true", "1", "yes")
+        catch = row.get("catch") is True or is_true(str(row.get("catch", "")))
         if check is not None:
             check(header, where, method, catch)
         if (prompt_id, method) in seen:
