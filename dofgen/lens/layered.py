@@ -276,6 +276,8 @@ def _lit_boxes(bright: torch.Tensor, position: torch.Tensor) -> dict[int, list[t
     # in NumPy: small arrays, a few operations per level
     for k in np.unique(np.concatenate([np.floor(at), np.ceil(at)])).astype(int).tolist():
         near = np.abs(at - k) < 1
+        if not near.any():  # a position a rounding error below a level: floor() names the one under it
+            continue
         order = np.argsort(cols[near], kind="stable")
         r, c = rows[near][order], cols[near][order]
         # a new group where the lights' columns leave a gap wider than a few pixels
