@@ -113,10 +113,10 @@ class CameraSettings:
             "focus_distance_m": exif.get(ExifTags.Base.SubjectDistance),
         }
         for name, raw in tags.items():
-            number = _exif_number(raw)
+            number = exif_number(raw)
             if number is not None and number > 0:
                 found[name] = number
-        focal_35 = _exif_number(exif.get(ExifTags.Base.FocalLengthIn35mmFilm))
+        focal_35 = exif_number(exif.get(ExifTags.Base.FocalLengthIn35mmFilm))
         if focal_35 and "focal_length_mm" in found:
             crop = focal_35 / found["focal_length_mm"]
             found["sensor_width_mm"] = FULL_FRAME_WIDTH_MM / crop
@@ -141,15 +141,25 @@ class ExifCamera:
     from_exif: tuple[str, ...] = field(default_factory=tuple)
 
 
-def _exif_number(raw: object) -> float | None:
-    """A finite float from an EXIF rational, integer or pair, or None."""
-    if raw is None:
-        return None
-    try:
-        if isinstance(raw, tuple) and len(raw) == 2:
-            number = float(raw[0]) / float(raw[1])
+def exif_number(raw: object) -> float | None:
+    """A finite float (of either sign) from an EXIF value, else None.
+
+    Reads a rational (PIL's ``IFDRational``), an integer or float, a one-element tuple or
+    list, or a ``(numerator, denominator)`` pair; None for a missing, non-numeric, zero-
+    denominator or non-finite value. Callers that need a positive number check the sign.
+    """
+    if isinstance(raw, (tuple, list)):
+        if len(raw) == 1:
+            raw = raw[0]
+        elif len(raw) == 2:
+            try:
+                raw = float(raw[0]) / float(raw[1])
+            except (TypeError, ValueError, ZeroDivisionError):
+                return None
         else:
-            number = float(raw)
+            return None
+    try:
+        number = float(raw)
     except (TypeError, ValueError, ZeroDivisionError):
         return None
     return number if math.isfinite(number) else None

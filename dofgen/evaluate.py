@@ -10,7 +10,7 @@ interruption, or with more videos) measures only the videos it has no row for. S
 measured video go to the ``accelerate`` trackers (``--report-to``, TensorBoard in ``DIR/logs``).
 
 ``python -m dofgen.evaluate pairs --root DIR``: Section B and F.2's check on real photo pairs
-(see :mod:`dofgen.pairs`).
+(see :mod:`dofgen.evaluate_pairs`).
 """
 
 from __future__ import annotations
@@ -200,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     """``pairs ...`` runs Section B's check on real pairs; anything else is the manifest command."""
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["pairs"]:
-        from dofgen.pairs import main as pairs_main
+        from dofgen.evaluate_pairs import main as pairs_main
 
         return pairs_main(argv[1:])
     return manifest_main(argv)

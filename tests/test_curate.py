@@ -11,7 +11,7 @@ from PIL import Image
 from tests.support.curate_shard import CANON, blur_example, jpeg, write_shards
 from tests.support.train_helpers import launch
 from dofgen.curate.__main__ import main
-from dofgen.curate.exif import read_exif
+from dofgen.curate.exif_tags import read_exif
 from dofgen.curate.rules import exif_verdict
 from dofgen.curate.train_blur import main as train_main
 from tests.support.tiny_models import save_tiny_blip2, save_tiny_blur_classifier, save_tiny_resnet_classifier

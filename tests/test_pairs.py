@@ -14,7 +14,7 @@ from dofgen.evaluate import main
 from dofgen.imageio import to_pil, to_tensor
 from dofgen.lens import render
 from dofgen.metrics import signal_energy
-from dofgen.pairs import find_pairs, side_by_side
+from dofgen.evaluate_pairs import find_pairs, side_by_side
 from tests.support.tiny_models import save_tiny_blip2
 
 WIDTH = 192

@@ -158,7 +158,7 @@ def test_a_launch_that_would_not_run_as_configured_stops():
 
     from accelerate.utils import DistributedType
 
-    from dofgen.train.run import check_processes
+    from dofgen.train.accelerate_run import check_processes
 
     alone = SimpleNamespace(num_processes=1, distributed_type=DistributedType.NO)  # GPU-less processes without ACCELERATE_USE_CPU
     with pytest.MonkeyPatch.context() as env:

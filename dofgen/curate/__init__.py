@@ -3,7 +3,7 @@
 ``python -m dofgen.curate --input DIR --out OUT`` streams image shards (folders, webdataset
 tars or Parquet files) through Section D's filters and writes ``OUT/deep`` and
 ``OUT/shallow`` (each loadable with ``datasets.load_from_disk``: image, file_name, EXIF,
-prompt) and a report. Modules: :mod:`~dofgen.curate.exif` (EXIF parsing),
+prompt) and a report. Modules: :mod:`~dofgen.curate.exif_tags` (EXIF parsing),
 :mod:`~dofgen.curate.rules` (the EXIF rules and the smartphone check),
 :mod:`~dofgen.curate.sources` (shards), :mod:`~dofgen.curate.models` (captioner,
 photographic validity, blur class), :mod:`~dofgen.curate.run` (the streaming run, resumable

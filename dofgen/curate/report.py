@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from dofgen.curate import rules
-from dofgen.curate.run import DROP_NOT_PHOTO, DROP_UNDECODABLE, F_BINS, KEEP_BLUR, MODEL_KINDS, SUBSETS
+from dofgen.curate.rules import DROP_NOT_PHOTO, DROP_UNDECODABLE, F_BINS, KEEP_BLUR, MODEL_KINDS, SUBSETS
 
 GLOBAL_FILTERS = (rules.DROP_UNREADABLE, rules.DROP_NO_EXIF, rules.DROP_CORRUPT_EXIF, rules.DROP_NO_F_NUMBER, rules.DROP_F_ABOVE_50)
 SUBSET_FILTERS = {

@@ -20,7 +20,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from dofgen.curate.exif import Exif
+import numpy as np
+
+from dofgen.curate.exif_tags import Exif
 
 SHALLOW_BELOW_F = 10.0
 DEEP_F_RANGE = (10.0, 50.0)
@@ -41,6 +43,18 @@ DROP_NO_EXPOSURE = "deep: no exposure time"
 DROP_LONG_EXPOSURE = "deep: exposure longer than 0.1 s"
 DROP_PHONE_LIST = "shallow: smartphone (make/model list)"
 DROP_PHONE_FOCAL = "shallow: smartphone (focal length)"
+# After the EXIF rules: the image, the photographic-validity model and the blur class.
+DROP_UNDECODABLE = "image does not decode"
+DROP_NOT_PHOTO = "not a photograph"
+
+SUBSETS = ("deep", "shallow")
+#: The blur class each set keeps (Section D: shallow keeps desirable blur, deep keeps none).
+KEEP_BLUR = {"deep": "none", "shallow": "desirable"}
+#: The models a photo meets after the EXIF rules, in order.
+MODEL_KINDS = ("captioner", "validity", "blur_classifier")
+#: f-number histogram bins, log-spaced, with edges at f/10 (its own bin starts there) and
+#: just above f/50 (f/50 falls in the last deep bin); values outside go to the end bins.
+F_BINS = np.concatenate([np.geomspace(0.625, 10.0, 25), np.geomspace(10.0, 50.0, 13)[1:-1], [50.0 * (1 + 1e-9), 80.0]])
 
 
 @dataclass(frozen=True)

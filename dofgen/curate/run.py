@@ -25,20 +25,13 @@ import numpy as np
 from PIL import Image
 
 from dofgen.curate import rules
-from dofgen.distributed import partial_state
-from dofgen.curate.exif import FIELDS, read_exif
+from dofgen.curate.exif_tags import FIELDS, read_exif
 from dofgen.curate.models import BlurClassifier, Captioner, ValidityChecker, load_optional
+from dofgen.curate.report import write_report
+from dofgen.curate.rules import DROP_NOT_PHOTO, DROP_UNDECODABLE, F_BINS, KEEP_BLUR, MODEL_KINDS, SUBSETS
 from dofgen.curate.sources import DEFAULT_SHARD_SIZE, list_shards, read_shard
+from dofgen.distributed import partial_state
 
-SUBSETS = ("deep", "shallow")
-#: The blur class each set keeps (Section D: shallow keeps desirable blur, deep keeps none).
-KEEP_BLUR = {"deep": "none", "shallow": "desirable"}
-#: f-number histogram bins, log-spaced, with edges at f/10 (its own bin starts there) and
-#: just above f/50 (f/50 falls in the last deep bin); values outside go to the end bins.
-F_BINS = np.concatenate([np.geomspace(0.625, 10.0, 25), np.geomspace(10.0, 50.0, 13)[1:-1], [50.0 * (1 + 1e-9), 80.0]])
-DROP_NOT_PHOTO = "not a photograph"
-DROP_UNDECODABLE = "image does not decode"
-MODEL_KINDS = ("captioner", "validity", "blur_classifier")
 #: JPEGs are decoded at the smallest DCT scale that keeps this many pixels a side (the
 #: models' inputs are smaller); with no models, at the smallest scale, only to check them.
 DECODE_SIDE = 512
@@ -271,8 +264,6 @@ def run(config: CurateConfig) -> dict:
     node's stats (other processes)."""
     from datasets import Dataset
     from datasets.distributed import split_dataset_by_node
-
-    from dofgen.curate.report import write_report
 
     state = partial_state()
     if config.device is None and state.device.type == "cuda":

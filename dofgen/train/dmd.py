@@ -38,7 +38,7 @@ from dofgen.focus_predictor import FOCUS_SUBFOLDER, INPUTS, FocusPredictor, focu
 from dofgen.generator import DEEP_DOF_SUFFIX, camera_text
 from dofgen.train.data import Batch, Rows, draw, load_rows
 from dofgen.train.defocus import depth_of, lens, saliency_focus
-from dofgen.train.run import Run, adamw, add_run_flags, check_run_flags
+from dofgen.train.accelerate_run import Run, adamw, add_run_flags, check_run_flags
 from dofgen.train.sdxl import Conditioning, SDXLParts
 
 KINDS = ("deep", "shallow")

@@ -24,7 +24,7 @@ LAUNCH = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--
           "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "0"]
 
 
-#: The repository's FSDP config, for 2 CPU processes (DOFGEN_FSDP_ON_CPU: see dofgen.train.run.check_processes).
+#: The repository's FSDP config, for 2 CPU processes (DOFGEN_FSDP_ON_CPU: see dofgen.train.accelerate_run.check_processes).
 LAUNCH_FSDP = [*LAUNCH[:3], "--config_file", str(ROOT / "configs" / "accelerate_fsdp.yaml"), *LAUNCH[4:]]
 
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import io
-import math
 import warnings
 from dataclasses import asdict, dataclass
 from typing import Literal
 
 from PIL import ExifTags, Image, UnidentifiedImageError
+
+from dofgen.camera import exif_number
 
 Status = Literal["ok", "missing", "corrupt", "unreadable"]
 
@@ -37,24 +38,10 @@ class Exif:
         return asdict(self)
 
 
-def _number(raw: object) -> float | None:
-    """A positive finite float from an EXIF rational, number or (num, den) pair, else None."""
-    if isinstance(raw, (tuple, list)):
-        raw = raw[0] if len(raw) == 1 else (raw[0] / raw[1] if len(raw) == 2 and raw[1] else None)
-    try:
-        number = float(raw)
-    except (TypeError, ValueError, ZeroDivisionError):
-        return None
-    return number if math.isfinite(number) and number > 0 else None
-
-
-def _signed(raw: object) -> float | None:
-    """A finite float of any sign (APEX values), else None."""
-    try:
-        number = float(raw)
-    except (TypeError, ValueError, ZeroDivisionError):
-        return None
-    return number if math.isfinite(number) else None
+def _positive(raw: object) -> float | None:
+    """A positive finite float from an EXIF value (see :func:`dofgen.camera.exif_number`), else None."""
+    number = exif_number(raw)
+    return number if number is not None and number > 0 else None
 
 
 def _text(raw: object) -> str | None:
@@ -94,11 +81,11 @@ def read_exif(data: bytes) -> tuple[Status, Exif | None]:
         return ("corrupt" if raw else "missing"), None
     tags = {**base, **sub}
     B = ExifTags.Base
-    f_number = _number(tags.get(B.FNumber))
-    if f_number is None and (apex := _number(tags.get(B.ApertureValue))) is not None:
+    f_number = _positive(tags.get(B.FNumber))
+    if f_number is None and (apex := _positive(tags.get(B.ApertureValue))) is not None:
         f_number = 2.0 ** (apex / 2.0)
-    exposure = _number(tags.get(B.ExposureTime))
-    if exposure is None and (tv := _signed(tags.get(B.ShutterSpeedValue))) is not None:
+    exposure = _positive(tags.get(B.ExposureTime))
+    if exposure is None and (tv := exif_number(tags.get(B.ShutterSpeedValue))) is not None:
         exposure = 2.0 ** -tv
     iso = tags.get(B.ISOSpeedRatings)
     return "ok", Exif(
@@ -108,9 +95,9 @@ def read_exif(data: bytes) -> tuple[Status, Exif | None]:
         lens_model=_text(tags.get(B.LensModel)),
         f_number=f_number,
         exposure_time=exposure,
-        focal_length_mm=_number(tags.get(B.FocalLength)),
-        focal_length_35mm=_number(tags.get(B.FocalLengthIn35mmFilm)),
-        iso=_number(iso[0] if isinstance(iso, tuple) and iso else iso),
+        focal_length_mm=_positive(tags.get(B.FocalLength)),
+        focal_length_35mm=_positive(tags.get(B.FocalLengthIn35mmFilm)),
+        iso=_positive(iso[0] if isinstance(iso, tuple) and iso else iso),
         datetime=_text(tags.get(B.DateTimeOriginal) or tags.get(B.DateTime)),
         description=_text(tags.get(B.ImageDescription)),
     )

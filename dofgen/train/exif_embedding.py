@@ -24,7 +24,7 @@ from torch import nn
 from dofgen.exif_embedding import ExifEmbedding
 from dofgen.generator import EXIF_SUBFOLDER
 from dofgen.train.data import Rows, draw, load_rows
-from dofgen.train.run import Run, adamw, add_run_flags, check_run_flags
+from dofgen.train.accelerate_run import Run, adamw, add_run_flags, check_run_flags
 from dofgen.train.sdxl import Conditioning, SDXLParts
 
 LORA_TARGETS = ["to_q", "to_k", "to_v", "to_out.0"]
