@@ -31,11 +31,12 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageDraw, ImageFont
 
+from dofgen import config
 from dofgen.camera import CameraSettings
 from dofgen.imageio import to_tensor
 from dofgen.metrics import ENERGIES, signal_energy
 
-DEFAULT_CAPTIONER = "OpenGVLab/InternVL3-1B-hf"
+DEFAULT_CAPTIONER = config.PAIRS_CAPTIONER.default
 SUFFIXES = (".jpg", ".jpeg", ".png")
 _NAMED = re.compile(r"^(?P<name>.+)_f(?P<f>\d+(?:\.\d+)?)$", re.IGNORECASE)
 #: The apertures of EBB! (and of Section B's generation).
@@ -214,12 +215,10 @@ def main(argv: list[str] | None = None) -> int:
         table, summary = energy_table(pairs)
         generated = []
         if args.generate:
-            import os
-
             from dofgen.curate.models import Captioner
             from dofgen.pipeline import DefocusPipeline
 
-            captioner = Captioner.from_pretrained(args.captioner or os.environ.get("DOFGEN_PAIRS_CAPTIONER", DEFAULT_CAPTIONER),
+            captioner = Captioner.from_pretrained(args.captioner or config.value(config.PAIRS_CAPTIONER),
                                                   args.device, env_var="DOFGEN_PAIRS_CAPTIONER")
             pipeline = DefocusPipeline.from_pretrained(args.generator, args.depth_model, args.saliency, args.device)
             generated = generate(pairs, args.out, captioner, pipeline, args.size, args.seed)

@@ -14,17 +14,17 @@ is left out and the report says why (:func:`load_optional`).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from typing import TypeVar
 
 import torch
 from PIL import Image
 
+from dofgen import config
 from dofgen.loading import TransformersComponent, load_processor_and_model, resolve_device
 
-DEFAULT_CAPTIONER = "Salesforce/blip2-opt-2.7b"
-DEFAULT_VALIDITY = "OpenGVLab/InternVL3-1B-hf"
+DEFAULT_CAPTIONER = config.CAPTIONER.default
+DEFAULT_VALIDITY = config.VALIDITY.default
 VALIDITY_QUESTION = "Is this a real photograph taken with a camera, not AI-generated, illustrated or rendered? Answer yes or no."
 BLUR_CLASSES = ("none", "desirable", "undesirable")
 MAX_CAPTION_TOKENS = 40
@@ -57,7 +57,7 @@ class Captioner(TransformersComponent):
 
     @classmethod
     def from_pretrained(cls, model_id_or_path: str | None = None, device=None, env_var: str = "DOFGEN_CAPTIONER") -> "Captioner":
-        model_id_or_path = model_id_or_path or os.environ.get(env_var, DEFAULT_CAPTIONER)
+        model_id_or_path = model_id_or_path or config.value(next(v for v in config.VARIABLES if v.name == env_var))
         return cls(*_image_text_model("captioner", model_id_or_path, env_var, device))
 
     @torch.inference_mode()
@@ -82,7 +82,7 @@ class ValidityChecker(TransformersComponent):
 
     @classmethod
     def from_pretrained(cls, model_id_or_path: str | None = None, device=None) -> "ValidityChecker":
-        model_id_or_path = model_id_or_path or os.environ.get("DOFGEN_VALIDITY", DEFAULT_VALIDITY)
+        model_id_or_path = model_id_or_path or config.value(config.VALIDITY)
         checker = cls(*_image_text_model("photographic-validity model", model_id_or_path, "DOFGEN_VALIDITY", device))
         tokenizer = checker.processor.tokenizer
         tokenizer.padding_side = "left"  # the answer is read at the last position
@@ -130,7 +130,7 @@ class BlurClassifier(TransformersComponent):
     def from_pretrained(cls, model_id_or_path: str | None = None, device=None) -> "BlurClassifier":
         from transformers import AutoImageProcessor, AutoModelForImageClassification
 
-        model_id_or_path = model_id_or_path or os.environ.get("DOFGEN_BLUR_CLASSIFIER")
+        model_id_or_path = model_id_or_path or config.value(config.BLUR_CLASSIFIER)
         if not model_id_or_path:
             raise RuntimeError("no blur classifier is configured (the paper's weights are not public); train one with "
                                "python -m dofgen.curate.train_blur and pass --blur-classifier or set DOFGEN_BLUR_CLASSIFIER")

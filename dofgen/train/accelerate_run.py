@@ -26,6 +26,8 @@ from pathlib import Path
 
 import torch
 
+from dofgen.config import FSDP_ON_CPU, USE_FSDP, WORLD_SIZE, flag, value
+
 CHECKPOINTS = "checkpoints"
 
 
@@ -133,14 +135,14 @@ def check_processes(accelerator) -> None:
     from accelerate.state import AcceleratorState, PartialState
     from accelerate.utils import DistributedType, FullyShardedDataParallelPlugin
 
-    launched = int(os.environ.get("WORLD_SIZE", "1"))
+    launched = int(value(WORLD_SIZE))
     if launched != accelerator.num_processes:
         raise SystemExit(f"{launched} processes were launched but accelerate runs {accelerator.num_processes}; "
                          "on a machine without GPUs set ACCELERATE_USE_CPU=1")
-    fsdp_config = os.environ.get("ACCELERATE_USE_FSDP", "false").lower() == "true"
+    fsdp_config = flag(USE_FSDP)
     if not fsdp_config or accelerator.distributed_type != DistributedType.MULTI_CPU:
         return
-    if os.environ.get("DOFGEN_FSDP_ON_CPU") != "1":
+    if not flag(FSDP_ON_CPU):
         accelerator.print("the FSDP config is ignored on CPU processes (accelerate): running DDP; DOFGEN_FSDP_ON_CPU=1 runs FSDP")
         return
     plugin = FullyShardedDataParallelPlugin()  # from the launcher's FSDP_* variables, as accelerate makes it
