@@ -1,6 +1,7 @@
 """PSNR of each lens against thin-lens ground truth (averaged pinhole views).
 
-Run by hand: ``python benchmarks/bench_accuracy.py [--out benchmarks/RESULTS.md]``. Scenes: a
+Run by hand from the repository root: ``python -m benchmarks.bench_accuracy [--out
+benchmarks/RESULTS.md]``. Scenes: a
 single textured plane behind and in front of the focal plane, and a textured card at 1.5 m
 before a textured wall at 6 m (85 mm f/1.4, 256 px) focused on the card and on the wall.
 'edges' is the band within the largest CoC radius of a depth edge.
@@ -8,26 +9,20 @@ before a textured wall at 6 m (85 mm f/1.4, 256 px) focused on the card and on t
 
 from __future__ import annotations
 
-import argparse
 import datetime
-import sys
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from benchmarks.report import report  # noqa: E402
-from dofgen.camera import CameraSettings  # noqa: E402
-from dofgen.groundtruth import Plane, noise_texture, render_planes  # noqa: E402
-from dofgen.lens import METHODS, coc_diameter_px, render  # noqa: E402
+from benchmarks.report import report
+from dofgen.argparse_help import ArgumentParser
+from dofgen.camera import CameraSettings
+from dofgen.groundtruth import Plane, noise_texture, render_planes
+from dofgen.lens import METHODS, coc_diameter_px, render
+from dofgen.metrics import psnr
 
 SIZE, MARGIN = 256, 40
-
-
-def psnr(a: torch.Tensor, b: torch.Tensor, where: torch.Tensor) -> float:
-    return float(10 * torch.log10(1.0 / (a - b).square()[:, where].mean()))
 
 
 def scenes() -> list[tuple[str, list[Plane], CameraSettings]]:
@@ -46,8 +41,8 @@ def scenes() -> list[tuple[str, list[Plane], CameraSettings]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path)
+    parser = ArgumentParser(prog="python -m benchmarks.bench_accuracy", description=__doc__)
+    parser.add_argument("--out", type=Path, help="Markdown file to append the table to (default: print only).")
     args = parser.parse_args()
     lines = [
         f"### Lens accuracy against thin-lens ground truth — {datetime.date.today().isoformat()}",

@@ -1,6 +1,7 @@
 """Throughput of ``python -m dofgen.curate`` per core (EXIF rules, no models).
 
-Run by hand: ``python benchmarks/bench_curate.py [--photos 400] [--side 1600] [--out benchmarks/RESULTS.md]``.
+Run by hand from the repository root: ``python -m benchmarks.bench_curate [--photos 400] [--side 1600]
+[--out benchmarks/RESULTS.md]``.
 Writes ``--photos`` JPEGs (``--side`` px on the long side, quality 90, camera EXIF with
 f-numbers spread over f/1.4 to f/32, a quarter from phones) into a temporary folder, runs
 the curation with one process and reports photos per core-second (the shards' own time:
@@ -10,11 +11,9 @@ assembly of ``OUT/deep`` and ``OUT/shallow``.
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import io
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -22,11 +21,10 @@ from pathlib import Path
 import numpy as np
 from PIL import ExifTags, Image, TiffImagePlugin
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from benchmarks.bench_lens import machine  # noqa: E402
-from benchmarks.report import report  # noqa: E402
-from dofgen.curate.run import CurateConfig, run  # noqa: E402
+from benchmarks.bench_lens import machine
+from benchmarks.report import report
+from dofgen.argparse_help import ArgumentParser
+from dofgen.curate.run import CurateConfig, run
 
 STOPS = (1.4, 2.0, 2.8, 4.0, 5.6, 8.0, 11.0, 16.0, 22.0, 32.0)
 
@@ -49,10 +47,10 @@ def photo(index: int, side: int) -> bytes:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--photos", type=int, default=400)
-    parser.add_argument("--side", type=int, default=1600)
-    parser.add_argument("--out", type=Path)
+    parser = ArgumentParser(prog="python -m benchmarks.bench_curate", description=__doc__)
+    parser.add_argument("--photos", type=int, default=400, help="How many JPEGs to write and curate.")
+    parser.add_argument("--side", type=int, default=1600, help="Long side of each JPEG in pixels.")
+    parser.add_argument("--out", type=Path, help="Markdown file to append the table to (default: print only).")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "in"
@@ -69,7 +67,7 @@ def main() -> None:
     load = os.getloadavg()[0]
     text = (
         f"## Curation throughput, EXIF rules only (issue 13)\n\n"
-        f"`python benchmarks/bench_curate.py --photos {args.photos} --side {args.side}`, {datetime.date.today()}, "
+        f"`python -m benchmarks.bench_curate --photos {args.photos} --side {args.side}`, {datetime.date.today()}, "
         f"{machine('cpu')}, load average {load:.1f} while it ran.\n\n"
         f"| photos | JPEG size | rows deep / shallow | photos per core-second | wall (with assembly) |\n|---|---|---|---|---|\n"
         f"| {tp['photos']} | {size / args.photos / 1e6:.2f} MB, {args.side} px | {result['rows']['deep']} / {result['rows']['shallow']} | "

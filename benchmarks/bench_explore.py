@@ -1,6 +1,7 @@
 """Explore tab latency: slider to new view at the largest upload, and live previews at 1024².
 
-Run by hand: ``python benchmarks/bench_explore.py``. Times the Explore handlers as the
+Run by hand from the repository root: ``python -m benchmarks.bench_explore``. Times the Explore
+handlers as the
 server runs them (lens, sRGB encode, JPEG written), not the browser's transfer:
 
 - ``view``: :func:`refocus_view` on a 4096x2731 photo (the largest allowed side), the
@@ -12,7 +13,7 @@ server runs them (lens, sRGB encode, JPEG written), not the browser's transfer:
 The scene is the bundled tabletop scaled up, 50 mm, focus on its subject; the aperture
 steps through f/1.4 to f/8 so the blur changes each time.
 
-``python benchmarks/bench_explore.py --browser`` times the same in headless Debian chromium
+``python -m benchmarks.bench_explore --browser`` times the same in headless Debian chromium
 (Playwright) against the app launched in this process: the 4096x2731 photo and its depth
 (.npz) uploaded, then a value typed into the aperture box and Enter, until the preview
 shows and until the full view shows (its focus line names the new f-number). The full view
@@ -23,24 +24,20 @@ previews' frame rate as a user sees it).
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import os
 import platform
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import torch
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from dofgen import scenes  # noqa: E402
-from dofgen.pipeline import DefocusPipeline  # noqa: E402
-from dofgen.ui import explore  # noqa: E402
+from dofgen import scenes
+from dofgen.argparse_help import ArgumentParser
+from dofgen.pipeline import DefocusPipeline
+from dofgen.ui import explore
 
 STOPS = (1.4, 2.0, 2.8, 4.0, 5.6, 8.0)
 LENS = ("Circle", 0.5, "Ours (layered)")
@@ -155,9 +152,9 @@ def _drag_previews(page) -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--browser", action="store_true", help="time slider release to new image in headless chromium")
-    parser.add_argument("--size", default="4096x2731", help="the uploaded photo's size for --browser, WxH")
+    parser = ArgumentParser(prog="python -m benchmarks.bench_explore", description=__doc__)
+    parser.add_argument("--browser", action="store_true", help="Time the app in headless chromium (typed value and slider drag to new picture).")
+    parser.add_argument("--size", default="4096x2731", help="The uploaded photo's size for --browser, WxH.")
     args = parser.parse_args()
     if args.browser:
         print(f"{datetime.date.today()} · {platform.processor() or platform.machine()} · {os.cpu_count()} cores · torch {torch.__version__} · load {os.getloadavg()[0]:.1f}")

@@ -1,6 +1,7 @@
 """Time each lens at 512x512 and 1024x1024 on a scene whose largest CoC is about 60 px.
 
-Run by hand: ``python benchmarks/bench_lens.py [--out benchmarks/RESULTS.md]``;
+Run by hand from the repository root: ``python -m benchmarks.bench_lens [--out
+benchmarks/RESULTS.md]``;
 ``--ratio`` instead times the layered lens (each quality) against a uniform FFT disc blur
 of the same image (3 channels, the largest CoC, reflect-padded to a fast FFT size) as
 interleaved pairs in one process, and reports the median ratio. Each
@@ -27,16 +28,15 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from benchmarks.report import report
+from dofgen import scenes
+from dofgen.argparse_help import ArgumentParser
+from dofgen.camera import CameraSettings
+from dofgen.imageio import to_tensor
+from dofgen.color import srgb_to_linear
+from dofgen.lens import METHODS, QUALITY, aperture_kernel, coc_diameter_px, render, render_linear
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from dofgen import scenes  # noqa: E402
-from benchmarks.report import report  # noqa: E402
-from dofgen.camera import CameraSettings  # noqa: E402
-from dofgen.imageio import to_tensor  # noqa: E402
-from dofgen.color import srgb_to_linear  # noqa: E402
-from dofgen.lens import METHODS, QUALITY, aperture_kernel, coc_diameter_px, render, render_linear  # noqa: E402
-
 
 
 def bench_camera(size: int) -> CameraSettings:
@@ -145,15 +145,15 @@ def machine(device: str) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = ArgumentParser(prog="python -m benchmarks.bench_lens", description=__doc__)
     parser.add_argument("--one", nargs=2, metavar=("METHOD", "SIZE"), help=argparse.SUPPRESS)
-    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[512, 1024])
-    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
-    parser.add_argument("--repeats", type=int, default=5, help="timed runs of layered (baselines: 1 at 1024, 2 at 512)")
-    parser.add_argument("--out", type=Path, help="append the table to this Markdown file")
-    parser.add_argument("--ratio", action="store_true", help="layered (each quality) against FFT disc blurs, interleaved")
-    parser.add_argument("--pairs", type=int, default=9, help="interleaved pairs for --ratio")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="Device to render on.")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[512, 1024], help="Square image sides to time.")
+    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS, help="Lenses to time.")
+    parser.add_argument("--repeats", type=int, default=5, help="Timed runs of layered (the baselines run once at 1024 and twice at 512).")
+    parser.add_argument("--out", type=Path, help="Markdown file to append the table to (default: print only).")
+    parser.add_argument("--ratio", action="store_true", help="Time layered (each quality) against FFT disc blurs, interleaved.")
+    parser.add_argument("--pairs", type=int, default=9, help="Interleaved pairs for --ratio.")
     args = parser.parse_args()
     if args.ratio:
         rows = [ratio_to_fft(size, args.pairs, args.device) for size in args.sizes]
@@ -181,8 +181,8 @@ def main() -> None:
     rows = []
     for size in args.sizes:
         for method in args.methods:
-            command = [sys.executable, __file__, "--one", method, str(size), "--device", args.device, "--repeats", str(args.repeats)]
-            output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+            command = [sys.executable, "-m", "benchmarks.bench_lens", "--one", method, str(size), "--device", args.device, "--repeats", str(args.repeats)]
+            output = subprocess.run(command, check=True, capture_output=True, text=True, cwd=ROOT).stdout
             rows.append(json.loads(output.strip().splitlines()[-1]))
             print(rows[-1], flush=True)
     lines = [

@@ -1,8 +1,9 @@
 """Score every lens against the path-traced (Blender Cycles) references, no bpy needed.
 
-Run by hand: ``python benchmarks/bench_pathtraced.py [--lenses ...] [--scenes ...]
-[--no-write] [--crops DIR]``. Scenes are ``benchmarks/pathtraced/scenes/*.npz`` (rendered by
-``benchmarks/pathtraced/render_scenes.py``, see its README). Scores are in sRGB:
+Run by hand from the repository root: ``python -m benchmarks.bench_pathtraced [--lenses ...]
+[--scenes ...] [--no-write] [--crops DIR]``. Scenes are ``benchmarks/pathtraced/scenes/*.npz``
+(rendered by ``benchmarks/pathtraced/render_scenes.py`` under bpy, see its README; read by
+``benchmarks.pathtraced.scene_loader``). Scores (``dofgen.metrics``) are in sRGB:
 
 - PSNR over the whole frame (borders included: the frame's border should behave like the
   scene going on);
@@ -19,15 +20,12 @@ The table replaces the "Path-traced benchmark" section of ``benchmarks/RESULTS.m
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import datetime
-import hashlib
 import json
 import math
 import platform
 import statistics
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -37,62 +35,19 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from benchmarks.pathtraced.naive import render_naive_layered, render_taf_srgb
+from benchmarks.pathtraced.scene_loader import SCENES_DIR, BenchScene, load_scene
+from benchmarks.report import report_section
+from dofgen.argparse_help import ArgumentParser
+from dofgen.lens import render
+from dofgen.metrics import disc_dilate, edge_band, psnr, ssim
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from benchmarks.report import report_section  # noqa: E402
-from benchmarks.pathtraced.naive import render_naive_layered, render_taf_srgb  # noqa: E402
-from dofgen.camera import CameraSettings  # noqa: E402
-from dofgen.lens import coc_diameter_px, render  # noqa: E402
-
-SCENES_DIR = ROOT / "benchmarks" / "pathtraced" / "scenes"
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
 DISC_CHECK = ROOT / "benchmarks" / "pathtraced" / "disc_check.json"
 SECTION = "## Path-traced benchmark"
 #: The Explore tab's default highlight boost (its slider's value).
 APP_HIGHLIGHT_BOOST = 0.5
-
-
-@dataclass(frozen=True)
-class BenchScene:
-    """One path-traced scene: tensors (1, C, H, W), the camera and the scoring masks (H, W)."""
-
-    name: str
-    description: str
-    image: torch.Tensor
-    depth: torch.Tensor
-    reference: torch.Tensor
-    camera: CameraSettings
-    blades: int
-    light_mask: torch.Tensor
-    white_surface: torch.Tensor
-    digest: str
-    #: sRGB PSNR between the reference's two half renders (lens sampling noise); NaN if unknown.
-    noise_psnr: float = math.nan
-
-    @property
-    def coc(self) -> torch.Tensor:
-        """(1, 1, H, W) signed CoC diameter in pixels (design formula)."""
-        return coc_diameter_px(self.depth, self.camera, self.image.shape[-1])
-
-
-def load_scene(path: Path) -> BenchScene:
-    """Read ``scenes/<name>.npz`` into float32 tensors."""
-    with np.load(path) as data:
-        def image(key: str) -> torch.Tensor:
-            return torch.from_numpy(data[key].astype(np.float32)).permute(2, 0, 1)[None]
-
-        camera = CameraSettings(
-            float(data["f_number"]), float(data["focal_length_mm"]),
-            float(data["focus_distance_m"]), float(data["sensor_width_mm"]),
-        )
-        return BenchScene(
-            path.stem, str(data["description"]), image("image"),
-            torch.from_numpy(data["depth"].astype(np.float32))[None, None], image("reference"),
-            camera, int(data["blades"]), torch.from_numpy(data["light_mask"]),
-            torch.from_numpy(data["white_surface"]), hashlib.sha1(path.read_bytes()).hexdigest()[:12],
-            float(data["half_renders_psnr_db"]) if "half_renders_psnr_db" in data.files else math.nan,
-        )
 
 
 # ----------------------------------------------------------------------------- lenses
@@ -132,82 +87,9 @@ LENSES: dict[str, Lens] = {
 
 
 # ----------------------------------------------------------------------------- metrics
-def disc_dilate(mask: torch.Tensor, radius: torch.Tensor) -> torch.Tensor:
-    """Union of discs of per-pixel ``radius`` around every pixel of ``mask``.
-
-    Args:
-        mask: (H, W) bool.
-        radius: (H, W) radius in pixels at each pixel (rounded up).
-
-    Returns:
-        (H, W) bool.
-    """
-    out = torch.zeros_like(mask)
-    ceil = radius.ceil().int()
-    for r in ceil[mask].unique().tolist():
-        grid = torch.arange(-r, r + 1, dtype=torch.float32)
-        disc = (grid[:, None] ** 2 + grid[None] ** 2 <= r * r + 1e-6).float()
-        seeds = (mask & (ceil == r)).float()[None, None]
-        out |= F.conv2d(seeds, disc[None, None], padding=r)[0, 0] > 0.5
-    return out
-
-
-def edge_band(coc: torch.Tensor, min_radius: float = 3.0) -> torch.Tensor:
-    """(H, W) bool: pixels within ``max(min_radius, c / 2)`` of a depth discontinuity.
-
-    A discontinuity is a pair of 4-neighbours whose signed CoC differs by more than 1 px;
-    ``c`` is the larger |CoC| of the pair. ``coc``: (H, W) signed CoC in pixels.
-    """
-    edges = torch.zeros_like(coc, dtype=torch.bool)
-    size = torch.zeros_like(coc)
-    for dim in (0, 1):
-        a, b = coc.narrow(dim, 0, coc.shape[dim] - 1), coc.narrow(dim, 1, coc.shape[dim] - 1)
-        jump = (a - b).abs() > 1.0
-        larger = torch.maximum(a.abs(), b.abs()) * jump
-        for offset in (0, 1):
-            edges.narrow(dim, offset, coc.shape[dim] - 1).logical_or_(jump)
-            view = size.narrow(dim, offset, coc.shape[dim] - 1)
-            view.copy_(torch.maximum(view, larger))
-    return disc_dilate(edges, (size / 2).clamp(min=min_radius))
-
-
 def light_region(light_mask: torch.Tensor, coc: torch.Tensor) -> torch.Tensor:
     """(H, W) bool: where the bokeh of a clipped light can reach (CoC radius + 1 px)."""
     return disc_dilate(light_mask, coc.abs() / 2 + 1.0)
-
-
-def psnr(a: torch.Tensor, b: torch.Tensor, where: torch.Tensor | None = None) -> float:
-    """PSNR in dB of (1, 3, H, W) images in [0, 1] over the (H, W) mask ``where``."""
-    error = (a - b).square().mean(dim=(0, 1))
-    if where is not None:
-        if not bool(where.any()):
-            return math.nan
-        error = error[where]
-    return float(10 * torch.log10(1.0 / error.mean().clamp(min=1e-12)))
-
-
-def ssim(a: torch.Tensor, b: torch.Tensor) -> float:
-    """Mean SSIM (Wang et al. 2004) of (1, C, H, W) images in [0, 1], per channel.
-
-    11x11 Gaussian window with sigma 1.5, K1 = 0.01, K2 = 0.03, valid region only.
-    """
-    grid = torch.arange(11, dtype=torch.float64) - 5
-    g = torch.exp(-(grid**2) / (2 * 1.5**2))
-    window = (g[:, None] * g[None]) / (g.sum() ** 2)
-    channels = a.shape[1]
-    window = window.expand(channels, 1, 11, 11).to(torch.float64)
-    x, y = a.double(), b.double()
-
-    def filt(t: torch.Tensor) -> torch.Tensor:
-        return F.conv2d(t, window, groups=channels)
-
-    mu_x, mu_y = filt(x), filt(y)
-    var_x = filt(x * x) - mu_x**2
-    var_y = filt(y * y) - mu_y**2
-    cov = filt(x * y) - mu_x * mu_y
-    c1, c2 = 0.01**2, 0.03**2
-    index = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / ((mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2))
-    return float(index.mean())
 
 
 @dataclass
@@ -256,7 +138,7 @@ def table(scenes: list[BenchScene], scores: dict[str, dict[str, Score]]) -> str:
         f"{SECTION}",
         "",
         f"Run {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC on {platform.processor() or platform.machine()}, "
-        f"{torch.get_num_threads()} torch threads, torch {torch.__version__}; `python benchmarks/bench_pathtraced.py`.",
+        f"{torch.get_num_threads()} torch threads, torch {torch.__version__}; `python -m benchmarks.bench_pathtraced`.",
         f"{len(scenes)} Cycles scenes at 384x256 (`benchmarks/pathtraced/`), inputs sRGB clipped, scored in sRGB. "
         "Edge band: within max(3, CoC/2) px of a depth discontinuity. Lights: where a clipped "
         "light's bokeh can reach (mean over the scenes that have lights); 'outside': the rest of "
@@ -348,15 +230,15 @@ def save_crops(scene: BenchScene, outputs: dict[str, torch.Tensor], folder: Path
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--lenses", nargs="*", choices=list(LENSES), help="default: all")
-    parser.add_argument("--scenes", nargs="*", help="scene names (default: every npz)")
-    parser.add_argument("--no-write", action="store_true", help="print only, leave RESULTS.md alone")
-    parser.add_argument("--crops", type=Path, help="folder for PNG crops: input | reference | each lens")
-    parser.add_argument("--scenes-dir", type=Path, default=SCENES_DIR)
-    parser.add_argument("--cached-only", action="store_true", help="render nothing: table from the --reuse scores")
-    parser.add_argument("--reuse", type=Path, help="JSON of scores: reuse those of unchanged scene files, add new ones "
-                        "(only for lenses whose code did not change since)")
+    parser = ArgumentParser(prog="python -m benchmarks.bench_pathtraced", description=__doc__)
+    parser.add_argument("--lenses", nargs="*", choices=list(LENSES), help="Lenses to score (default: all).")
+    parser.add_argument("--scenes", nargs="*", help="Scene names to score (default: every npz in --scenes-dir).")
+    parser.add_argument("--no-write", action="store_true", help="Print the table only; leave RESULTS.md alone.")
+    parser.add_argument("--crops", type=Path, help="Folder for PNG crops: input | reference | each lens.")
+    parser.add_argument("--scenes-dir", type=Path, default=SCENES_DIR, help="Folder of the scene npz files.")
+    parser.add_argument("--cached-only", action="store_true", help="Render nothing: make the table from the --reuse scores.")
+    parser.add_argument("--reuse", type=Path, help="JSON of scores: reuse those of unchanged scene files and add new ones "
+                        "(only for lenses whose code did not change since).")
     args = parser.parse_args()
     paths = sorted(args.scenes_dir.glob("*.npz"))
     if args.scenes:

@@ -1,7 +1,8 @@
 """The study's red-team pass: 50 participants voting at once through the page's own API,
 the server SIGKILLed mid-run, started again, everyone resumed to the end.
 
-Run by hand: ``python benchmarks/bench_study.py [--participants 50] [--out benchmarks/RESULTS.md]``.
+Run by hand from the repository root: ``python -m benchmarks.bench_study [--participants 50] [--out
+benchmarks/RESULTS.md]``.
 Launches the app (``STUDY_ONLY=1``) in its own process on localhost with a 25-prompt x
 7-method manifest of tiny videos and a fresh data folder; each participant is a
 ``gradio_client`` session (threads of this process, files not downloaded). Reports what
@@ -12,28 +13,22 @@ guess of which side is ours), and the time from a vote to the next question.
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import statistics
-import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
-
-from tests.support.study_helpers import write_manifest  # noqa: E402
-from tests.support.study_server import StudyServer, red_team  # noqa: E402
-
-from benchmarks.bench_lens import machine  # noqa: E402
-from benchmarks.report import report  # noqa: E402
+from benchmarks.bench_lens import machine
+from benchmarks.report import report
+from dofgen.argparse_help import ArgumentParser
+from tests.support.study_helpers import write_manifest
+from tests.support.study_server import StudyServer, red_team
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--participants", type=int, default=50)
-    parser.add_argument("--out", type=Path)
+    parser = ArgumentParser(prog="python -m benchmarks.bench_study", description=__doc__)
+    parser.add_argument("--participants", type=int, default=50, help="Participants voting at once.")
+    parser.add_argument("--out", type=Path, help="Markdown file to append the table to (default: print only).")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp())
     env = {"STUDY_MANIFEST": str(write_manifest(folder / "stimuli", prompts=25)), "STUDY_DATA_DIR": str(folder / "data"),

@@ -1,15 +1,14 @@
 """Time a 1024x1024 aperture sweep over the study stops, render and encode.
 
-Run by hand: ``python benchmarks/bench_sweep.py [--device cuda] [--out benchmarks/RESULTS.md]``.
+Run by hand from the repository root: ``python -m benchmarks.bench_sweep [--device cuda] [--out
+benchmarks/RESULTS.md]``.
 The tabletop scene resized to 1024x1024, focus 1.2 m, 50 mm; 8 stops with 6 frames from each
 stop to the next (43 frames, the last on f/22), H.264 at 12 fps.
 """
 
 from __future__ import annotations
 
-import argparse
 import datetime
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -17,21 +16,20 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from benchmarks.bench_lens import machine  # noqa: E402
-from benchmarks.report import report  # noqa: E402
-from dofgen import scenes  # noqa: E402
-from dofgen.camera import STUDY_STOPS  # noqa: E402
-from dofgen.pipeline import DefocusPipeline  # noqa: E402
-from dofgen.video import aperture_sweep, write_mp4  # noqa: E402
+from benchmarks.bench_lens import machine
+from benchmarks.report import report
+from dofgen import scenes
+from dofgen.argparse_help import ArgumentParser
+from dofgen.camera import STUDY_STOPS
+from dofgen.pipeline import DefocusPipeline
+from dofgen.video import aperture_sweep, write_mp4
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--out", type=Path)
-    parser.add_argument("--skip-encode", action="store_true", help="time the render only (no imageio-ffmpeg needed)")
+    parser = ArgumentParser(prog="python -m benchmarks.bench_sweep", description=__doc__)
+    parser.add_argument("--device", default="cpu", help="Device to render on (cpu, cuda, ...).")
+    parser.add_argument("--out", type=Path, help="Markdown file to append the table to (default: print only).")
+    parser.add_argument("--skip-encode", action="store_true", help="Time the render only (no imageio-ffmpeg needed).")
     args = parser.parse_args()
     scene = scenes.load("tabletop")
     image = scene.image.resize((1024, 1024))

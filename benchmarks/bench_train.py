@@ -1,8 +1,8 @@
 """Step time and peak memory of ``python -m dofgen.train exif`` and ``dmd`` (issue 14, item 6).
 
-Run by hand::
+Run by hand from the repository root::
 
-    python benchmarks/bench_train.py [--shape tiny|sdxl] [--steps 10] [--processes 1] [--fsdp]
+    python -m benchmarks.bench_train [--shape tiny|sdxl] [--steps 10] [--processes 1] [--fsdp]
                                      [--resolution R] [--out benchmarks/RESULTS.md]
 
 Each command runs under ``accelerate launch`` on models saved to a temporary folder, with a
@@ -21,7 +21,6 @@ default there). The depth model stays tiny (frozen, a small share of a step).
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import json
 import os
@@ -34,14 +33,13 @@ from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
+from benchmarks.bench_lens import machine
+from benchmarks.report import report_section
+from dofgen.argparse_help import ArgumentParser
+from tests.support.tiny_models import save_tiny_depth_anything, save_tiny_sdxl, write_clip_vocab
+from tests.support.train_helpers import save_disk_dataset, save_imagefolder
 
-from benchmarks.bench_lens import machine  # noqa: E402
-from benchmarks.report import report_section  # noqa: E402
-from tests.support.tiny_models import save_tiny_depth_anything, save_tiny_sdxl, write_clip_vocab  # noqa: E402
-from tests.support.train_helpers import save_disk_dataset, save_imagefolder  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 GIB = 2**30
 
@@ -117,16 +115,16 @@ def row(command: str, summary: dict, wall: float, warmup: int) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--shape", choices=("tiny", "sdxl"), default="tiny")
-    parser.add_argument("--commands", nargs="+", choices=("exif", "dmd"), default=["exif", "dmd"])
-    parser.add_argument("--steps", type=int, default=10, help="timed steps, after --warmup")
-    parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--processes", type=int, default=1)
-    parser.add_argument("--fsdp", action="store_true", help="launch with configs/accelerate_fsdp.yaml")
-    parser.add_argument("--resolution", type=int, help="default: 32 (tiny), 1024 (sdxl)")
-    parser.add_argument("--mixed-precision", choices=("no", "fp16", "bf16"), help="default: bf16 on a GPU, no on CPUs")
-    parser.add_argument("--out", type=Path)
+    parser = ArgumentParser(prog="python -m benchmarks.bench_train", description=__doc__)
+    parser.add_argument("--shape", choices=("tiny", "sdxl"), default="tiny", help="The tests' tiny SDXL, or SDXL base's architecture with random weights.")
+    parser.add_argument("--commands", nargs="+", choices=("exif", "dmd"), default=["exif", "dmd"], help="Training commands to time.")
+    parser.add_argument("--steps", type=int, default=10, help="Timed steps, after --warmup.")
+    parser.add_argument("--warmup", type=int, default=2, help="Steps run before the timed ones.")
+    parser.add_argument("--processes", type=int, default=1, help="Processes of the accelerate launch.")
+    parser.add_argument("--fsdp", action="store_true", help="Launch with configs/accelerate_fsdp.yaml.")
+    parser.add_argument("--resolution", type=int, help="Training resolution (default: 32 for tiny, 1024 for sdxl).")
+    parser.add_argument("--mixed-precision", choices=("no", "fp16", "bf16"), help="Mixed precision (default: bf16 on a GPU, no on CPUs).")
+    parser.add_argument("--out", type=Path, help="Markdown file whose training section the table replaces (default: print only).")
     args = parser.parse_args()
     args.resolution = args.resolution or (32 if args.shape == "tiny" else 1024)
     args.mixed_precision = args.mixed_precision or ("bf16" if torch.cuda.is_available() else "no")
@@ -146,7 +144,7 @@ def main() -> None:
     text = (
         f"## Training step time and memory, {device.upper()}, {args.shape} models, {args.processes} process"
         f"{'es' if args.processes > 1 else ''}{' (FSDP config)' if args.fsdp else ''} (issue 14)\n\n"
-        f"`python benchmarks/bench_train.py {flags}`, {datetime.date.today()}, {machine(device)}, load average "
+        f"`python -m benchmarks.bench_train {flags}`, {datetime.date.today()}, {machine(device)}, load average "
         f"{os.getloadavg()[0]:.1f} at the end. Models: {label}; {args.resolution}x{args.resolution}, batch 1 per process, "
         f"mixed precision {args.mixed_precision}; dmd with 5 fake-score updates per generator step, Deep and Shallow alternating.\n\n"
         "| command | processes | timed steps | seconds per step, median (range) | peak GPU memory | peak process RSS | launch wall |\n"

@@ -1,28 +1,23 @@
 """One whole pipeline call on a CUDA device with tiny random models (fp16 generator).
 
-Run by hand on a GPU machine: ``python benchmarks/gpu_pipeline_check.py``. Real weights
+Run by hand on a GPU machine, from the repository root: ``python -m
+benchmarks.gpu_pipeline_check``. Real weights
 cannot be fetched offline; this proves the CUDA path (generator in fp16, depth model, lens
 on the device) and times each stage of a 256x256 call.
 """
 
 from __future__ import annotations
 
-import sys
 import tempfile
 from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
-
-from tests.support.tiny_models import save_tiny_depth_anything, save_tiny_sdxl  # noqa: E402
-
-from dofgen.camera import CameraSettings  # noqa: E402
-from dofgen.depth import DepthEstimator  # noqa: E402
-from dofgen.generator import Generator  # noqa: E402
-from dofgen.pipeline import DefocusPipeline  # noqa: E402
+from dofgen.camera import CameraSettings
+from dofgen.depth import DepthEstimator
+from dofgen.generator import Generator
+from dofgen.pipeline import DefocusPipeline
+from tests.support.tiny_models import save_tiny_depth_anything, save_tiny_sdxl
 
 
 def main() -> None:

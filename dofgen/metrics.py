@@ -1,12 +1,16 @@
-"""Evaluation metrics of Section F.2: signal energy and Blur Monotonicity."""
+"""Evaluation metrics: Section F.2's signal energy, Blur Monotonicity and Content Consistency,
+and the image comparisons the lens tests and benchmarks score with (PSNR, SSIM, depth-edge
+bands)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from typing import Union
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 Frame = Union[torch.Tensor, np.ndarray, Image.Image]
@@ -133,3 +137,87 @@ def content_consistency(frames: Sequence[Frame], segmenter, k: int = 3) -> float
             alive &= (common[:, None] == top[None]).any(dim=1)
     consistent = alive.any(dim=0)
     return 100.0 * float(consistent.float().mean())
+
+
+def psnr(a: torch.Tensor, b: torch.Tensor, where: torch.Tensor | None = None) -> float:
+    """Peak signal-to-noise ratio in dB of two images with values in [0, 1] (peak 1).
+
+    Args:
+        a, b: images of the same shape: (C, H, W) or (N, C, H, W) with ``where``, any shape
+            without it.
+        where: optional (H, W) bool region; the mean squared error is then taken over its
+            pixels only (every channel and leading index of each).
+
+    Returns:
+        ``10 log10(1 / MSE)``, the MSE floored at 1e-12 (120 dB for equal images); NaN for
+        an empty region.
+    """
+    error = (a - b).square()
+    if where is not None:
+        if not bool(where.any()):
+            return math.nan
+        error = error.mean(dim=tuple(range(error.dim() - 2)))[where]
+    return float(10 * torch.log10(1.0 / error.mean().clamp(min=1e-12)))
+
+
+def ssim(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Mean SSIM (Wang et al. 2004) of (N, C, H, W) images in [0, 1], per channel.
+
+    11x11 Gaussian window with sigma 1.5, K1 = 0.01, K2 = 0.03, valid region only.
+    """
+    grid = torch.arange(11, dtype=torch.float64) - 5
+    g = torch.exp(-(grid**2) / (2 * 1.5**2))
+    window = (g[:, None] * g[None]) / (g.sum() ** 2)
+    channels = a.shape[1]
+    window = window.expand(channels, 1, 11, 11).to(torch.float64)
+    x, y = a.double(), b.double()
+
+    def filt(t: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(t, window, groups=channels)
+
+    mu_x, mu_y = filt(x), filt(y)
+    var_x = filt(x * x) - mu_x**2
+    var_y = filt(y * y) - mu_y**2
+    cov = filt(x * y) - mu_x * mu_y
+    c1, c2 = 0.01**2, 0.03**2
+    index = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / ((mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2))
+    return float(index.mean())
+
+
+def disc_dilate(mask: torch.Tensor, radius: torch.Tensor) -> torch.Tensor:
+    """Union of discs of per-pixel ``radius`` around every pixel of ``mask``.
+
+    Args:
+        mask: (H, W) bool.
+        radius: (H, W) radius in pixels at each pixel (rounded up).
+
+    Returns:
+        (H, W) bool.
+    """
+    out = torch.zeros_like(mask)
+    ceil = radius.ceil().int()
+    for r in ceil[mask].unique().tolist():
+        grid = torch.arange(-r, r + 1, dtype=torch.float32)
+        disc = (grid[:, None] ** 2 + grid[None] ** 2 <= r * r + 1e-6).float()
+        seeds = (mask & (ceil == r)).float()[None, None]
+        out |= F.conv2d(seeds, disc[None, None], padding=r)[0, 0] > 0.5
+    return out
+
+
+def edge_band(coc: torch.Tensor, min_radius: float = 3.0) -> torch.Tensor:
+    """(H, W) bool: pixels within ``max(min_radius, c / 2)`` of a depth discontinuity.
+
+    A discontinuity is a pair of 4-neighbours whose signed CoC differs by more than 1 px;
+    ``c`` is the larger |CoC| of the pair. ``coc``: (H, W) signed CoC in pixels.
+    """
+    edges = torch.zeros_like(coc, dtype=torch.bool)
+    size = torch.zeros_like(coc)
+    for dim in (0, 1):
+        a, b = coc.narrow(dim, 0, coc.shape[dim] - 1), coc.narrow(dim, 1, coc.shape[dim] - 1)
+        jump = (a - b).abs() > 1.0
+        larger = torch.maximum(a.abs(), b.abs()) * jump
+        for offset in (0, 1):
+            edges.narrow(dim, offset, coc.shape[dim] - 1).logical_or_(jump)
+            view = size.narrow(dim, offset, coc.shape[dim] - 1)
+            view.copy_(torch.maximum(view, larger))
+    return disc_dilate(edges, (size / 2).clamp(min=min_radius))

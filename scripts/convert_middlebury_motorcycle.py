@@ -1,7 +1,7 @@
 """Convert scikit-image's Middlebury 2014 motorcycle into a bundled RGB-D scene.
 
 Run once from the repository root (needs ``pip install scikit-image``; the app does not):
-``python scripts/convert_middlebury_motorcycle.py``. Writes assets/scenes/motorcycle/.
+``python -m scripts.convert_middlebury_motorcycle``. Writes assets/scenes/motorcycle/.
 
 Depth from ground-truth disparity with the calibration in ``skimage.data.stereo_motorcycle``'s
 docstring (valid for its 4x down-sampled images): ``depth = baseline * focal / (disparity +
@@ -13,17 +13,15 @@ depth of the surface behind them.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from dofgen.depth import fill_holes
 
-from dofgen.depth import fill_holes  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 BASELINE_MM = 193.001
 FOCAL_PX = 994.978

@@ -1,6 +1,6 @@
 """Render the bundled demo stimuli for the Study and Results tabs (assets/study/demo/).
 
-Run from the repository root: ``python scripts/make_demo_stimuli.py``. For each bundled scene
+Run from the repository root: ``python -m scripts.make_demo_stimuli``. For each bundled scene
 (standing in for a prompt) and each method that needs no generator — ``ours`` (layered lens),
 ``deepdof_taf`` (our all-in-focus scene through the TAF lens), ``drbokeh_lens`` (through the
 Dr.Bokeh-style lens, a control) and ``no_lens`` (the unblurred scene, a control) — an aperture
@@ -12,20 +12,18 @@ real study's stimuli come from the real models (see README).
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import replace
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from dofgen import scenes
+from dofgen.camera import STUDY_STOPS
+from dofgen.pipeline import DefocusPipeline
+from dofgen.video import aperture_sweep, write_mp4
 
-from dofgen import scenes  # noqa: E402
-from dofgen.camera import STUDY_STOPS  # noqa: E402
-from dofgen.pipeline import DefocusPipeline  # noqa: E402
-from dofgen.video import aperture_sweep, write_mp4  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 OUT = ROOT / "assets" / "study" / "demo"
 WIDTH = 512

@@ -1,6 +1,6 @@
 """Render the bundled synthetic RGB-D scenes (exact depth) into assets/scenes/.
 
-Run from the repository root: ``python scripts/make_synthetic_scenes.py``. Deterministic.
+Run from the repository root: ``python -m scripts.make_synthetic_scenes``. Deterministic.
 Pinhole images with a z-buffer: every pixel's depth is the exact distance (metres, along
 the optical axis) of the surface it shows.
 """

@@ -44,12 +44,6 @@ def wall_in_focus() -> PlaneScene:
     return occluding_planes(6.0)
 
 
-def psnr(a: torch.Tensor, b: torch.Tensor, where: torch.Tensor) -> float:
-    """PSNR in dB of (3, H, W) images over the (H, W) boolean region ``where``."""
-    mse = (a - b).square()[:, where].mean()
-    return float(10 * torch.log10(1.0 / mse))
-
-
 @pytest.fixture(scope="session")
 def tiny_sdxl_path(tmp_path_factory):
     from tests.support.tiny_models import save_tiny_sdxl

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from benchmarks.bench_pathtraced import SCENES_DIR, load_scene
+from benchmarks.pathtraced.scene_loader import SCENES_DIR, load_scene
 from dofgen.camera import CameraSettings
 from dofgen.lens import METHODS, RenderStopped, layered, render
 from dofgen.lens.kernels import aperture_kernel

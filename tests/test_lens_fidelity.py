@@ -15,12 +15,9 @@ from dofgen.lens.highlights import RIM_SHARE, light_sources
 from dofgen.lens.kernels import aperture_kernel
 from dofgen.lens import layered
 from dofgen.lens.layered import scale_for
+from dofgen.metrics import psnr
 
 SIZE, MARGIN = 160, 28
-
-
-def _psnr(a: torch.Tensor, b: torch.Tensor) -> float:
-    return float(10 * torch.log10(1.0 / (a - b).square().mean()))
 
 
 def _harsh_texture(size: int, seed: int) -> torch.Tensor:
@@ -53,7 +50,7 @@ def test_uniform_blur_matches_ground_truth_at_every_internal_scale(quality, diam
     out = render(image, depth, camera, quality=quality)
     border = int(diameter / 2) + 2
     inside = (slice(None), slice(border, -border), slice(border, -border))
-    assert _psnr(out[inside], truth[inside]) >= 45.0, (quality, diameter, scale_for(diameter, QUALITY[quality].min_scaled_diameter))
+    assert psnr(out[inside], truth[inside]) >= 45.0, (quality, diameter, scale_for(diameter, QUALITY[quality].min_scaled_diameter))
 
 
 def _point_light(diameter_px: float, blades: int, quality: str = "accurate", depth_m: float = 8.0):
@@ -127,7 +124,7 @@ def test_the_border_continues_the_scene_instead_of_smearing_its_edge():
     half = kernel.shape[-1] // 2
     smeared = F.conv2d(F.pad(srgb_to_linear(image)[None], (half,) * 4, mode="replicate"), kernel.expand(3, 1, -1, -1), groups=3)
     smeared = linear_to_srgb(smeared[0])
-    ours, replicate = _psnr(out[:, band], truth[:, band]), _psnr(smeared[:, band], truth[:, band])
+    ours, replicate = psnr(out[:, band], truth[:, band]), psnr(smeared[:, band], truth[:, band])
     assert ours > replicate + 1.0, (ours, replicate)
 
 
@@ -176,8 +173,8 @@ def test_highlights_recover_lights_and_leave_white_surfaces_alone():
     for boost in (0.5, 1.0):
         out = render(image, depth, camera, highlight_boost=boost)
         outside, inside = interior & ~bokeh, interior & bokeh
-        assert _psnr(out[:, outside], truth[:, outside]) >= _psnr(plain[:, outside], truth[:, outside]) - 0.2
-        assert _psnr(out[:, inside], truth[:, inside]) >= _psnr(plain[:, inside], truth[:, inside]) + 4.0
+        assert psnr(out[:, outside], truth[:, outside]) >= psnr(plain[:, outside], truth[:, outside]) - 0.2
+        assert psnr(out[:, inside], truth[:, inside]) >= psnr(plain[:, inside], truth[:, inside]) + 4.0
         # the wall stays as it is (to the rounding of a layer that holds lights being blurred at a finer scale)
         assert torch.allclose(out[:, 150:170, 150:170], plain[:, 150:170, 150:170], atol=0.005)
 
@@ -224,7 +221,7 @@ def test_a_light_is_blurred_finer_in_a_box_of_its_own(monkeypatch):
     whole = render(image, depth, camera, highlight_boost=1.0)
     disc = (slice(128 - 13, 129 + 13), slice(128 - 13, 129 + 13))
     assert float((split[:, disc[0], disc[1]] - whole[:, disc[0], disc[1]]).abs().max()) < 0.01
-    assert _psnr(split, whole) > 45.0
+    assert psnr(split, whole) > 45.0
 
 
 def test_an_anti_aliased_rim_does_not_join_two_surfaces():
@@ -244,7 +241,7 @@ def test_an_anti_aliased_rim_does_not_join_two_surfaces():
     depth = torch.where(rim, 1 / inverse, depth)
     band = F.max_pool2d(rim[None, None].float(), 15, 1, 7)[0, 0].bool()
     out = render(image, depth, camera, highlight_boost=0.0)
-    assert _psnr(out[:, band], truth[:, band]) >= 42.0  # 34.5 dB when the rim joined them
+    assert psnr(out[:, band], truth[:, band]) >= 42.0  # 34.5 dB when the rim joined them
 
 
 def test_a_blurred_foreground_at_the_border_continues_and_shows_what_it_hides():
@@ -262,5 +259,5 @@ def test_a_blurred_foreground_at_the_border_continues_and_shows_what_it_hides():
     near = Plane(1.3, torch.tensor([0.35, 0.3, 0.25]).view(3, 1, 1).expand(3, full, full).clone(), near_mask)
     image, depth, truth = render_planes([wall, mid, near], camera, SIZE, SIZE, MARGIN, samples=256)
     out = render(image, depth, camera, highlight_boost=0.0)
-    assert _psnr(out, truth) >= 46.0  # 25.7 dB when the border was filled from behind the card
-    assert _psnr(out[..., 80:110], truth[..., 80:110]) >= 42.0  # 27.5 dB when filled from the wall
+    assert psnr(out, truth) >= 46.0  # 25.7 dB when the border was filled from behind the card
+    assert psnr(out[..., 80:110], truth[..., 80:110]) >= 42.0  # 27.5 dB when filled from the wall

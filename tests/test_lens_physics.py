@@ -9,8 +9,9 @@ import torch.nn.functional as F
 from dofgen.camera import CameraSettings
 from dofgen.groundtruth import Plane, noise_texture, render_planes
 from dofgen.lens import METHODS, coc_diameter_px, layered, render
+from dofgen.metrics import psnr
 
-from tests.conftest import MARGIN, SIZE, psnr
+from tests.conftest import MARGIN, SIZE
 
 
 def _interior(border: int) -> torch.Tensor:

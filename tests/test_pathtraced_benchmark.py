@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from benchmarks.bench_pathtraced import SCENES_DIR, edge_band, load_scene, psnr, ssim
 from benchmarks.pathtraced.naive import fft_blur, render_naive_layered
+from benchmarks.pathtraced.scene_loader import SCENES_DIR, load_scene
 from dofgen.color import linear_to_srgb, srgb_to_linear
 from dofgen.lens.kernels import aperture_kernel
+from dofgen.metrics import edge_band, psnr, ssim
 
 PATHS = sorted(SCENES_DIR.glob("*.npz"))
 FIELDS = {

@@ -491,6 +491,8 @@ def srgb(linear: np.ndarray) -> np.ndarray:
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    """PSNR in dB of two arrays in [0, 1]: ``dofgen.metrics.psnr`` in numpy, since this script
+    runs where only bpy and numpy are installed."""
     return float(10 * np.log10(1.0 / np.mean((a.astype(np.float64) - b) ** 2)))
 
 
@@ -622,12 +624,13 @@ def disc_check(samples: int) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scenes", nargs="*", help="names to render (default: all)")
-    parser.add_argument("--samples", type=int, help="samples per pixel of the reference (default: the scene's)")
-    parser.add_argument("--input-samples", type=int, default=64, help="samples per pixel of the pinhole input")
-    parser.add_argument("--out", type=Path, default=HERE / "scenes")
-    parser.add_argument("--disc-check", action="store_true", help="measure point-light discs against the CoC formula")
+    # standalone (a bpy environment has no dofgen), so argparse's own defaults formatter
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--scenes", nargs="*", help="Names of the scenes to render; None renders every scene.")
+    parser.add_argument("--samples", type=int, help="Samples per pixel of the reference; None uses each scene's own count.")
+    parser.add_argument("--input-samples", type=int, default=64, help="Samples per pixel of the pinhole input.")
+    parser.add_argument("--out", type=Path, default=HERE / "scenes", help="Folder for the scene npz files.")
+    parser.add_argument("--disc-check", action="store_true", help="Measure point-light discs against the CoC formula (writes disc_check.json).")
     args = parser.parse_args(sys.argv[sys.argv.index("--") + 1 :] if "--" in sys.argv else None)
     if args.disc_check:
         (HERE / "disc_check.json").write_text(json.dumps(disc_check(args.samples or 4096), indent=1) + "\n")
