@@ -39,9 +39,12 @@ def main(argv: list[str] | None = None) -> int:
 
     commands = {"build": build.main, "catch": catch.main, "aggregate": aggregate.main, "codes": codes}
     argv = sys.argv[1:] if argv is None else argv
-    if not argv or argv[0] not in commands:
-        print(__doc__.strip(), file=sys.stderr if argv else sys.stdout)
-        return 2 if argv else 0
+    if not argv or argv[0] in ("-h", "--help"):
+        print(__doc__.strip())
+        return 0
+    if argv[0] not in commands:
+        print(f"dofgen-study: unknown command {argv[0]!r}\n\n{__doc__.strip()}", file=sys.stderr)
+        return 2
     return commands[argv[0]](argv[1:])
 
 
