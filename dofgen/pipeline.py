@@ -7,8 +7,10 @@ is what keeps a sweep's scene identical and the sliders interactive.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -116,6 +118,45 @@ def refocus(
     return replace(result, focus_distance=focus, focus_source=source, camera=camera, image=linear_to_pil(out), method=method, timings=timings)
 
 
+class Focus(NamedTuple):
+    """A focus distance (metres) and where it came from ("saliency", "predictor", "user", ...)."""
+
+    distance_m: float
+    source: str
+
+
+@dataclass
+class Run:
+    """One run of the pipeline: its progress callback, the notes for the user and the seconds
+    per stage it gathers as it goes."""
+
+    progress: Progress | None
+    notes: list[str]
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        """Time stage ``name`` into ``timings``, then report it done to ``progress``."""
+        start = time.perf_counter()
+        yield
+        self.timings[name] = time.perf_counter() - start
+        if self.progress:
+            self.progress(name, 1, 1)
+
+    def steps(self, name: str) -> Callable[[int, int], None] | None:
+        """A per-step callback for stage ``name`` (None without ``progress``)."""
+        progress = self.progress
+        return (lambda done, total: progress(name, done, total)) if progress else None
+
+    def scene(self, image: Image.Image, depth: torch.Tensor, saliency: torch.Tensor, focus: Focus, camera: CameraSettings, method: str) -> DefocusResult:
+        """The scene before the lens (``image`` is the all-in-focus image), focused at ``focus``."""
+        return DefocusResult(
+            all_in_focus=image, depth=depth, saliency=saliency, focus_distance=focus.distance_m, focus_source=focus.source,
+            camera=camera.replace(focus_distance_m=focus.distance_m), image=image, method=method,
+            timings=dict(self.timings), notes=tuple(self.notes),
+        )
+
+
 class DefocusPipeline:
     """Generator, depth and saliency models composed as in Figure A5.
 
@@ -181,17 +222,13 @@ class DefocusPipeline:
     ) -> DefocusResult:
         """Generate the scene for ``prompt`` and render it through the lens with ``camera``;
         ``width``/``height`` default to the generator's native size."""
-        if self.generator is None:
-            raise RuntimeError("this pipeline has no generator; set DOFGEN_GENERATOR or use from_image()")
-        notes = self.notes + (self.generator.prompt_notes(prompt) if isinstance(prompt, str) and prompt.strip() else [])
-        native = self.generator.native_size()
-        width, height = width or native["width"], height or native["height"]
-        start = time.perf_counter()
-        image = self.generator.generate(
-            prompt, seed, camera, width, height, progress=(lambda done, total: progress("generate", done, total)) if progress else None
-        )
-        timings = {"generate": time.perf_counter() - start}
-        return self._scene(image, None, camera, focus_distance, method, timings, notes, progress)
+        generator = self._generator()
+        run = Run(progress, self.notes + (generator.prompt_notes(prompt) if isinstance(prompt, str) and prompt.strip() else []))
+        image = self.generate(prompt, camera, seed, width, height, run)
+        depth = self.estimate_depth(image, None, run)
+        saliency = self.estimate_saliency(image, depth, run)
+        focus = self.choose_focus(image, depth, saliency, camera, focus_distance)
+        return self.render(run.scene(image, depth, saliency, focus, camera, method), run)
 
     def from_image(
         self,
@@ -204,61 +241,89 @@ class DefocusPipeline:
         focus_source: str = "user",
         render: bool = True,
     ) -> DefocusResult:
-        """A user's photo: the camera from its EXIF unless given, depth from the model unless
-        given; ``focus_source`` names where a given ``focus_distance`` came from.
-        ``render=False`` stops before the lens (``image`` is then the all-in-focus image), for
-        callers that render the scene at another size first."""
-        notes = list(self.notes)
+        """A user's photo: the camera from its EXIF unless given, depth ((H, W) metres) from
+        the model unless given; ``focus_source`` names where a given ``focus_distance`` came
+        from. ``render=False`` stops before the lens (``image`` is then the all-in-focus
+        image), for callers that render the scene at another size first."""
+        run = Run(progress, list(self.notes))
         if camera is None:
             exif = CameraSettings.from_exif(image)
             camera = exif.camera
-            notes.append(f"camera from EXIF: {', '.join(exif.from_exif)}" if exif.from_exif else "no usable EXIF; default camera")
-        return self._scene(image.convert("RGB"), depth, camera, focus_distance, method, {}, notes, progress, focus_source, render)
+            run.notes.append(f"camera from EXIF: {', '.join(exif.from_exif)}" if exif.from_exif else "no usable EXIF; default camera")
+        image = image.convert("RGB")
+        depth = self.estimate_depth(image, depth, run)
+        saliency = self.estimate_saliency(image, depth, run)
+        focus = self.choose_focus(image, depth, saliency, camera, focus_distance, focus_source)
+        scene = run.scene(image, depth, saliency, focus, camera, method)
+        return self.render(scene, run) if render else scene
 
-    def _scene(self, image, depth, camera, focus_distance, method, timings, notes, progress, focus_source="user", render=True) -> DefocusResult:
-        def report(stage: str) -> None:
-            if progress:
-                progress(stage, 1, 1)
+    def _generator(self) -> Generator:
+        if self.generator is None:
+            raise RuntimeError("this pipeline has no generator; set DOFGEN_GENERATOR or use from_image()")
+        return self.generator
 
-        start = time.perf_counter()
-        if depth is None:
+    def generate(self, prompt: str, camera: CameraSettings, seed: int, width: int | None, height: int | None, run: Run) -> Image.Image:
+        """The all-in-focus image x for ``prompt`` (at the generator's native size unless given)."""
+        generator = self._generator()
+        native = generator.native_size()
+        with run.stage("generate"):
+            return generator.generate(
+                prompt, seed, camera, width or native["width"], height or native["height"], progress=run.steps("generate")
+            )
+
+    def estimate_depth(self, image: Image.Image, depth: torch.Tensor | None, run: Run) -> torch.Tensor:
+        """Depth D of ``image``, (H, W) metres on ``device``: from the depth model, or ``depth``
+        ((H, W) or any shape with H x W elements, metres) checked and its holes filled."""
+        with run.stage("depth"):
+            if depth is not None:
+                return self._given_depth(image, depth, run.notes).to(self.device)
             if self.depth is None:
                 raise RuntimeError("no depth map was given and no depth model is loaded; set DOFGEN_DEPTH")
             estimate = self.depth(image)
-            depth = estimate.depth
             if not estimate.metric:
-                notes.append(estimate.conversion)
+                run.notes.append(estimate.conversion)
+            return estimate.depth.to(self.device)
+
+    @staticmethod
+    def _given_depth(image: Image.Image, depth: torch.Tensor, notes: list[str]) -> torch.Tensor:
+        """A given (..., H, W) depth as (H, W), its holes filled (and noted)."""
+        if tuple(depth.shape[-2:]) != (image.height, image.width):
+            raise ValueError(f"depth {tuple(depth.shape[-2:])} does not match the image {(image.height, image.width)}")
+        depth, holes = fill_holes(depth.reshape(image.height, image.width))
+        if holes:
+            notes.append(f"{holes} depth holes filled")
+        return depth
+
+    def estimate_saliency(self, image: Image.Image, depth: torch.Tensor, run: Run) -> torch.Tensor:
+        """Saliency S of ``image``, (H, W) in [0, 1] on the CPU; a model that needs it gets the
+        subject prior from ``depth`` ((H, W) metres)."""
+        with run.stage("saliency"):
+            saliency = self.saliency(image)
+            if getattr(self.saliency, "needs_subject_prior", False):
+                saliency = subject_saliency(saliency.to(depth.device), depth).cpu()
+            return saliency
+
+    def choose_focus(
+        self,
+        image: Image.Image,
+        depth: torch.Tensor,
+        saliency: torch.Tensor,
+        camera: CameraSettings,
+        focus_distance: float | None = None,
+        focus_source: str = "user",
+    ) -> Focus:
+        """Focus distance F: ``focus_distance`` when given (from ``focus_source``), else the
+        focus predictor's or the saliency-weighted depth of (H, W) ``depth`` and ``saliency``,
+        at least 1.5 focal lengths away."""
+        if focus_distance is not None:
+            return Focus(float(focus_distance), focus_source)
+        if self.focus_predictor is not None:
+            focus = Focus(self.focus_predictor.predict(image, depth), "predictor")
         else:
-            if tuple(depth.shape[-2:]) != (image.height, image.width):
-                raise ValueError(f"depth {tuple(depth.shape[-2:])} does not match the image {(image.height, image.width)}")
-            depth, holes = fill_holes(depth.reshape(image.height, image.width))
-            if holes:
-                notes.append(f"{holes} depth holes filled")
-        depth = depth.to(self.device)
-        timings["depth"] = time.perf_counter() - start
-        report("depth")
-        start = time.perf_counter()
-        saliency = self.saliency(image)
-        if getattr(self.saliency, "needs_subject_prior", False):
-            saliency = subject_saliency(saliency.to(depth.device), depth).cpu()
-        timings["saliency"] = time.perf_counter() - start
-        report("saliency")
-        if focus_distance is None:
-            focal_m = float(camera.focal_length_mm) / 1000.0
-            if self.focus_predictor is not None:
-                focus, source = self.focus_predictor.predict(image, depth), "predictor"
-            else:
-                focus, source = saliency_focus(depth, saliency), "saliency"
-            focus = max(focus, focal_m * 1.5)
-        else:
-            focus, source = float(focus_distance), focus_source
-        scene = DefocusResult(
-            all_in_focus=image, depth=depth, saliency=saliency, focus_distance=focus, focus_source=source,
-            camera=camera.replace(focus_distance_m=focus), image=image, method=method,
-            timings=timings, notes=tuple(notes),
-        )
-        if not render:
-            return scene
-        result = refocus(scene, scene.camera)
-        report("lens")
-        return result
+            focus = Focus(saliency_focus(depth, saliency), "saliency")
+        return focus._replace(distance_m=max(focus.distance_m, float(camera.focal_length_mm) / 1000.0 * 1.5))
+
+    def render(self, scene: DefocusResult, run: Run) -> DefocusResult:
+        """The shallow depth-of-field image x̂ of ``scene`` through the lens, with its camera."""
+        with run.stage("lens"):
+            return refocus(scene, scene.camera)

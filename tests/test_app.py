@@ -11,7 +11,7 @@ from PIL import Image
 from app import build_app, launch
 from dofgen import scenes
 from dofgen.ui import explore
-from dofgen.ui.explore import focus_from_click, load_scene, refocus_view, render_aperture_sweep, show_maps, use_photo
+from dofgen.ui.explore import Controls, focus_from_click, load_scene, refocus_view, render_aperture_sweep, show_maps, use_photo
 from dofgen.ui.models import LazyModels
 
 LENS = ("Circle", 0.0, "Ours (layered)")
@@ -50,15 +50,15 @@ def _pixels(image: Image.Image | str) -> np.ndarray:
 def test_sliders_rerun_only_the_lens():
     state = load_scene("tabletop")[0]
     original = _pixels(state.view.all_in_focus)
-    wide = refocus_view(state, 1.4, 50, False, 1.2, *LENS)
-    narrow = refocus_view(state, 16.0, 50, False, 1.2, *LENS)
-    far = refocus_view(state, 1.4, 50, False, 4.9, *LENS)
+    wide = refocus_view(Controls(state, 1.4, 50, False, 1.2, *LENS))
+    narrow = refocus_view(Controls(state, 16.0, 50, False, 1.2, *LENS))
+    far = refocus_view(Controls(state, 1.4, 50, False, 4.9, *LENS))
     assert wide[0].view.all_in_focus is state.view.all_in_focus  # the scene is reused
     assert np.abs(_pixels(narrow[1]) - original).mean() < np.abs(_pixels(wide[1]) - original).mean() / 3
     top = slice(0, 200)
     assert np.abs(_pixels(far[1])[top] - original[top]).mean() < np.abs(_pixels(wide[1])[top] - original[top]).mean() / 2
     assert "set by you" in wide[2] and wide[3] == 1.2
-    auto = refocus_view(wide[0], 1.4, 50, True, 1.2, *LENS)
+    auto = refocus_view(Controls(wide[0], 1.4, 50, True, 1.2, *LENS))
     assert auto[3] == pytest.approx(state.auto_focus_m, abs=0.01) and "focus point" in auto[2]
 
 
@@ -82,7 +82,7 @@ def test_a_click_on_a_live_preview_lands_on_the_view(tmp_path):
     for x, y in ((450, 600), (500, 100)):
         at = gr.SelectData(None, {"index": [round(x * scale), round(y * scale)], "value": None})
         assert focus_from_click(state, at, str(preview))[1] == pytest.approx(float(state.view.depth[y, x]), rel=0.05)
-    shown = refocus_view(state, 2.8, 50, False, 2.0, *LENS)[1]
+    shown = refocus_view(Controls(state, 2.8, 50, False, 2.0, *LENS))[1]
     assert focus_from_click(state, gr.SelectData(None, {"index": [450, 600], "value": None}), shown)[1] == pytest.approx(float(state.view.depth[600, 450]), rel=0.05)
 
 
@@ -101,9 +101,9 @@ def test_a_click_on_a_live_preview_lands_on_the_view(tmp_path):
 def test_bad_values_are_a_toast_and_change_nothing(args, match):
     state = load_scene("street-at-night")[0]
     with pytest.warns(UserWarning, match=match):
-        assert _skipped(refocus_view(state, *args))
+        assert _skipped(refocus_view(Controls(state, *args)))
     with pytest.warns(UserWarning, match="first"):
-        assert _skipped(refocus_view(None, *args))
+        assert _skipped(refocus_view(Controls(None, *args)))
 
 
 def test_a_view_of_an_older_scene_does_not_bring_it_back():
@@ -115,11 +115,11 @@ def test_a_view_of_an_older_scene_does_not_bring_it_back():
     old = load_scene("motorcycle", session)[0]
     new = load_scene("street-at-night", session)[0]
     args = (4.0, 50, True, 2.0, *LENS)
-    assert _skipped(refocus_view(old, *args, request=session))
-    assert _skipped(explore.preview_view(old, *args, request=session))
-    assert _skipped(explore.settled_view(old, *args, request=session))
-    assert refocus_view(new, *args, request=session)[0].scene is new.scene
-    assert refocus_view(old, *args, request=other)[0].scene is old.scene
+    assert _skipped(refocus_view(Controls(old, *args), request=session))
+    assert _skipped(explore.preview_view(Controls(old, *args), request=session))
+    assert _skipped(explore.settled_view(Controls(old, *args), request=session))
+    assert refocus_view(Controls(new, *args), request=session)[0].scene is new.scene
+    assert refocus_view(Controls(old, *args), request=other)[0].scene is old.scene
 
 
 def _refused(call, match: str) -> None:
@@ -281,7 +281,7 @@ def test_sweeps_render_what_the_view_shows(monkeypatch):
     """Blades and highlight boost in view reach the sweep, at full resolution (was: the
     first sweep frame differed from the view at the same f-number)."""
     state = load_scene("street-at-night")[0]
-    state = refocus_view(state, 1.8, 50, False, 2.0, "6", 1.5, "Ours (layered)")[0]
+    state = refocus_view(Controls(state, 1.8, 50, False, 2.0, "6", 1.5, "Ours (layered)"))[0]
     frames = []
     monkeypatch.setattr(explore, "_video", lambda f: frames.extend(f) or {"value": "x.mp4"})
     sweep = explore.aperture_sweep
@@ -311,7 +311,7 @@ def test_baseline_lenses_are_bounded_and_queued_apart():
     """A baseline never runs in the default lens's queue; at 200 mm f/1.4 (was: still running
     after 12 minutes) its window is bounded by rendering smaller; blades do not raise."""
     state = load_scene("tabletop")[0]
-    skipped = refocus_view(state, 1.4, 200, False, 2.0, "6", 0.0, "TAF lens (baseline)")
+    skipped = refocus_view(Controls(state, 1.4, 200, False, 2.0, "6", 0.0, "TAF lens (baseline)"))
     assert all(isinstance(o, dict) for o in skipped[:3])  # the default queue does no baseline work
     camera = state.view.camera.replace(f_number=1.4, focal_length_mm=200.0, focus_distance_m=2.0)
     for method in ("taf", "drbokeh"):
@@ -330,7 +330,7 @@ def test_a_routine_error_logs_one_line(caplog):
     import logging
 
     with caplog.at_level(logging.INFO, logger="dofgen.ui"), pytest.warns(UserWarning):
-        refocus_view(None, 2.8, 50, True, 2.0, *LENS)
+        refocus_view(Controls(None, 2.8, 50, True, 2.0, *LENS))
     records = [r for r in caplog.records if r.name == "dofgen.ui"]
     assert len(records) == 1 and records[0].exc_info is None and "\n" not in records[0].getMessage()
 
@@ -346,7 +346,7 @@ def test_cancel_stops_the_baseline_work():
     request = SimpleNamespace(session_hash="cancel-test")
     args = (state, 1.4, 200, False, 2.0, "Circle", 0.0, "TAF lens (baseline)")
     outcome = {}
-    handler = threading.Thread(target=lambda: outcome.setdefault("out", explore.baseline_view(*args, request=request)))
+    handler = threading.Thread(target=lambda: outcome.setdefault("out", explore.baseline_view(Controls(*args), request=request)))
     handler.start()
     time.sleep(1.5)  # estimated at about 20 s: still gathering
     workers = [t for t in threading.enumerate() if t.name == "baseline-cancel-test"]
@@ -356,6 +356,21 @@ def test_cancel_stops_the_baseline_work():
     handler.join(5)
     assert not workers[0].is_alive() and not handler.is_alive(), "the baseline kept rendering after Cancel"
     assert all(isinstance(o, dict) for o in outcome["out"])  # gr.skip(): the view stays
-    assert "cancel-test" not in explore._BASELINE_STOPS
-    new_state, *_ = refocus_view(state, 1.4, 200, False, 2.0, *LENS)
+    assert explore.SESSIONS.get("cancel-test").baseline_stop is None
+    new_state, *_ = refocus_view(Controls(state, 1.4, 200, False, 2.0, *LENS))
     assert new_state.view.method == "layered" and float(new_state.view.camera.f_number) == 1.4
+
+
+def test_session_records_are_bounded_and_forgotten_when_a_session_ends():
+    from dofgen.ui.sessions import SessionStore, end_session
+
+    store = SessionStore(limit=2)
+    for key in ("a", "b", "c"):
+        store.note(key, scene_id=1)
+    assert store.get("a").scene_id is None and store.get("c").scene_id == 1  # the oldest went
+    stop = store.start_baseline("c")
+    store.forget("c")
+    assert stop.is_set() and store.get("c").baseline_stop is None  # a closed tab's render stops
+    explore.SESSIONS.note("closed", scene_id=7)
+    end_session(SimpleNamespace(session_hash="closed"))
+    assert explore.SESSIONS.get("closed").scene_id is None
