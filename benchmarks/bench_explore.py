@@ -38,6 +38,7 @@ from dofgen import scenes
 from dofgen.argparse_help import ArgumentParser
 from dofgen.pipeline import DefocusPipeline
 from dofgen.ui import explore
+from dofgen.ui.sessions import VIEW_SIDE
 
 STOPS = (1.4, 2.0, 2.8, 4.0, 5.6, 8.0)
 LENS = ("Circle", 0.5, "Ours (layered)")
@@ -98,7 +99,7 @@ def _browser(width: int, height: int, releases: int = 7) -> None:
             page.wait_for_timeout(3000)
             start = time.perf_counter()
             page.locator("#explore-use-photo").click()
-            page.wait_for_function(info, arg=f"at {min(width, explore.VIEW_SIDE)} px wide", timeout=300_000)
+            page.wait_for_function(info, arg=f"at {min(width, VIEW_SIDE)} px wide", timeout=300_000)
             print(f"use this photo -> first view: {time.perf_counter() - start:.2f} s")
             shown = _drag_previews(page)
             page.wait_for_timeout(3000)
@@ -164,10 +165,10 @@ def main() -> None:
     print(f"{datetime.date.today()} · {platform.processor() or platform.machine()} · {os.cpu_count()} cores · torch {torch.__version__} · load {os.getloadavg()[0]:.1f}")
     for width, height in ((4096, 2731), (1024, 1024)):
         state = _state(width, height)
-        views = _times(lambda n: explore.refocus_view(state, n, 50, False, 1.2, *LENS), 12)
+        views = _times(lambda n: explore.refocus_view(explore.Controls(state, n, 50, False, 1.2, *LENS)), 12)
         print(_line(f"view {width}x{height} -> {'x'.join(map(str, state.view.all_in_focus.size))}", views))
         if width == 1024:
-            previews = _times(lambda n: explore.preview_view(state, n, 50, False, 1.2, *LENS), 30)
+            previews = _times(lambda n: explore.preview_view(explore.Controls(state, n, 50, False, 1.2, *LENS)), 30)
             size = "x".join(map(str, state.preview.all_in_focus.size))
             print(_line(f"preview {width}x{height} at {size}", previews) + f"; {1 / statistics.median(previews[0]):.1f} previews/s (wall)")
         else:

@@ -78,7 +78,7 @@ def test_gpu_is_spaces_gpu_when_installed_and_a_no_op_otherwise(monkeypatch):
     try:
         state = reloaded.load_scene("tabletop")[0]
         calls.clear()
-        reloaded.refocus_view(state, 2.8, 50, True, 2.0, "Circle", 0.0, "Ours (layered)")
+        reloaded.refocus_view(reloaded.Controls(state, 2.8, 50, True, 2.0, "Circle", 0.0, "Ours (layered)"))
         assert calls == [{"duration": 20}]
     finally:
         monkeypatch.delitem(sys.modules, "spaces")
