@@ -17,52 +17,47 @@ import numpy as np
 from tqdm import tqdm
 
 from dofgen import scenes
+from dofgen.argparse_help import TerseParser
 from dofgen.camera import F_NUMBER_RANGE, FOCAL_LENGTH_RANGE_MM, SENSOR_WIDTH_RANGE_MM, STUDY_STOPS, CameraSettings
 from dofgen.imageio import InputError, open_photo, read_depth
 from dofgen.lens import METHODS
 
 
-class _Parser(argparse.ArgumentParser):
-    """Bad flags: one line on stderr, exit code 2."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        sys.stderr.write(f"{self.prog}: error: {message}\n")
-        raise SystemExit(2)
-
-
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m dofgen", description="Fine-grained defocus blur control.")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    common = _Parser(add_help=False)
+    parser = TerseParser(prog="python -m dofgen", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=TerseParser)
+    common = TerseParser(add_help=False)
     source = common.add_mutually_exclusive_group(required=True)
-    source.add_argument("--prompt", help="generate the scene from this prompt (needs the generator)")
-    source.add_argument("--image", type=Path, help="a photo; its EXIF sets the camera defaults")
-    source.add_argument("--scene", choices=scenes.list(), help="a bundled RGB-D scene")
-    common.add_argument("--depth", type=Path, help="depth for --image: .npy or .npz in metres, or a 16-bit PNG in millimetres")
-    common.add_argument("--f-number", type=float, help="aperture (f-number)")
-    common.add_argument("--focal-length", type=float, help="focal length in mm")
-    common.add_argument("--sensor-width", type=float, help="sensor width in mm (36 is full frame)")
-    common.add_argument("--focus", type=float, help="focus distance in metres (default: from saliency)")
-    common.add_argument("--method", choices=METHODS, default="layered", help="lens (default: layered, ours)")
-    common.add_argument("--blades", type=int, default=0, help="0 for a round aperture, 5 to 9 blades")
-    common.add_argument("--highlight-boost", type=float, default=0.0)
-    common.add_argument("--seed", type=int, default=0)
-    common.add_argument("--width", type=int, help="generation width (default: the generator's native size)")
-    common.add_argument("--height", type=int, help="generation height (default: the generator's native size)")
-    common.add_argument("--generator", help="diffusers SDXL id or folder (default: DOFGEN_GENERATOR)")
-    common.add_argument("--depth-model", help="depth model id or folder (default: DOFGEN_DEPTH)")
-    common.add_argument("--saliency", help="saliency model id or folder, or 'spectral' (default: DOFGEN_SALIENCY)")
-    common.add_argument("--device", help="cpu, cuda, ... (default: cuda when available)")
-    common.add_argument("--out", type=Path, required=True, help="output file (render, sweep) or folder (analyze)")
-    sub.add_parser("render", parents=[common], help="render one image")
-    sweep = sub.add_parser("sweep", parents=[common], help="render an aperture or focus sweep as MP4")
-    sweep.add_argument("--kind", choices=["aperture", "focus"], default="aperture")
-    sweep.add_argument("--stops", type=float, nargs="+", default=list(STUDY_STOPS), help="aperture stops, increasing")
-    sweep.add_argument("--frames-per-stop", type=int, default=6)
-    sweep.add_argument("--frames", type=int, default=48, help="frames of a focus sweep")
-    sweep.add_argument("--fps", type=float, default=12.0)
-    sweep.add_argument("--captions", action="store_true", help="burn the f-number (or focus) into each frame")
-    sub.add_parser("analyze", parents=[common], help="write depth, saliency and CoC maps and the focus distance")
+    source.add_argument("--prompt", help="Generate the scene from this prompt (needs the generator).")
+    source.add_argument("--image", type=Path, help="A photo; its EXIF sets the camera defaults.")
+    source.add_argument("--scene", choices=scenes.list(), help="A bundled RGB-D scene.")
+    common.add_argument("--depth", type=Path, help="Depth for --image: .npy or .npz in metres, or a 16-bit PNG in millimetres (default: from the depth model).")
+    common.add_argument("--f-number", type=float, help="Aperture as an f-number (default: the scene's, the photo's EXIF, or f/2.8).")
+    common.add_argument("--focal-length", type=float, help="Focal length in mm (default: the scene's, the photo's EXIF, or 50 mm).")
+    common.add_argument("--sensor-width", type=float, help="Sensor width in mm, 36 being full frame (default: the scene's, the photo's EXIF, or 36 mm).")
+    common.add_argument("--focus", type=float, help="Focus distance in metres (default: from saliency).")
+    common.add_argument("--method", choices=METHODS, default="layered", help="Lens method; 'layered' is ours, the others are baselines.")
+    common.add_argument("--blades", type=int, default=0, help="Aperture blades of the layered lens: 0 for a round aperture, or 5 to 9.")
+    common.add_argument("--highlight-boost", type=float, default=0.0, help="Bloom of small clipped lights into bokeh discs, 0 (off) upwards. With 0 and no --blades the "
+                        "image is not re-rendered, so it keeps the lens's own default (0.5 for layered).")
+    common.add_argument("--seed", type=int, default=0, help="Random seed of the generator.")
+    common.add_argument("--width", type=int, help="Generation width in pixels (default: the generator's native size).")
+    common.add_argument("--height", type=int, help="Generation height in pixels (default: the generator's native size).")
+    common.add_argument("--generator", help="Diffusers SDXL id or folder (default: DOFGEN_GENERATOR).")
+    common.add_argument("--depth-model", help="Depth model id or folder (default: DOFGEN_DEPTH).")
+    common.add_argument("--saliency", help="Saliency model id or folder, or 'spectral' (default: DOFGEN_SALIENCY).")
+    common.add_argument("--device", help="Device: cpu, cuda, ... (default: cuda when available).")
+    common.add_argument("--out", type=Path, required=True, help="Output file (render, sweep) or folder (analyze).")
+    sub.add_parser("render", parents=[common], help="Render one image.", description="Render one image.")
+    sweep = sub.add_parser("sweep", parents=[common], help="Render an aperture or focus sweep as MP4.", description="Render an aperture or focus sweep as MP4.")
+    sweep.add_argument("--kind", choices=["aperture", "focus"], default="aperture", help="Sweep the aperture over --stops, or the focus from near to far.")
+    sweep.add_argument("--stops", type=float, nargs="+", default=list(STUDY_STOPS), help="Aperture stops of an aperture sweep, increasing.")
+    sweep.add_argument("--frames-per-stop", type=int, default=6, help="Frames from each stop to the next in an aperture sweep.")
+    sweep.add_argument("--frames", type=int, default=48, help="Frames of a focus sweep.")
+    sweep.add_argument("--fps", type=float, default=12.0, help="Frames per second of the MP4.")
+    sweep.add_argument("--captions", action="store_true", help="Burn the f-number (or focus distance) into each frame.")
+    analyze = "Write the depth, saliency and CoC maps and the focus distance."
+    sub.add_parser("analyze", parents=[common], help=analyze, description=analyze)
     return parser
 
 

@@ -15,7 +15,6 @@ measured video go to the ``accelerate`` trackers (``--report-to``, TensorBoard i
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import os
@@ -27,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from dofgen.argparse_help import ArgumentParser
 from dofgen.distributed import partial_state
 from dofgen.manifest import ManifestError, Stimulus, read_stimuli
 from dofgen.markdown import markdown_table
@@ -149,12 +149,12 @@ def manifest_main(argv: list[str]) -> int:
     """The manifest command (Table 2)."""
     from dofgen.segmentation import Segmenter
 
-    parser = argparse.ArgumentParser(prog="python -m dofgen.evaluate", description=__doc__.splitlines()[0])
-    parser.add_argument("--manifest", required=True, type=Path)
-    parser.add_argument("--out", required=True, type=Path)
-    parser.add_argument("--segmenter", help="segmentation model id or folder (default: DOFGEN_SEGMENTER); 'none' skips Content Consistency")
-    parser.add_argument("--device", help="default: this process's device (accelerate)")
-    parser.add_argument("--report-to", default="tensorboard", help="an accelerate tracker, or 'none'")
+    parser = ArgumentParser(prog="python -m dofgen.evaluate", description=__doc__)
+    parser.add_argument("--manifest", required=True, type=Path, help="The study manifest (CSV or JSON Lines) of the sweep videos to measure.")
+    parser.add_argument("--out", required=True, type=Path, help="Output folder: table.md, table.csv, per_prompt.csv, the kept rows (rows/) and the tracker logs (logs/).")
+    parser.add_argument("--segmenter", help="Segmentation model id or folder, or 'none' to skip Content Consistency (default: DOFGEN_SEGMENTER).")
+    parser.add_argument("--device", help="Device for the segmenter (default: this process's device under accelerate).")
+    parser.add_argument("--report-to", default="tensorboard", help="An accelerate tracker, or 'none'.")
     args = parser.parse_args(argv)
     try:
         _, stimuli = read_stimuli(args.manifest)

@@ -18,7 +18,6 @@ a vision-language model (default InternVL3), generate ours at f/1.8 and f/16 fro
 
 from __future__ import annotations
 
-import argparse
 import html
 import json
 import re
@@ -32,6 +31,7 @@ import torch.nn.functional as F
 from PIL import Image, ImageDraw, ImageFont
 
 from dofgen import config
+from dofgen.argparse_help import ArgumentParser
 from dofgen.camera import CameraSettings
 from dofgen.imageio import to_tensor
 from dofgen.metrics import ENERGIES, signal_energy
@@ -196,17 +196,17 @@ def write_index(out: Path, summary: dict, table: pd.DataFrame, generated: list[d
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dofgen.evaluate pairs", description=__doc__.splitlines()[0])
-    parser.add_argument("--root", required=True, type=Path, help="folder of pairs (EBB! original/ + bokeh/, or NAME_f16 / NAME_f1.8)")
-    parser.add_argument("--out", type=Path, default=Path("pairs-eval"), help="output folder (default: pairs-eval)")
-    parser.add_argument("--generate", action="store_true", help="caption, generate ours at f/1.8 and f/16, write figures")
-    parser.add_argument("--captioner", help=f"vision-language model id or folder (default: DOFGEN_PAIRS_CAPTIONER, else {DEFAULT_CAPTIONER})")
-    parser.add_argument("--generator", help="diffusers SDXL id or folder (default: DOFGEN_GENERATOR)")
-    parser.add_argument("--depth-model", help="depth model id or folder (default: DOFGEN_DEPTH)")
-    parser.add_argument("--saliency", help="saliency model id or folder, or 'spectral' (default: DOFGEN_SALIENCY)")
-    parser.add_argument("--size", type=int, default=1024, help="long side of the generated images")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device")
+    parser = ArgumentParser(prog="python -m dofgen.evaluate pairs", description=__doc__)
+    parser.add_argument("--root", required=True, type=Path, help="Folder of pairs (EBB!'s original/ and bokeh/, or NAME_f16 and NAME_f1.8 photos).")
+    parser.add_argument("--out", type=Path, default=Path("pairs-eval"), help="Output folder.")
+    parser.add_argument("--generate", action="store_true", help="Also caption each photo, generate ours at f/1.8 and f/16, and write figures.")
+    parser.add_argument("--captioner", help=f"Vision-language model id or folder (default: DOFGEN_PAIRS_CAPTIONER, else {DEFAULT_CAPTIONER}).")
+    parser.add_argument("--generator", help="Diffusers SDXL id or folder (default: DOFGEN_GENERATOR).")
+    parser.add_argument("--depth-model", help="Depth model id or folder (default: DOFGEN_DEPTH).")
+    parser.add_argument("--saliency", help="Saliency model id or folder, or 'spectral' (default: DOFGEN_SALIENCY).")
+    parser.add_argument("--size", type=int, default=1024, help="Long side of the generated images in pixels.")
+    parser.add_argument("--seed", type=int, default=0, help="Random seed of the generator.")
+    parser.add_argument("--device", help="Device for the models (default: cuda when available).")
     args = parser.parse_args(argv)
     try:
         pairs = find_pairs(args.root)

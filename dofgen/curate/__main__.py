@@ -8,27 +8,27 @@ skipped). Across machines: ``accelerate launch --num_processes N -m dofgen.curat
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 
+from dofgen.argparse_help import ArgumentParser
 from dofgen.curate.run import CurateConfig, run
 from dofgen.curate.sources import DEFAULT_SHARD_SIZE
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dofgen.curate", description=__doc__.splitlines()[0])
-    parser.add_argument("--input", required=True, type=Path, help="folder of photos, webdataset tars and/or Parquet files")
-    parser.add_argument("--out", required=True, type=Path)
-    parser.add_argument("--no-models", action="store_true", help="EXIF rules only: no captioner, validity model or blur classifier")
-    parser.add_argument("--captioner", help="image-to-text model id or folder (default: DOFGEN_CAPTIONER, else BLIP-2)")
-    parser.add_argument("--validity-model", help="vision-language model for the yes/no photo check (default: DOFGEN_VALIDITY, else InternVL3-1B)")
-    parser.add_argument("--blur-classifier", help="image classifier labelled none/desirable/undesirable (default: DOFGEN_BLUR_CLASSIFIER)")
-    parser.add_argument("--device", help="device for the models (default: cuda when available)")
-    parser.add_argument("--shard-size", type=int, default=DEFAULT_SHARD_SIZE, help="photos per shard of a folder tree")
-    parser.add_argument("--batch-size", type=int, default=8, help="photos per model batch")
-    parser.add_argument("--num-proc", type=int, default=1, help="shards processed at once on this machine")
+    parser = ArgumentParser(prog="python -m dofgen.curate", description=__doc__)
+    parser.add_argument("--input", required=True, type=Path, help="Folder of photos, webdataset tars and/or Parquet files.")
+    parser.add_argument("--out", required=True, type=Path, help="Output folder (deep/, shallow/, the report); run again with the same one to resume.")
+    parser.add_argument("--no-models", action="store_true", help="EXIF rules only: no captioner, validity model or blur classifier.")
+    parser.add_argument("--captioner", help="Image-to-text model id or folder (default: DOFGEN_CAPTIONER, else BLIP-2).")
+    parser.add_argument("--validity-model", help="Vision-language model for the yes/no photo check (default: DOFGEN_VALIDITY, else InternVL3-1B).")
+    parser.add_argument("--blur-classifier", help="Image classifier labelled none/desirable/undesirable (default: DOFGEN_BLUR_CLASSIFIER).")
+    parser.add_argument("--device", help="Device for the models (default: cuda when available).")
+    parser.add_argument("--shard-size", type=int, default=DEFAULT_SHARD_SIZE, help="Photos per shard of a folder tree.")
+    parser.add_argument("--batch-size", type=int, default=8, help="Photos per model batch.")
+    parser.add_argument("--num-proc", type=int, default=1, help="Shards processed at once on this machine.")
     args = parser.parse_args(argv)
     config = CurateConfig(
         input=str(args.input), out=str(args.out), no_models=args.no_models, captioner=args.captioner,

@@ -10,13 +10,13 @@ dofgen.curate --blur-classifier MODEL`` loads.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 
 import torch
 
+from dofgen.argparse_help import ArgumentParser
 from dofgen.curate.models import BLUR_CLASSES, blur_label
 from dofgen.loading import resolve_device
 
@@ -90,16 +90,16 @@ def train(data: str | Path, out: str | Path, base: str = DEFAULT_BASE, epochs: i
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dofgen.curate.train_blur", description=__doc__.splitlines()[0])
-    parser.add_argument("--data", required=True, type=Path, help="folder with none/, desirable/, undesirable/ subfolders")
-    parser.add_argument("--out", required=True, type=Path)
-    parser.add_argument("--base", default=DEFAULT_BASE, help="transformers image classifier id or folder to start from")
-    parser.add_argument("--epochs", type=int, default=5)
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--lr", type=float, default=1e-4)
-    parser.add_argument("--val-fraction", type=float, default=0.2)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device")
+    parser = ArgumentParser(prog="python -m dofgen.curate.train_blur", description=__doc__)
+    parser.add_argument("--data", required=True, type=Path, help="Folder with none/, desirable/ and undesirable/ subfolders of images.")
+    parser.add_argument("--out", required=True, type=Path, help="Folder to save the fine-tuned classifier in.")
+    parser.add_argument("--base", default=DEFAULT_BASE, help="Transformers image classifier id or folder to start from.")
+    parser.add_argument("--epochs", type=int, default=5, help="Passes over the training images.")
+    parser.add_argument("--batch-size", type=int, default=16, help="Images per optimiser step.")
+    parser.add_argument("--lr", type=float, default=1e-4, help="AdamW learning rate.")
+    parser.add_argument("--val-fraction", type=float, default=0.2, help="Share of the images held out to measure accuracy.")
+    parser.add_argument("--seed", type=int, default=0, help="Random seed of the split and the training.")
+    parser.add_argument("--device", help="Device to train on (default: cuda when available).")
     args = parser.parse_args(argv)
     try:
         result = train(args.data, args.out, args.base, args.epochs, args.batch_size, args.lr, args.val_fraction, args.seed, args.device)

@@ -46,11 +46,11 @@ class ExifUNet(nn.Module):
 
 
 def add_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", type=Path, nargs="+", required=True, help="dataset folders (e.g. dofgen.curate's OUT/deep OUT/shallow)")
-    parser.add_argument("--lora-rank", type=int, default=0, help="also train LoRA of this rank on the UNet (0: off; needs peft)")
-    parser.add_argument("--init-exif", type=Path, help="an exif_embedding folder to continue from (default: the model's, else new)")
-    parser.add_argument("--frequency-dim", type=int, default=128, help="sinusoidal channels per EXIF value (new embedding)")
-    parser.add_argument("--hidden-dim", type=int, default=512, help="width of the first projection layer (new embedding)")
+    parser.add_argument("--data", type=Path, nargs="+", required=True, help="Dataset folders (e.g. dofgen.curate's OUT/deep OUT/shallow).")
+    parser.add_argument("--lora-rank", type=int, default=0, help="Also train LoRA of this rank on the UNet; 0 is off (LoRA needs peft).")
+    parser.add_argument("--init-exif", type=Path, help="An exif_embedding folder to continue from (default: the model's, else a new embedding).")
+    parser.add_argument("--frequency-dim", type=int, default=128, help="Sinusoidal channels per EXIF value of a new embedding.")
+    parser.add_argument("--hidden-dim", type=int, default=512, help="Width of the first projection layer of a new embedding.")
     add_run_flags(parser)
     # F.3 gives no optimiser; F.1's 5e-7 is for distilling a trained UNet, too small for a new module
     parser.set_defaults(learning_rate=1e-4, max_steps=20000)
