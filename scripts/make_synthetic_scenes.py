@@ -82,15 +82,6 @@ def _lights(canvas: Canvas, sx, sy, z: float, count: int, rng, top: float, botto
         canvas.draw(np.full((HEIGHT, WIDTH), z - 0.01), np.broadcast_to(np.array(hue), (HEIGHT, WIDTH, 3)), disc)
 
 
-def _box(canvas: Canvas, sx, sy, centre_x: float, z: float, width: float, height: float, floor_h: float, rgb_fn) -> None:
-    """A fronto-parallel card standing on the floor (bottom at floor level)."""
-    px, py = sx * z, sy * z
-    mask = (np.abs(px - centre_x) < width / 2) & (py < floor_h) & (py > floor_h - height)
-    u = (px - centre_x) / width + 0.5
-    v = (py - (floor_h - height)) / height
-    canvas.draw(np.full((HEIGHT, WIDTH), z), rgb_fn(u, v), mask)
-
-
 def _cylinder(canvas: Canvas, sx, sy, centre_x: float, centre_z: float, radius: float, height: float, floor_h: float, colour, rng) -> None:
     """An upright cylinder (a mug, a vase, a tree trunk): exact curved depth."""
     # Ray x = sx z hits (x - cx)^2 + (z - cz)^2 = r^2; take the nearer root.

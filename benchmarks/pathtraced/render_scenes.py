@@ -102,11 +102,6 @@ def frame_x(depth: float, u: float, focal_mm: float, focus_m: float) -> float:
     return u * depth * (SENSOR_WIDTH_MM / 2) / v
 
 
-def frame_y(depth: float, u: float, focal_mm: float, focus_m: float) -> float:
-    """World y at ``depth`` of the image row ``u`` in [-1, 1] (bottom to top)."""
-    return frame_x(depth, u, focal_mm, focus_m) * HEIGHT / WIDTH
-
-
 def thin_lens_v(focal_mm: float, focus_m: float) -> float:
     """Image distance v = f S / (S - f) in mm: Cycles' ``lens`` for a thin lens focused at S."""
     s = focus_m * 1000.0

@@ -24,7 +24,6 @@ from dofgen import config
 from dofgen.loading import TransformersComponent, load_processor_and_model, resolve_device
 
 DEFAULT_CAPTIONER = config.CAPTIONER.default
-DEFAULT_VALIDITY = config.VALIDITY.default
 VALIDITY_QUESTION = "Is this a real photograph taken with a camera, not AI-generated, illustrated or rendered? Answer yes or no."
 BLUR_CLASSES = ("none", "desirable", "undesirable")
 MAX_CAPTION_TOKENS = 40
