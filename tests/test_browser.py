@@ -1,5 +1,6 @@
 """The Explore tab in a real browser: Debian's chromium driven by Playwright."""
 
+import json
 import os
 import time
 from pathlib import Path
@@ -8,7 +9,9 @@ import pytest
 
 from app import build_app, launch
 
-from tests.support.browser import browser, shots_dir, sync_api  # noqa: F401 (fixture; skips without chromium)
+from tests.support.browser import IDLE, answered, browser, shots_dir, sync_api  # noqa: F401 (fixture; skips without chromium)
+
+expect = sync_api.expect
 
 
 @pytest.fixture(scope="module")
@@ -63,12 +66,14 @@ def _natural_size(page) -> list[int]:
 def _click_picture(page, fx: float, fy: float) -> None:
     """Click at (fx, fy), as shares of the picture's width and height (it is letterboxed)."""
     img = page.locator("#explore-image img").first
-    box = img.bounding_box()
     natural_w, natural_h = _natural_size(page)
+    box = img.bounding_box()
     scale = min(box["width"] / natural_w, box["height"] / natural_h)
-    left = box["x"] + (box["width"] - natural_w * scale) / 2
-    top = box["y"] + (box["height"] - natural_h * scale) / 2
-    page.mouse.click(left + fx * natural_w * scale, top + fy * natural_h * scale)
+    left = (box["width"] - natural_w * scale) / 2
+    top = (box["height"] - natural_h * scale) / 2
+    # relative to the element: Playwright scrolls it into view, waits until it is stable
+    # and would get the click, then clicks (a page scroll after a render cannot move it)
+    img.click(position={"x": left + fx * natural_w * scale, "y": top + fy * natural_h * scale})
 
 
 def _open(browser, app_url, viewport=(1366, 900)):
@@ -87,16 +92,36 @@ def _type(page, control: str, value: str, shown: str) -> None:
     _wait_info(page, shown)
 
 
+def _uploaded(page, control: str, name: str) -> None:
+    """Wait until ``#explore-<control>`` holds the uploaded file ``name``: the server has it
+    (the component links to its copy), so a click now sends it."""
+    page.wait_for_function(
+        "([c, n]) => [...document.querySelectorAll(`#explore-${c} a.download-link`)].some(a => a.href.includes('/file=') && a.getAttribute('download') === n)",
+        arg=[control, name], timeout=60_000,
+    )
+
+
 def _use_photo(page, photo: Path, depth: Path, width_px: int) -> None:
     """Upload ``photo`` with its ``depth`` map and wait for the view ``width_px`` wide."""
     page.get_by_role("tab", name="Your photo").click()
     page.locator("#explore-upload input[type=file]").set_input_files(str(photo))
     page.locator("#explore-depth-upload input[type=file]").set_input_files(str(depth))
-    page.wait_for_timeout(1000)
+    _uploaded(page, "upload", photo.name)
+    _uploaded(page, "depth-upload", depth.name)
     page.locator("#explore-use-photo").click()
     _wait_info(page, f"{width_px} px wide", 60)
 
 
+def _box_follows_track(page, control: str) -> None:
+    """Wait until the number box of ``#explore-<control>`` shows its track's value."""
+    page.wait_for_function(
+        "c => { const n = document.querySelector(`#explore-${c} input[type=number]`), r = document.querySelector(`#explore-${c} input[type=range]`);"
+        " return n.value !== '' && Math.abs(parseFloat(n.value) - parseFloat(r.value)) < 1e-9; }",
+        arg=control,
+    )
+
+
+@pytest.mark.slow
 def test_every_way_of_setting_a_slider_renders_the_value_shown(app_url, browser):
     """Typing then Tab or Enter, arrow keys and dragging all render the value in the box."""
     page = _open(browser, app_url)
@@ -116,8 +141,8 @@ def test_every_way_of_setting_a_slider_renders_the_value_shown(app_url, browser)
     focus = page.locator("#explore-focus input[type=number]")
     focus.fill("4.5")
     focus.press("Tab")
-    _wait_info(page, "4.50 m")
-    page.wait_for_timeout(500)
+    _wait_info(page, "4.50 m (set by you)")  # the render with the focus set by hand
+    expect(page.locator("#explore-auto-focus input")).not_to_be_checked(timeout=30_000)  # its own (unqueued) request
     assert focus.input_value() == "4.5" and "set by you" in _info(page)
     assert not page.locator("#explore-auto-focus input").is_checked()
     box = track.bounding_box()
@@ -126,13 +151,15 @@ def test_every_way_of_setting_a_slider_renders_the_value_shown(app_url, browser)
     page.mouse.down()
     for step in range(1, 8):
         page.mouse.move(box["x"] + 2 + step * (box["width"] - 4) / 7 * 0.3, y)
-        page.wait_for_timeout(60)
+        _box_follows_track(page, "aperture")  # the page has taken this move in before the next
     page.mouse.up()
+    _box_follows_track(page, "aperture")
     shown = float(aperture.input_value())
     _wait_info(page, f"f/{shown:.1f}")
     page.close()
 
 
+@pytest.mark.slow
 def test_a_failed_action_leaves_every_control_usable(app_url, browser, tmp_path, monkeypatch):
     """Generate with no generator, a text file named .jpg and an empty file: a toast each,
     no control in an error state, and the sliders still render."""
@@ -158,8 +185,8 @@ def test_a_failed_action_leaves_every_control_usable(app_url, browser, tmp_path,
         page.get_by_role("tab", name="Your photo").click()
         page.locator("#explore-upload input[type=file]").set_input_files(str(upload))
         page.wait_for_function("m => [...document.querySelectorAll('.toast-body')].some(e => e.innerText.includes(m))", arg=message, timeout=30_000)
-        page.locator("#explore-use-photo").click()
-        page.wait_for_timeout(1500)
+        with answered(page):  # the click's answer (a toast and no change) has landed
+            page.locator("#explore-use-photo").click()
         assert _stuck_controls(page) == []
     aperture = page.locator("#explore-aperture input[type=number]")
     aperture.fill("8")
@@ -171,6 +198,7 @@ def test_a_failed_action_leaves_every_control_usable(app_url, browser, tmp_path,
     page.close()
 
 
+@pytest.mark.slow
 def test_a_deep_rotated_photo(app_url, browser, tmp_path):
     """A phone photo (EXIF orientation 6) with depth to 100 m as a compressed .npz: shown
     upright, the focus slider reaches its far end, and every control still works."""
@@ -204,6 +232,7 @@ def test_baseline_lens_in_its_own_queue(app_url, browser):
     page.locator("#explore-blades").get_by_text("6", exact=True).click()
     page.locator("#explore-method").get_by_text("TAF lens (baseline)").click()
     _wait_info(page, "TAF lens rendered at", 120)
+    expect(page.locator("#explore-blades input").first).to_be_disabled(timeout=30_000)  # its own (unqueued) request
     assert page.locator("#explore-blades input").first.is_disabled()
     assert "layered lens only" in page.locator("#explore-blades").inner_text()
     assert _stuck_controls(page) == []
@@ -212,6 +241,7 @@ def test_baseline_lens_in_its_own_queue(app_url, browser):
     page.close()
 
 
+@pytest.mark.slow
 def test_cancel_stops_a_baseline_render(app_url, browser):
     """A long TAF render (200 mm, f/1.4: about 20 s), cancelled after a second: the server's
     render thread ends and its cores go idle; our lens then renders."""
@@ -222,14 +252,15 @@ def test_cancel_stops_a_baseline_render(app_url, browser):
     _type(page, "aperture", "1.4", "f/1.4")
     page.locator("#explore-method").get_by_text("TAF lens (baseline)").click()
     page.wait_for_function("() => [...document.querySelectorAll('.progress-text, .progress-level, .meta-text')].some(e => e.innerText.includes('TAF lens'))", timeout=30_000)
-    assert any(t.name.startswith("baseline-") for t in threading.enumerate())
+    rendering = [t for t in threading.enumerate() if t.name.startswith("baseline-")]
+    assert rendering
     page.locator("#explore-cancel").click()
     deadline = time.perf_counter() + 5
-    while any(t.name.startswith("baseline-") for t in threading.enumerate()) and time.perf_counter() < deadline:
-        time.sleep(0.1)
+    for thread in rendering:  # the render threads end: joined, within 5 s in all
+        thread.join(max(0.0, deadline - time.perf_counter()))
     assert not any(t.name.startswith("baseline-") for t in threading.enumerate()), "the baseline kept rendering"
     cpu, wall = time.process_time(), time.perf_counter()
-    time.sleep(2)
+    time.sleep(2)  # not a wait: the window over which this process's CPU time is measured
     assert time.process_time() - cpu < 0.5 * (time.perf_counter() - wall)  # the cores are free again
     assert "TAF lens rendered" not in _info(page)
     page.locator("#explore-method").get_by_text("Ours (layered)").click()
@@ -238,6 +269,7 @@ def test_cancel_stops_a_baseline_render(app_url, browser):
     page.close()
 
 
+@pytest.mark.slow
 def test_each_pick_sends_one_request(app_url, browser):
     """A scene picked with the mouse, one picked with the keys, a blade count clicked: each
     sends its request once. (Gradio's dropdown sends ``.input`` twice for a mouse pick; the
@@ -245,28 +277,42 @@ def test_each_pick_sends_one_request(app_url, browser):
     page = _open(browser, app_url)
     joins: list[str] = []
     page.on("request", lambda r: joins.append(r.post_data) if "queue/join" in r.url else None)
+    after = {}  # fn_index -> the queued steps that follow it (.then), from the page's config
+    for dep in page.evaluate("() => window.gradio_config.dependencies.map(d => [d.id, d.trigger_after, d.queue !== false && d.backend_fn])"):
+        if dep[1] is not None and dep[2]:
+            after.setdefault(dep[1], []).append(dep[0])
 
-    def settle(before: str) -> None:
+    def chain(fn: int) -> set[int]:
+        return {fn}.union(*(chain(step) for step in after.get(fn, [])))
+
+    def settle(before: str, start: int) -> None:
+        """The action's picture has landed, and every step of the chain it started has been
+        sent and answered. Gradio sends a second trigger of a running event (a duplicate)
+        when the first is answered, with the chain's next step; by then both are sent."""
         _wait_new_image(page, before)
-        page.wait_for_timeout(800)  # a duplicate, when there is one, follows within milliseconds
+        sent = lambda: bool(joins[start:]) and chain(json.loads(joins[start])["fn_index"]) <= {json.loads(j)["fn_index"] for j in joins[start:]}  # noqa: E731
+        while not sent():
+            page.wait_for_event("request", timeout=60_000)
+        page.wait_for_function(IDLE, timeout=60_000)  # the last step (the baseline lens, when chosen) answered too
 
-    before = _image_src(page)
+    before, start = _image_src(page), len(joins)
     page.locator("#explore-scene input").click()
     page.get_by_role("option", name="tabletop").click()
-    settle(before)
-    before = _image_src(page)
+    settle(before, start)
+    before, start = _image_src(page), len(joins)
     page.locator("#explore-scene input").click()
     page.keyboard.press("ArrowDown")
     page.keyboard.press("Enter")
-    settle(before)
-    before = _image_src(page)
+    settle(before, start)
+    before, start = _image_src(page), len(joins)
     page.locator("#explore-blades").get_by_text("6", exact=True).click()
-    settle(before)
+    settle(before, start)
     picked = [j for j in joins if '"data":["' in j]
     assert len(picked) == 2, picked  # two scene loads
     assert len(joins) == len(set(joins)), joins
 
 
+@pytest.mark.slow
 def test_explore_in_a_browser(app_url, browser, tmp_path):
     shots = shots_dir(tmp_path)
     page = browser.new_page(viewport={"width": 1366, "height": 900})
@@ -335,6 +381,7 @@ def _fits_its_picture(page, selector: str) -> bool:
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("viewport", [(390, 844), (1366, 900)], ids=["phone", "laptop"])
 def test_layout_keeps_the_controls_by_the_picture(app_url, browser, tmp_path, viewport):
     """Phone and laptop: the picture sized to itself (no letterbox in a tall box), under 50 %
@@ -373,6 +420,7 @@ def test_layout_keeps_the_controls_by_the_picture(app_url, browser, tmp_path, vi
     page.close()
 
 
+@pytest.mark.slow
 def test_upload_and_slider_latency_at_1024(app_url, browser, tmp_path):
     """A 1024x1024 photo with its depth map; times a typed value to the new view shown."""
     import numpy as np

@@ -184,6 +184,7 @@ def test_absent_models_are_reported_and_exif_rules_still_run(shards, tmp_path, m
     assert "python -m dofgen.curate.train_blur" in models["blur_classifier"]
 
 
+@pytest.mark.slow
 def test_num_proc_and_two_nodes_give_the_same_sets(shards, tmp_path):
     root, photos = shards
     assert main(["--input", str(root), "--out", str(tmp_path / "np"), "--no-models", "--shard-size", "4", "--num-proc", "2"]) == 0

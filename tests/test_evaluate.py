@@ -78,6 +78,7 @@ def test_demo_stimuli_table(demo_eval, tmp_path):
     assert main(["--manifest", str(tmp_path / "none.jsonl"), "--out", str(tmp_path / "e2"), "--segmenter", "none"]) == 2
 
 
+@pytest.mark.slow
 def test_distributed_over_two_processes_gives_the_same_tables(demo_eval, tmp_path):
     """``accelerate launch --multi_gpu --num_processes 2`` (gloo on CPU) splits the videos
     between two processes and gathers the same rows."""
@@ -89,6 +90,7 @@ def test_distributed_over_two_processes_gives_the_same_tables(demo_eval, tmp_pat
     pd.testing.assert_frame_equal(pd.read_csv(single / "table.csv"), pd.read_csv(double / "table.csv"))
 
 
+@pytest.mark.slow
 def test_a_rerun_measures_only_the_videos_it_has_no_row_for(demo_eval, tmp_path, monkeypatch):
     import shutil
 

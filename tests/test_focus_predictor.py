@@ -72,6 +72,7 @@ def test_focus_stays_inside_the_depth_range_and_weights_sum_to_one():
         FocusPredictor(inputs="depth")
 
 
+@pytest.mark.slow
 def test_a_trained_predictor_in_the_checkpoint_replaces_saliency_focus(tmp_path, tiny_sdxl_path, tiny_depth_path):
     from dofgen.pipeline import DefocusPipeline
 

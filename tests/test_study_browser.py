@@ -14,7 +14,9 @@ from study.store import read_records, read_votes
 from tests.support.study_helpers import tiny_video, write_manifest
 from tests.support.study_server import StudyServer
 
-from tests.support.browser import browser, shots_dir  # noqa: F401 (fixture; skips without chromium)
+from tests.support.browser import answered, browser, loaded, new_context, shots_dir  # noqa: F401 (fixture; skips without chromium)
+
+pytestmark = pytest.mark.slow  # each test starts the app in its own process
 
 ADMIN = "researcher-s3cret-token"
 
@@ -39,8 +41,17 @@ def _on_question(page, k: int) -> None:
     page.wait_for_selector("#study-left-video video[src]", timeout=30_000)
 
 
+def _videos_shown(page) -> None:
+    """Wait until both videos of the question have their first frame (for a screenshot)."""
+    page.wait_for_function(
+        "() => ['#study-left-video video', '#study-right-video video'].every(s => { const v = document.querySelector(s); return v && v.readyState >= 2 && v.videoWidth > 0; })",
+        timeout=30_000,
+    )
+
+
 def _start(page, url: str) -> None:
     page.goto(url)
+    loaded(page)  # the load's answer (the start screen, or where a participant was) is in
     page.locator("#study-consent input").check()
     page.locator("#study-start").click()
     _on_question(page, 1)
@@ -59,9 +70,10 @@ def _participant(page) -> str:
 def test_twenty_questions_with_a_reload_and_a_restart(server, browser, tmp_path):
     """Consent, votes, a reload, a SIGKILL + restart, more votes, the completion code."""
     data = Path(server.env["STUDY_DATA_DIR"])
-    context = browser.new_context(viewport={"width": 1366, "height": 900})
+    context = new_context(browser, viewport={"width": 1366, "height": 900})
     page = context.new_page()
     page.goto(server.url)
+    loaded(page)
     page.locator("#study-start").click()  # no consent: one line, the intro stays
     page.wait_for_function("() => document.querySelector('#study-status')?.innerText.includes('tick the box')")
     assert page.locator("#study-consent").is_visible() and page.locator(".error").count() == 0
@@ -73,7 +85,7 @@ def test_twenty_questions_with_a_reload_and_a_restart(server, browser, tmp_path)
         _no_method_named(page)
         sources.update(page.locator("video").evaluate_all("vs => vs.map(v => v.src)"))
         if k == 0:
-            page.wait_for_timeout(500)
+            _videos_shown(page)
             page.screenshot(path=str(shots_dir(tmp_path) / "study-laptop.png"), full_page=True)
         if k == 2:  # a reload mid-study: same participant, same question
             page.reload()
@@ -100,7 +112,7 @@ def test_twenty_questions_with_a_reload_and_a_restart(server, browser, tmp_path)
 
 
 def test_a_phone_stacks_the_videos_and_the_labels_say_a_and_b(server, browser, tmp_path):
-    phone = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True, has_touch=True)
+    phone = new_context(browser, viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True, has_touch=True)
     page = phone.new_page()
     _start(page, server.url + "?PROLIFIC_PID=abc123&STUDY_ID=s1&SESSION_ID=x9")
     first = page.locator("#study-left-video").bounding_box()
@@ -109,7 +121,7 @@ def test_a_phone_stacks_the_videos_and_the_labels_say_a_and_b(server, browser, t
     text = page.locator("#study-left-video").inner_text() + page.locator("#study-right-video").inner_text()
     assert "Video A" in text and "Video B" in text and "Left" not in text and "Right" not in text
     assert page.locator("#study-vote-left").inner_text() == "A is better"
-    page.wait_for_timeout(500)
+    _videos_shown(page)
     page.screenshot(path=str(shots_dir(tmp_path) / "study-phone.png"), full_page=True)
     records = read_records(Path(server.env["STUDY_DATA_DIR"]), "assignments-*.jsonl")
     assert records[0]["recruitment"] == {"PROLIFIC_PID": "abc123", "STUDY_ID": "s1", "SESSION_ID": "x9"}
@@ -117,7 +129,7 @@ def test_a_phone_stacks_the_videos_and_the_labels_say_a_and_b(server, browser, t
 
 
 def test_results_are_locked_and_the_token_is_not_kept(server, browser):
-    context = browser.new_context()
+    context = new_context(browser)
     page = context.new_page()
     _start(page, server.url)
     page.locator("#study-vote-left").click()
@@ -126,8 +138,8 @@ def test_results_are_locked_and_the_token_is_not_kept(server, browser):
     researcher.goto(server.url + "researcher")
     researcher.wait_for_selector("#results-status")
     assert "for researchers" in researcher.locator("#results-status").inner_text()
-    researcher.locator("#results-refresh").click()  # no token: still locked, no numbers
-    researcher.wait_for_timeout(1000)
+    with answered(researcher):  # no token: its answer lands, still locked, no numbers
+        researcher.locator("#results-refresh").click()
     assert "for researchers" in researcher.locator("#results-status").inner_text()
     researcher.locator("#results-token input").fill(ADMIN)
     researcher.locator("#results-refresh").click()

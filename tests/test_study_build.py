@@ -58,6 +58,7 @@ def test_bad_flags(tmp_path, prompts, capsys):
     assert exit_info.value.code == 2 and "--shard" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_two_processes_split_the_prompts(tmp_path, prompts, tiny_sdxl_path, tiny_depth_path):
     from tests.support.train_helpers import launch
 

@@ -73,6 +73,7 @@ def _other_start(folder: Path, model) -> Path:
     return folder
 
 
+@pytest.mark.slow
 def test_exif_two_processes_moves_only_exif_and_lora_and_resumes_identically(tmp_path, tiny_sdxl_path, data):
     from dofgen.generator import Generator
 
@@ -104,6 +105,7 @@ def test_exif_two_processes_moves_only_exif_and_lora_and_resumes_identically(tmp
     assert _summary(resumed)["losses"] == _summary(checkpoint)["losses"]
 
 
+@pytest.mark.slow
 def test_dmd_two_processes_alternates_moves_trainables_and_resumes_identically(tmp_path, tiny_sdxl_path, tiny_depth_path, data):
     from dofgen.focus_predictor import find_focus_predictor
 
@@ -134,6 +136,7 @@ def test_dmd_two_processes_alternates_moves_trainables_and_resumes_identically(t
     _same_tensors(out / "focus_predictor", resumed / "focus_predictor")
 
 
+@pytest.mark.slow
 def test_exif_under_the_fsdp_config_shards_checkpoints_and_resumes_identically(tmp_path, tiny_sdxl_path, data):
     """The repository's FSDP config on 2 CPU processes (FSDP2 over gloo): sharded checkpoints
     from both processes, and a run resumed from one ends where the whole run ended."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -12,7 +13,13 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVER = "from app import build_app, launch; launch(build_app(), server_name='127.0.0.1', server_port={port}, quiet=True)"
+#: The app, launched; once it answers (Gradio's launch returns only then) it writes a line to
+#: the pipe ``{ready}`` and serves until killed.
+SERVER = (
+    "import os; from app import build_app, launch; "
+    "demo = launch(build_app(), server_name='127.0.0.1', server_port={port}, quiet=True, prevent_thread_lock=True); "
+    "os.write({ready}, b'ready\\n'); os.close({ready}); demo.block_thread()"
+)
 
 
 def free_port() -> int:
@@ -31,17 +38,25 @@ class StudyServer:
         self.process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 120) -> StudyServer:
-        self.process = subprocess.Popen([sys.executable, "-c", SERVER.format(port=self.port)], cwd=ROOT, env=self.env)
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if self.process.poll() is not None:
+        """Start the app and wait for its ready line (no polling); then check it answers."""
+        read, write = os.pipe()
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", SERVER.format(port=self.port, ready=write)], cwd=ROOT, env=self.env, pass_fds=[write]
+            )
+        finally:
+            os.close(write)  # the child holds the only write end: its exit ends the read
+        try:
+            if not select.select([read], [], [], timeout)[0]:
+                self.kill()
+                raise TimeoutError("the app did not start")
+            if not os.read(read, 16).startswith(b"ready"):
+                self.process.wait(timeout=60)
                 raise RuntimeError(f"the app exited with {self.process.returncode}")
-            try:
-                with urllib.request.urlopen(self.url + "gradio_api/info", timeout=2):
-                    return self
-            except OSError:
-                time.sleep(0.3)
-        raise TimeoutError("the app did not start")
+        finally:
+            os.close(read)
+        with urllib.request.urlopen(self.url + "gradio_api/info", timeout=30):
+            return self
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
         if self.process and self.process.poll() is None:
@@ -85,6 +100,17 @@ def voter(url: str, n: int, log: dict, started=None, state: dict | None = None) 
         log["errors"].append(type(error).__name__)
 
 
+class _Both:
+    """Sets two events at once."""
+
+    def __init__(self, *events) -> None:
+        self.events = events
+
+    def set(self) -> None:
+        for event in self.events:
+            event.set()
+
+
 def red_team(server: StudyServer, voters: int) -> dict:
     """``voters`` concurrent participants; SIGKILL once each has answered two questions;
     restart; every one resumes and finishes. Returns what the checks need (see keys)."""
@@ -98,13 +124,21 @@ def red_team(server: StudyServer, voters: int) -> dict:
     data = Path(server.env["STUDY_DATA_DIR"])
     log = {"seen": [], "acknowledged": [], "latency": [], "tokens": {}, "errors": []}
     started = [threading.Event() for _ in range(voters)]
+    ready = [threading.Event() for _ in range(voters)]  # started, or the voter has ended
+
+    def first_voter(n: int) -> None:
+        try:
+            voter(server.url, n, log, _Both(started[n], ready[n]))
+        finally:
+            ready[n].set()
+
     wall = time.perf_counter()
-    threads = [threading.Thread(target=voter, args=(server.url, n, log, started[n])) for n in range(voters)]
+    threads = [threading.Thread(target=first_voter, args=(n,)) for n in range(voters)]
     for thread in threads:
         thread.start()
     deadline = time.monotonic() + 300
-    while not all(e.is_set() or not t.is_alive() for e, t in zip(started, threads)) and time.monotonic() < deadline:
-        time.sleep(0.1)
+    for event in ready:
+        event.wait(max(0.0, deadline - time.monotonic()))
     server.kill()
     for thread in threads:
         thread.join(120)
