@@ -38,8 +38,8 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--focus", type=float, help="Focus distance in metres (default: from saliency).")
     common.add_argument("--method", choices=METHODS, default="layered", help="Lens method; 'layered' is ours, the others are baselines.")
     common.add_argument("--blades", type=int, default=0, help="Aperture blades of the layered lens: 0 for a round aperture, or 5 to 9.")
-    common.add_argument("--highlight-boost", type=float, default=0.0, help="Bloom of small clipped lights into bokeh discs, 0 (off) upwards. With 0 and no --blades the "
-                        "image is not re-rendered, so it keeps the lens's own default (0.5 for layered).")
+    common.add_argument("--highlight-boost", type=float, help="Bloom of small clipped lights into bokeh discs, 0 (off) upwards "
+                        "(default: the lens's own, 0.5 for layered and 0 for the baselines).")
     common.add_argument("--seed", type=int, default=0, help="Random seed of the generator.")
     common.add_argument("--width", type=int, help="Generation width in pixels (default: the generator's native size).")
     common.add_argument("--height", type=int, help="Generation height in pixels (default: the generator's native size).")
@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
             result = _result(args, bar, photo, depth)
         result = replace(result, notes=result.notes + tuple(notes))
         lens = dict(blades=args.blades, highlight_boost=args.highlight_boost)
-        if args.blades or args.highlight_boost:
+        if args.blades or args.highlight_boost is not None:
             result = refocus(result, result.camera, **lens)
         args.out.parent.mkdir(parents=True, exist_ok=True)
         if args.command == "render":

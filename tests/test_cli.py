@@ -140,3 +140,21 @@ def test_aggregate_refuses_a_missing_folder_at_once(source, tmp_path, capsys, mo
     (tmp_path / "data").mkdir()
     assert aggregate(["--source", source, "--out", str(tmp_path / "out")]) == 1
     assert "no folder" in capsys.readouterr().err
+
+
+def test_highlight_boost_zero_turns_the_boost_off(tmp_path):
+    """``--highlight-boost 0`` renders without the boost, and leaving it out keeps the lens's
+    default (was: 0 without --blades silently kept the default 0.5)."""
+    from dofgen.pipeline import DefocusPipeline, refocus
+
+    scene = scenes.load("street-at-night")
+    base = DefocusPipeline(device="cpu").from_image(scene.image, scene.depth, scene.camera.replace(f_number=1.8), focus_distance=2.0)
+    rendered = {}
+    for name, extra in (("off", ["--highlight-boost", "0"]), ("default", [])):
+        out = tmp_path / f"{name}.png"
+        assert main(["render", "--scene", "street-at-night", "--f-number", "1.8", "--focus", "2.0", "--out", str(out), *extra]) == 0
+        rendered[name] = np.asarray(Image.open(out), dtype=np.float32)
+    off = np.asarray(refocus(base, base.camera, highlight_boost=0.0).image, dtype=np.float32)
+    assert np.abs(rendered["off"] - off).max() <= 1.0
+    assert np.abs(rendered["default"] - np.asarray(base.image, dtype=np.float32)).max() <= 1.0
+    assert np.abs(rendered["off"] - rendered["default"]).mean() > 0.5  # the night scene's lights bloom by default
