@@ -62,6 +62,7 @@ def demo_eval(tmp_path_factory):
     return seg, root / "eval"
 
 
+@pytest.mark.slow
 def test_demo_stimuli_table(demo_eval, tmp_path):
     out = demo_eval[1]
     table = pd.read_csv(out / "table.csv").set_index("method")

@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from dofgen.exif_embedding import ExifEmbedding
@@ -29,6 +30,7 @@ def test_untrained_embedding_changes_nothing():
         exif.detach()
 
 
+@pytest.mark.slow
 def test_trained_embedding_separates_apertures_and_round_trips(tmp_path):
     unet = tiny_unet()
     unet.requires_grad_(False)

@@ -77,6 +77,7 @@ def test_share_of_pairs_with_higher_all_in_focus_energy(pair_root, tmp_path):
     assert main(["pairs", "--root", str(tmp_path / "missing")]) == 2
 
 
+@pytest.mark.slow
 def test_generate_writes_figures_and_index(pair_root, tmp_path, tiny_sdxl_path, tiny_depth_path):
     captioner = save_tiny_blip2(tmp_path / "captioner", answer="yes")  # its caption: "yesyes..."
     out = tmp_path / "out"

@@ -25,6 +25,7 @@ def test_read_prompts(prompts):
     assert read_prompts(prompts) == [("p1", "a teapot on a desk"), ("p02", "a lamp in a room")]
 
 
+@pytest.mark.slow
 def test_build_every_method_resumable_and_sharded(tmp_path, prompts, tiny_sdxl_path, tiny_depth_path, capsys):
     imports = tmp_path / "camera_tokens"
     tiny_video(imports / "p1.mp4")
