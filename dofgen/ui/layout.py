@@ -116,7 +116,8 @@ def _scene_sources() -> Parts:
     names = scenes.list()
     with gr.Tabs():
         with gr.Tab("Bundled scene"):
-            scene = gr.Dropdown(names, value=names[0] if names else None, label="Scene", elem_id="explore-scene")
+            first = scenes.DEFAULT if scenes.DEFAULT in names else next(iter(names), None)
+            scene = gr.Dropdown(names, value=first, label="Scene", elem_id="explore-scene")
             caption = gr.Markdown()
         with gr.Tab("Generate"):
             prompt = gr.Textbox(label="Prompt", placeholder="a corgi on a sunny lawn", lines=2, elem_id="explore-prompt")
