@@ -56,6 +56,7 @@ class ExploreLayout:
     cancel: gr.Button
     sweep_aperture: gr.Button
     sweep_focus: gr.Button
+    cancel_sweep: gr.Button
     video: gr.Video
     maps_button: gr.Button
     maps: gr.Gallery
@@ -152,8 +153,9 @@ def _sweeps_and_maps() -> Parts:
     with gr.Row():
         sweep_aperture = gr.Button("Aperture sweep (f/1.8 → f/22)", elem_id="explore-sweep-aperture", variant="primary")
         sweep_focus = gr.Button("Focus sweep (near → far)", elem_id="explore-sweep-focus")
+        cancel_sweep = gr.Button("Cancel the sweep", elem_id="explore-cancel-sweep", variant="stop", visible=False)
     video = gr.Video(label="Sweep", elem_id="explore-video", autoplay=True, loop=True, interactive=False, height="min(70vh, 620px)", visible=False)
     with gr.Accordion("Scene maps: all in focus, depth, saliency, circle of confusion", open=False):
         maps_button = gr.Button("Show the maps for the current view", elem_id="explore-maps-button")
         maps = gr.Gallery(columns=2, height="auto", elem_id="explore-maps", show_label=False)
-    return dict(sweep_aperture=sweep_aperture, sweep_focus=sweep_focus, video=video, maps_button=maps_button, maps=maps)
+    return dict(sweep_aperture=sweep_aperture, sweep_focus=sweep_focus, cancel_sweep=cancel_sweep, video=video, maps_button=maps_button, maps=maps)
