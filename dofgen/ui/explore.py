@@ -29,6 +29,7 @@ from dofgen.focus import focus_at
 from dofgen.pipeline import DefocusPipeline, DefocusResult, refocus, resized
 from dofgen.ui import views
 from dofgen.ui.baseline import BASELINE_BUDGET_S, baseline_estimate, baseline_render, baseline_scale, stop_baseline
+from dofgen.ui.compare import wire_compare
 from dofgen.ui.controls import METHOD_LABELS, Controls, checked_camera, reading_controls, scene_state
 from dofgen.ui.files import named_path, save_image
 from dofgen.ui.layout import CSS, ExploreLayout, build_layout
@@ -36,7 +37,7 @@ from dofgen.ui.models import MODELS, ModelUnavailable, gpu
 from dofgen.ui.sessions import SESSIONS, ExploreState, end_session
 from dofgen.ui.sweeps import render_aperture_sweep, render_focus_sweep, wire_sweeps
 from dofgen.ui.toasts import UserError, friendly, skipped
-from dofgen.ui.uploads import MAX_UPLOAD_BYTES, open_upload, read_depth_upload
+from dofgen.ui.uploads import MAX_UPLOAD_BYTES, checked_depth_upload, open_upload, read_depth_upload
 from dofgen.visualize import scene_maps
 
 __all__ = [
@@ -257,6 +258,7 @@ class _Wiring:
         making = dict(concurrency_id="generate", concurrency_limit=1, show_progress_on=[ui.image])
         self.then_baseline(ui.generate.click(generate_scene, [ui.prompt, ui.seed, ui.f_number, ui.focal_length_mm], started, **making))
         ui.photo.change(preview_photo, ui.photo, ui.photo_preview, concurrency_id="lens", show_progress="minimal")
+        ui.depth_file.upload(checked_depth_upload, ui.depth_file, ui.depth_file, queue=False, show_progress="hidden", api_visibility="private")
         self.then_baseline(ui.use.click(use_photo, [ui.photo, ui.depth_file], started, **making))
 
     def lens(self) -> None:
@@ -277,8 +279,9 @@ class _Wiring:
         ui.cancel.click(stop_baseline, None, None, cancels=self.baseline_events, queue=False, show_progress="hidden", api_visibility="private")
 
     def outputs(self) -> None:
-        """Sweeps, maps and the full-resolution PNG."""
+        """Sweeps, the aperture compare, maps and the full-resolution PNG."""
         ui = self.ui
         wire_sweeps(ui.sweep_aperture, ui.sweep_focus, ui.cancel_sweep, ui.state, ui.video)
+        wire_compare(ui.compare_button, ui.compare, ui.state, ui.image)
         ui.maps_button.click(show_maps, ui.state, ui.maps, concurrency_id="lens")
         ui.png_button.click(download_png, ui.state, ui.png_file, concurrency_id="sweep")
