@@ -41,12 +41,18 @@ def test_the_portrait_has_small_lights_in_its_background():
     assert 0.001 < lights.mean() < 0.05 and pixels[lights].max(-1).mean() > 240
 
 
-def test_aperture_track_in_third_stops():
-    assert [scales.aperture_value(p) for p in range(len(THIRD_STOPS))] == list(THIRD_STOPS)
-    assert [scales.aperture_position(s) for s in STANDARD_STOPS] == list(range(0, 25, 3))
-    assert scales.aperture_position(2.4) == scales.aperture_position(2.5)  # the nearest in stops
+def test_aperture_track_is_even_in_stops_and_keys_step_third_stops():
+    per = scales.APERTURE_STEPS_PER_THIRD
+    assert [scales.aperture_value(i * per) for i in range(len(THIRD_STOPS))] == list(THIRD_STOPS)
+    assert [scales.aperture_position(s) for s in STANDARD_STOPS] == list(range(0, 25 * per, 3 * per))
+    values = [scales.aperture_value(p) for p in range(24 * per + 1)]
+    assert values == sorted(values) and len(set(values)) > 150  # a drag moves smoothly
+    for position in range(0, 24 * per + 1, 7):
+        assert abs(scales.aperture_position(scales.aperture_value(position)) - position) <= 2
     # f/1.4 to f/4 takes 3 of the 8 stops (was 13 % of a linear slider)
-    assert scales.aperture_position(4.0) / (len(THIRD_STOPS) - 1) == pytest.approx(3 / 8)
+    assert scales.aperture_position(4.0) / scales.aperture_position(22.0) == pytest.approx(3 / 8)
+    assert [scales.next_stop(1.8, 1), scales.next_stop(2.4, 1), scales.next_stop(2.4, -1), scales.next_stop(22.0, 1)] == [2.0, 2.5, 2.2, 22.0]
+    assert scales.next_stop(2.4, 1, STANDARD_STOPS) == 2.8 and scales.next_stop(1.4, -1, STANDARD_STOPS) == 1.4
 
 
 def test_focus_track_is_even_in_inverse_distance_and_gives_a_scene_most_of_it():

@@ -1,7 +1,8 @@
 """Photographers' scales for two Explore sliders, drawn in the browser over Gradio's own.
 
-- Aperture: a track in third stops (:data:`dofgen.camera.THIRD_STOPS`), the full stops marked
-  under it; an arrow key moves a third of a stop, f/1.4 to f/4 takes a third of the track.
+- Aperture: a track even in stops, the full stops marked under it; a drag moves smoothly, an
+  arrow key to the next third stop (:data:`dofgen.camera.THIRD_STOPS`), Page Up and Down to
+  the next full stop; f/1.4 to f/4 takes 3 of its 8 stops.
 - Focus: a track even in 1/distance between the slider's bounds (as a focus ring turns),
   metres marked under it; its far end is :data:`FOCUS_FAR_M`, marked ∞.
 
@@ -19,6 +20,8 @@ import math
 
 from dofgen.camera import STANDARD_STOPS, THIRD_STOPS
 
+#: Positions of the aperture track from one third stop to the next (a drag moves smoothly).
+APERTURE_STEPS_PER_THIRD = 10
 #: Positions of the focus track (its keyboard steps).
 FOCUS_STEPS = 1000
 #: The focus slider's far end, as good as infinity for any lens here (marked ∞).
@@ -27,14 +30,30 @@ FOCUS_FAR_M = 1000.0
 FOCUS_MARKS_M = (0.3, 0.5, 0.7, 1, 1.5, 2, 3, 5, 10, 20, 50, 100)
 
 
-def aperture_value(position: int) -> float:
-    """The f-number at a position of the aperture track (0: f/1.4, each step a third stop)."""
-    return THIRD_STOPS[max(0, min(len(THIRD_STOPS) - 1, int(position)))]
+def aperture_value(position: float) -> float:
+    """The f-number at a position of the aperture track (0: f/1.4; every
+    :data:`APERTURE_STEPS_PER_THIRD` positions the next nominal third stop, geometric in
+    between), to a tenth."""
+    index = max(0.0, min(len(THIRD_STOPS) - 1.0, position / APERTURE_STEPS_PER_THIRD))
+    low = min(int(index), len(THIRD_STOPS) - 2)
+    start, end = THIRD_STOPS[low], THIRD_STOPS[low + 1]
+    return round(start * (end / start) ** (index - low), 1)
 
 
 def aperture_position(f_number: float) -> int:
-    """The aperture track's position nearest to ``f_number`` (in stops)."""
-    return min(range(len(THIRD_STOPS)), key=lambda i: abs(math.log(THIRD_STOPS[i] / f_number)))
+    """The aperture track's position nearest to ``f_number``."""
+    f_number = max(THIRD_STOPS[0], min(THIRD_STOPS[-1], f_number))
+    low = max(i for i in range(len(THIRD_STOPS) - 1) if THIRD_STOPS[i] <= f_number)
+    start, end = THIRD_STOPS[low], THIRD_STOPS[low + 1]
+    return round(APERTURE_STEPS_PER_THIRD * (low + math.log(f_number / start) / math.log(end / start)))
+
+
+def next_stop(f_number: float, direction: int, stops: tuple[float, ...] = THIRD_STOPS) -> float:
+    """The next of ``stops`` above (``direction`` 1) or below (-1) ``f_number``, or the end:
+    where an arrow key (third stops) or Page Up/Down (:data:`STANDARD_STOPS`) moves the track."""
+    if direction > 0:
+        return next((s for s in stops if s > f_number + 1e-6), stops[-1])
+    return next((s for s in reversed(stops) if s < f_number - 1e-6), stops[0])
 
 
 def focus_value(position: int, near_m: float, far_m: float) -> float:
@@ -63,14 +82,29 @@ SCALES_CSS = """
 _JS = """
 () => {
   const STOPS = __STOPS__, FULL = __FULL__, STEPS = __STEPS__, FAR = __FAR__, MARKS = __MARKS__;
-  const nearestStop = v => STOPS.reduce((b, s, i) => Math.abs(Math.log(s / v)) < Math.abs(Math.log(STOPS[b] / v)) ? i : b, 0);
+  const PER = __PER__, LAST = STOPS.length - 1;
+  const stopValue = p => {
+    const index = Math.max(0, Math.min(LAST, p / PER)), low = Math.min(Math.floor(index), LAST - 1);
+    return Math.round(10 * STOPS[low] * Math.pow(STOPS[low + 1] / STOPS[low], index - low)) / 10;
+  };
+  const stopPosition = v => {
+    v = Math.max(STOPS[0], Math.min(STOPS[LAST], v));
+    let low = 0;
+    while (low < LAST - 1 && STOPS[low + 1] <= v) low += 1;
+    return Math.round(PER * (low + Math.log(v / STOPS[low]) / Math.log(STOPS[low + 1] / STOPS[low])));
+  };
+  const nextStop = (v, direction, stops) => direction > 0
+    ? (stops.find(s => s > v + 1e-6) ?? stops[stops.length - 1])
+    : ([...stops].reverse().find(s => s < v - 1e-6) ?? stops[0]);
+  const KEYS = {ArrowRight: [1, STOPS], ArrowUp: [1, STOPS], ArrowLeft: [-1, STOPS], ArrowDown: [-1, STOPS], PageUp: [1, FULL], PageDown: [-1, FULL]};
   const SCALES = {
     'explore-aperture': {
-      steps: STOPS.length - 1,
-      value: p => STOPS[p],
-      position: v => nearestStop(v),
-      marks: () => FULL.map(v => [nearestStop(v), String(v)]),
-      label: 'aperture in third stops',
+      steps: LAST * PER,
+      value: p => stopValue(p),
+      position: v => stopPosition(v),
+      marks: () => FULL.map(v => [stopPosition(v), String(v)]),
+      key: (event, v) => KEYS[event.key] && stopPosition(nextStop(v, KEYS[event.key][0], KEYS[event.key][1])),
+      label: 'aperture: arrow keys move a third of a stop, Page Up and Down a full stop',
     },
     'explore-focus': {
       steps: STEPS,
@@ -114,6 +148,15 @@ _JS = """
       native.dispatchEvent(new Event(type, {bubbles: true}));
     };
     track.addEventListener('input', () => { touched = Date.now(); send('input'); });
+    track.addEventListener('keydown', event => {
+      const to = scale.key && scale.key(event, parseFloat(native.value));
+      if (to === undefined || to === false) return;
+      event.preventDefault();
+      track.value = String(to);
+      touched = Date.now();
+      send('input');
+      native.dispatchEvent(new PointerEvent('pointerup', {bubbles: true}));
+    });
     track.addEventListener('change', () => { touched = Date.now(); send('input'); native.dispatchEvent(new PointerEvent('pointerup', {bubbles: true})); });
     setInterval(() => {
       const [lo, hi] = bounds();
@@ -137,6 +180,7 @@ SCALES_JS = (
     _JS.replace("__STOPS__", json.dumps(list(THIRD_STOPS)))
     .replace("__FULL__", json.dumps([float(s) if s % 1 else int(s) for s in STANDARD_STOPS]))
     .replace("__STEPS__", str(FOCUS_STEPS))
+    .replace("__PER__", str(APERTURE_STEPS_PER_THIRD))
     .replace("__FAR__", json.dumps(FOCUS_FAR_M))
     .replace("__MARKS__", json.dumps(list(FOCUS_MARKS_M)))
 )
