@@ -258,7 +258,7 @@ class _Wiring:
         making = dict(concurrency_id="generate", concurrency_limit=1, show_progress_on=[ui.image])
         self.then_baseline(ui.generate.click(generate_scene, [ui.prompt, ui.seed, ui.f_number, ui.focal_length_mm], started, **making))
         ui.photo.change(preview_photo, ui.photo, ui.photo_preview, concurrency_id="lens", show_progress="minimal")
-        ui.depth_file.upload(checked_depth_upload, ui.depth_file, ui.depth_file, queue=False, show_progress="hidden", api_visibility="private")
+        ui.depth_file.upload(checked_depth_upload, ui.depth_file, ui.depth_file, show_progress="hidden", api_visibility="private")  # queued: toasts need the queue
         self.then_baseline(ui.use.click(use_photo, [ui.photo, ui.depth_file], started, **making))
 
     def lens(self) -> None:

@@ -106,7 +106,7 @@ def _picture_and_camera() -> Parts:
     focus_info = gr.Markdown(elem_id="explore-focus-info")
     f_number = gr.Slider(
         STANDARD_STOPS[0], STANDARD_STOPS[-1], value=2.8, step=0.1, label="Aperture (f-number)",
-        info="Smaller: more blur. The track moves in third stops (arrow keys too), full stops marked; type any f-number in the box.",
+        info="Smaller: more blur. The track is even in stops, full stops marked; arrow keys move a third of a stop, Page Up/Down a full stop; the box takes any f-number.",
         elem_id="explore-aperture",
     )
     focal = gr.Slider(

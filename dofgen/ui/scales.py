@@ -110,12 +110,12 @@ _JS = """
       steps: STEPS,
       value: (p, lo, hi) => Math.round(100 / ((1 - p / STEPS) / lo + (p / STEPS) / hi)) / 100,
       position: (v, lo, hi) => Math.max(0, Math.min(STEPS, Math.round(STEPS * (1 / lo - 1 / v) / (1 / lo - 1 / hi)))),
-      marks: (lo, hi) => {
+      marks: (lo, hi, gap) => {
         const at = m => Math.round(STEPS * (1 / lo - 1 / m) / (1 / lo - 1 / hi));
         const end = [at(hi), hi >= FAR ? '∞' : hi + ' m'], kept = [];
         for (const m of MARKS.filter(m => m >= lo && m < hi)) {
-          const p = at(m);  // marks closer than 7 % of the track to their neighbours are left out
-          if ((!kept.length || p - kept[kept.length - 1][0] >= 0.07 * STEPS) && end[0] - p >= 0.07 * STEPS) kept.push([p, m + ' m']);
+          const p = at(m);  // marks closer than ``gap`` (a share of the track) to their neighbours are left out
+          if ((!kept.length || p - kept[kept.length - 1][0] >= gap * STEPS) && end[0] - p >= gap * STEPS) kept.push([p, m + ' m']);
         }
         return kept.concat([end]);
       },
@@ -160,10 +160,11 @@ _JS = """
     track.addEventListener('change', () => { touched = Date.now(); send('input'); native.dispatchEvent(new PointerEvent('pointerup', {bubbles: true})); });
     setInterval(() => {
       const [lo, hi] = bounds();
-      const key = native.min + '|' + native.max;
-      if (key !== shown) {
+      const key = native.min + '|' + native.max + '|' + track.clientWidth;
+      if (key !== shown && track.clientWidth > 0) {
         shown = key;
-        marks.innerHTML = scale.marks(lo, hi).map(([p, t]) => `<span style="left:${100 * p / scale.steps}%">${t}</span>`).join('');
+        const gap = Math.max(0.07, 44 / track.clientWidth);  // at least 44 px apart
+        marks.innerHTML = scale.marks(lo, hi, gap).map(([p, t]) => `<span style="left:${100 * p / scale.steps}%">${t}</span>`).join('');
       }
       if (Date.now() - touched > 400 && !track.matches(':active')) {
         const value = parseFloat(native.value);
