@@ -2,7 +2,8 @@
 the opening blur, the picture's label and toolbar, the aperture and focus tracks, the f/16
 compare, the scene maps, sweeps with progress and Cancel, and the oversize depth hint.
 
-``DOFGEN_SCREENSHOTS=folder`` keeps the screenshots (laptop 1366x900, phone 390x844)."""
+``DOFGEN_SCREENSHOTS=folder`` keeps the screenshots (the first screen at laptop 1366x900 and
+phone 390x844, the compare, the maps, a sweep in progress)."""
 
 import re
 
@@ -95,25 +96,28 @@ def test_aperture_in_third_stops_and_focus_in_inverse_distance(app_url, browser)
     page.close()
 
 
-def test_compare_maps_and_a_cancelled_sweep(app_url, browser):
+def test_compare_maps_and_a_cancelled_sweep(app_url, browser, tmp_path):
     """Compare with f/16 shows both pictures in a split slider; the maps show whole (contain);
     a sweep shows progress, locks its buttons, and Cancel ends it with no video."""
     page = _open(browser, app_url)
     page.locator("#explore-compare-button").click()
     page.wait_for_function("() => [...document.querySelectorAll('#explore-compare img')].filter(i => i.complete && i.naturalWidth > 0).length === 2", timeout=120_000)
     assert "f/16" in page.locator("#explore-compare").inner_text()
+    page.locator("#explore-compare").screenshot(path=str(shots_dir(tmp_path) / "compare-f16.png"))
 
     page.get_by_text("Scene maps").click()
     page.locator("#explore-maps-button").click()
     page.wait_for_function("() => [...document.querySelectorAll('#explore-maps img')].filter(i => i.complete && i.naturalWidth > 0).length >= 4", timeout=60_000)
     fits = page.evaluate("() => [...document.querySelectorAll('#explore-maps img')].map(i => getComputedStyle(i).objectFit)")
     assert set(fits) == {"contain"}, fits
+    page.locator("#explore-maps").screenshot(path=str(shots_dir(tmp_path) / "scene-maps.png"))
 
     page.locator("#explore-sweep-aperture").click()
     cancel = page.locator("#explore-cancel-sweep")
     expect(cancel).to_be_visible(timeout=30_000)
     expect(page.locator("#explore-sweep-aperture")).to_be_disabled()
     page.wait_for_selector("#explore-video [data-testid=status-tracker]:not(.hide)", timeout=60_000)  # its progress
+    page.locator("#explore-video").screenshot(path=str(shots_dir(tmp_path) / "sweep-progress.png"))
     cancel.click()
     expect(cancel).to_be_hidden(timeout=30_000)
     expect(page.locator("#explore-sweep-aperture")).to_be_enabled()
