@@ -110,6 +110,18 @@ def test_compare_maps_and_a_cancelled_sweep(app_url, browser, tmp_path):
     page.wait_for_function("() => [...document.querySelectorAll('#explore-maps img')].filter(i => i.complete && i.naturalWidth > 0).length >= 4", timeout=60_000)
     fits = page.evaluate("() => [...document.querySelectorAll('#explore-maps img')].map(i => getComputedStyle(i).objectFit)")
     assert set(fits) == {"contain"}, fits
+    whole = page.evaluate(
+        """() => { const g = document.querySelector('#explore-maps').getBoundingClientRect();
+                   return [...document.querySelectorAll('#explore-maps img')].map(i => { const r = i.getBoundingClientRect();
+                     return r.bottom <= g.bottom + 1 && r.right <= g.right + 1 && Math.abs(r.height - r.width * i.naturalHeight / i.naturalWidth) <= 2; }); }"""
+    )
+    assert whole == [True] * 4, whole  # every map in the gallery's box, at its own aspect ratio (legend and all)
+    covered = page.evaluate(
+        """() => [...document.querySelectorAll('#explore-maps .thumbnail-item')].map(t => {
+             const i = t.querySelector('img').getBoundingClientRect(), c = t.querySelector('.caption-label').getBoundingClientRect();
+             return c.top < i.bottom - 1; })"""
+    )
+    assert covered == [False] * 4, covered  # captions under the maps, not over their legends
     page.locator("#explore-maps").screenshot(path=str(shots_dir(tmp_path) / "scene-maps.png"))
 
     page.locator("#explore-sweep-aperture").click()

@@ -19,13 +19,18 @@ from dofgen.ui.views import FOCUS_LIMITS_M
 
 #: CSS: the picture and the sweep sized to their content (no letterbox bars in a fixed box),
 #: at most 70 % of the window's height (48 % on a phone, so the sliders show under it); the
-#: picture's label and toolbar in a row above it, never over its corners.
+#: picture's label and toolbar in a row above it, never over its corners; the scene maps whole,
+#: each at its own aspect ratio, all four in view without a scroll box, captions under them.
 CSS = SCALES_CSS + """
 #explore-image, #explore-video { height: auto !important; }
 #explore-image { padding-top: 34px !important; }
 #explore-image > label[data-testid=block-label] { top: 0; left: 0; }
 #explore-image .image-container { position: static; }
 #explore-image .image-container > .icon-button-wrapper { top: 2px; right: 2px; }
+#explore-maps .grid-wrap { height: auto !important; max-height: none !important; overflow: visible !important; }
+#explore-maps .thumbnail-item { aspect-ratio: auto !important; height: auto !important; }
+#explore-maps .thumbnail-item img { width: 100%; height: auto !important; object-fit: contain; }
+#explore-maps .thumbnail-item .caption-label { position: static !important; max-width: none; text-align: center; border: none; }
 #explore-image .image-container, #explore-image img, #explore-video video { max-height: min(70vh, 620px); height: auto; }
 @media (max-width: 640px) {
   #explore-image .image-container, #explore-image img, #explore-video video { max-height: 48vh; }
