@@ -4,8 +4,10 @@ import gradio as gr
 
 from dofgen import __version__, config
 from dofgen.ui.explore import CSS as EXPLORE_CSS
-from dofgen.ui.explore import MAX_UPLOAD_BYTES, build_explore_tab
+from dofgen.ui.explore import build_explore_tab
+from dofgen.ui.scales import SCALES_JS
 from dofgen.ui.server import choose_port
+from dofgen.ui.uploads import MAX_TRANSFER_BYTES, MAX_UPLOAD_BYTES
 from study.config import StudyConfig
 from study.ui import HEAD, build_results_tab, build_study_tab, reserve_queue
 
@@ -47,11 +49,13 @@ def build_study_app() -> gr.Blocks:
 
 
 def launch(demo: gr.Blocks, **kwargs) -> gr.Blocks:
-    """Queue and launch with the app's limits (uploads up to 20 MB); the Explore tab's CSS only
-    where the page has that tab (a study-only page names nothing of it)."""
+    """Queue and launch with the app's limits; where the page has the Explore tab, its CSS and
+    script, and transfers up to MAX_TRANSFER_BYTES (the tab checks each file against its own,
+    smaller limits and says what to do); a study-only page names nothing of it and takes
+    files up to MAX_UPLOAD_BYTES."""
     explore = any(getattr(block, "elem_id", None) == "explore-image" for block in demo.blocks.values())
-    css = EXPLORE_CSS if explore else None
-    reserve_queue(demo.queue(**QUEUE)).launch(max_file_size=MAX_UPLOAD_BYTES, head=HEAD, css=css, **kwargs)
+    css, js, transfers = (EXPLORE_CSS, SCALES_JS, MAX_TRANSFER_BYTES) if explore else (None, None, MAX_UPLOAD_BYTES)
+    reserve_queue(demo.queue(**QUEUE)).launch(max_file_size=transfers, head=HEAD, css=css, js=js, **kwargs)
     return demo
 
 

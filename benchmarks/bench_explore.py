@@ -136,8 +136,8 @@ def _drag_previews(page) -> int:
                                         if (i && i.src !== last) { last = i.src; i.decode().then(() => { window.__shown += 1; }, () => {}); } };
                    new MutationObserver(seen).observe(document.querySelector('#explore-image'), {attributes: true, childList: true, subtree: true}); }"""
     )
-    page.locator("#explore-aperture input[type=range]").scroll_into_view_if_needed()
-    track = page.locator("#explore-aperture input[type=range]").bounding_box()
+    page.locator("#explore-aperture input.dofgen-track").scroll_into_view_if_needed()  # the track in stops (dofgen.ui.scales)
+    track = page.locator("#explore-aperture input.dofgen-track").bounding_box()
     y = track["y"] + track["height"] / 2
     page.mouse.move(track["x"] + 4, y)
     page.mouse.down()

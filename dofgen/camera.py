@@ -18,6 +18,12 @@ Scalar = Union[float, torch.Tensor]
 
 #: Standard full aperture stops from f/1.4 to f/22 (what the aperture slider marks).
 STANDARD_STOPS: tuple[float, ...] = (1.4, 2.0, 2.8, 4.0, 5.6, 8.0, 11.0, 16.0, 22.0)
+#: Nominal third stops from f/1.4 to f/22, as lenses mark them (every third one a full stop):
+#: the aperture slider's keyboard steps.
+THIRD_STOPS: tuple[float, ...] = (
+    1.4, 1.6, 1.8, 2.0, 2.2, 2.5, 2.8, 3.2, 3.5, 4.0, 4.5, 5.0, 5.6,
+    6.3, 7.1, 8.0, 9.0, 10.0, 11.0, 13.0, 14.0, 16.0, 18.0, 20.0, 22.0,
+)
 #: The human study's aperture sweep (Section E of the supplement), aperture increasing.
 STUDY_STOPS: tuple[float, ...] = (1.8, 2.8, 4.0, 5.6, 8.0, 11.0, 16.0, 22.0)
 
@@ -25,6 +31,9 @@ F_NUMBER_RANGE = (0.7, 64.0)
 FOCAL_LENGTH_RANGE_MM = (4.0, 1200.0)
 SENSOR_WIDTH_RANGE_MM = (1.0, 100.0)
 FULL_FRAME_WIDTH_MM = 36.0
+
+#: The acceptable circle of confusion of a depth-of-field readout: the sensor's diagonal over this.
+COC_DIAGONAL_DIVISOR = 1500.0
 
 #: Values used where neither the caller nor the EXIF gives one.
 DEFAULT_F_NUMBER = 2.8
@@ -163,3 +172,43 @@ def exif_number(raw: object) -> float | None:
     except (TypeError, ValueError, ZeroDivisionError):
         return None
     return number if math.isfinite(number) else None
+
+
+@dataclass(frozen=True)
+class DepthOfField:
+    """Near and far limits of acceptable sharpness (metres; ``far_m`` is inf at or past the
+    hyperfocal distance) for a circle of confusion of ``coc_mm`` on the sensor."""
+
+    near_m: float
+    far_m: float
+    hyperfocal_m: float
+    coc_mm: float
+
+
+def circle_of_confusion_mm(camera: CameraSettings, aspect: float = 2 / 3) -> float:
+    """The acceptable circle of confusion: the sensor's diagonal / :data:`COC_DIAGONAL_DIVISOR`
+    (0.029 mm for full frame), for a sensor of ``camera.sensor_width_mm`` and ``aspect``
+    (height / width, the picture's)."""
+    width = _as_float("sensor_width_mm", camera.sensor_width_mm)
+    return width * math.hypot(1.0, aspect) / COC_DIAGONAL_DIVISOR
+
+
+def depth_of_field(camera: CameraSettings, coc_mm: float) -> DepthOfField:
+    """Thin-lens depth of field: where the circle of confusion of :func:`dofgen.lens.coc_diameter_px`
+    grows to ``coc_mm``. With hyperfocal distance ``H = f^2 / (N c) + f``, near ``S (H - f) /
+    (H + S - 2 f)`` and far ``S (H - f) / (H - S)`` (inf when ``S >= H``)."""
+    if not (isinstance(coc_mm, (int, float)) and math.isfinite(coc_mm) and coc_mm > 0):
+        raise ValueError(f"coc_mm must be a positive number, got {coc_mm!r}")
+    f = _as_float("focal_length_mm", camera.focal_length_mm) / 1000.0
+    n, s = _as_float("f_number", camera.f_number), _as_float("focus_distance_m", camera.focus_distance_m)
+    hyperfocal = f * f / (n * coc_mm / 1000.0) + f
+    near = s * (hyperfocal - f) / (hyperfocal + s - 2 * f)
+    far = s * (hyperfocal - f) / (hyperfocal - s) if s < hyperfocal else math.inf
+    return DepthOfField(near_m=near, far_m=far, hyperfocal_m=hyperfocal, coc_mm=float(coc_mm))
+
+
+def equivalent_focal_length_mm(camera: CameraSettings) -> float:
+    """The full-frame (35 mm) equivalent focal length: the focal length times the crop factor
+    36 mm / sensor width (the inverse of how :meth:`CameraSettings.from_exif` reads the sensor
+    width from FocalLengthIn35mmFilm)."""
+    return _as_float("focal_length_mm", camera.focal_length_mm) * FULL_FRAME_WIDTH_MM / _as_float("sensor_width_mm", camera.sensor_width_mm)

@@ -90,15 +90,43 @@ def caption(frame: Image.Image, text: str) -> Image.Image:
     return frame
 
 
-def _pad_to_16(frame: np.ndarray) -> np.ndarray:
-    """Pad (H, W, 3) with black to multiples of 16, centred; never resample."""
+#: H.264 level 5.2 (what many hardware decoders play): at most this many 16x16 macroblocks a
+#: frame and a second (ITU-T H.264, Table A-1).
+LEVEL_5_2_FRAME_MBS = 36_864
+LEVEL_5_2_MBS_PER_S = 2_073_600
+
+
+def _macroblocks(width: int, height: int) -> int:
+    return math.ceil(width / 16) * math.ceil(height / 16)
+
+
+def h264_size(width: int, height: int, fps: float = 12.0) -> tuple[int, int]:
+    """The largest even (width, height) of the same aspect, at most ``width`` x ``height``, that
+    H.264 level 5.2 allows at ``fps`` (4096x4096 -> 3072x3072; 741x500 -> 740x500)."""
+    limit = min(LEVEL_5_2_FRAME_MBS, LEVEL_5_2_MBS_PER_S / fps)
+    side = 16 * math.isqrt(8 * LEVEL_5_2_FRAME_MBS)  # the level's longest side: 8688 px
+    scale = min(1.0, math.sqrt(limit * 256 / (width * height)), side / max(width, height))
+    while True:
+        size = (max(2, int(width * scale) // 2 * 2), max(2, int(height * scale) // 2 * 2))
+        if _macroblocks(*size) <= limit:
+            return size
+        scale *= 0.995
+
+
+def _fitted(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """(H, W, 3) at ``size`` (W, H): cropped by at most a pixel a side to even, else scaled down
+    (Lanczos) first; never padded."""
     height, width = frame.shape[:2]
-    pad_h, pad_w = (-height) % 16, (-width) % 16
-    return np.pad(frame, ((pad_h // 2, pad_h - pad_h // 2), (pad_w // 2, pad_w - pad_w // 2), (0, 0)))
+    if width - size[0] > 1 or height - size[1] > 1:
+        scale = max(size[0] / width, size[1] / height)
+        scaled = (max(size[0], round(width * scale)), max(size[1], round(height * scale)))
+        frame = np.asarray(Image.fromarray(frame).resize(scaled, Image.Resampling.LANCZOS))
+    return frame[: size[1], : size[0]]
 
 
 def write_mp4(frames: Sequence[Image.Image | np.ndarray], path: str | Path, fps: float = 12.0) -> Path:
-    """Write frames as H.264 (yuv420p, +faststart) MP4, padded to multiples of 16.
+    """Write frames as H.264 (yuv420p, +faststart) MP4 within level 5.2: cropped to even sizes
+    (741x500 -> 740x500), larger frames scaled down to :func:`h264_size`; never padded.
 
     Returns:
         The path written.
@@ -112,13 +140,14 @@ def write_mp4(frames: Sequence[Image.Image | np.ndarray], path: str | Path, fps:
     arrays = [np.asarray(frame.convert("RGB") if isinstance(frame, Image.Image) else frame, dtype=np.uint8) for frame in frames]
     if len({a.shape for a in arrays}) != 1:
         raise ValueError("all frames must have the same size")
+    size = h264_size(arrays[0].shape[1], arrays[0].shape[0], fps)
     writer = imageio.get_writer(
-        path, format="FFMPEG", fps=fps, codec="libx264", pixelformat="yuv420p", macro_block_size=16,
+        path, format="FFMPEG", fps=fps, codec="libx264", pixelformat="yuv420p", macro_block_size=1,
         output_params=["-movflags", "+faststart", "-crf", "18"], ffmpeg_log_level="error",
     )
     try:
         for array in arrays:
-            writer.append_data(_pad_to_16(array))
+            writer.append_data(_fitted(array, size))
     finally:
         writer.close()
     return path

@@ -10,7 +10,7 @@ from PIL import Image
 
 from app import build_app, launch
 from dofgen import scenes
-from dofgen.ui import explore
+from dofgen.ui import explore, sweeps
 from dofgen.ui.explore import Controls, focus_from_click, load_scene, refocus_view, render_aperture_sweep, show_maps, use_photo
 from dofgen.ui.models import LazyModels
 
@@ -283,9 +283,9 @@ def test_sweeps_render_what_the_view_shows(monkeypatch):
     state = load_scene("street-at-night")[0]
     state = refocus_view(Controls(state, 1.8, 50, False, 2.0, "6", 1.5, "Ours (layered)"))[0]
     frames = []
-    monkeypatch.setattr(explore, "_video", lambda f: frames.extend(f) or {"value": "x.mp4"})
-    sweep = explore.aperture_sweep
-    monkeypatch.setattr(explore, "aperture_sweep", lambda *a, **k: sweep(*a, stops=(1.8, 2.8), frames_per_stop=1, **k))
+    monkeypatch.setattr(sweeps, "write_mp4", lambda f, *a, **k: frames.extend(f) or "x.mp4")
+    sweep = sweeps.aperture_sweep
+    monkeypatch.setattr(sweeps, "aperture_sweep", lambda *a, **k: sweep(*a, stops=(1.8, 2.8), frames_per_stop=1, **k))
     render_aperture_sweep(state, progress=lambda *a, **k: None)
     from dofgen.pipeline import refocus
 
@@ -374,3 +374,32 @@ def test_session_records_are_bounded_and_forgotten_when_a_session_ends():
     explore.SESSIONS.note("closed", scene_id=7)
     end_session(SimpleNamespace(session_hash="closed"))
     assert explore.SESSIONS.get("closed").scene_id is None
+
+
+def test_sweeps_fit_h264_level_5_2_and_stop_on_cancel(monkeypatch):
+    """A 4096 px scene sweeps at 3072 px (level 5.2); Cancel stops a sweep at its next frame
+    and leaves the video as it was."""
+    import torch
+
+    from dofgen.pipeline import DefocusPipeline
+
+    big = DefocusPipeline().from_image(Image.new("RGB", (4096, 4096), (90, 120, 150)), torch.full((4096, 4096), 3.0), focus_distance=2.0, render=False)
+    state = SimpleNamespace(scene=big, view=SimpleNamespace(camera=big.camera, focus_distance=2.0, method="layered"), blades=0, highlight_boost=0.0)
+    scene, lens = sweeps.sweep_scene(state)
+    assert scene.all_in_focus.size == (3072, 3072) and lens == {"blades": 0, "highlight_boost": 0.0}
+    request = SimpleNamespace(session_hash="sweeper")
+    rendered = []
+
+    def one_frame_then_cancel(scene, progress, **kwargs):
+        for index in range(5):
+            rendered.append(index)
+            if index == 1:
+                sweeps.stop_sweep(None, request)  # the Cancel button, pressed during the sweep
+            progress(index + 1, 5)
+        return [scene.all_in_focus] * 5
+
+    monkeypatch.setattr(sweeps, "aperture_sweep", one_frame_then_cancel)
+    small = load_scene("tabletop")[0]
+    assert isinstance(sweeps.render_aperture_sweep(small, request, progress=lambda *a, **k: None), type(gr.skip()))
+    assert rendered == [0, 1]  # stopped at the next frame
+    assert sweeps.stop_sweep(None, request)[3]["visible"] is False  # no video to show: the box goes

@@ -84,3 +84,53 @@ def test_from_exif_falls_back_on_missing_and_corrupt_tags():
     assert result.from_exif == ("focal_length_mm",)
     plain = CameraSettings.from_exif(Image.new("RGB", (4, 4)))
     assert plain.from_exif == () and plain.camera.f_number == 2.8
+
+
+def test_third_stops_hold_the_full_stops_every_third_step():
+    from dofgen.camera import THIRD_STOPS
+
+    assert THIRD_STOPS[::3] == STANDARD_STOPS
+    exact = [math.sqrt(2) ** (1 + k / 3) for k in range(len(THIRD_STOPS))]  # f/1.4 opens sqrt(2) per stop
+    assert THIRD_STOPS == pytest.approx(exact, rel=0.05)
+
+
+@pytest.mark.parametrize("f_number, focal, focus, sensor", [(1.8, 85.0, 1.94, 36.0), (8.0, 24.0, 3.0, 36.0), (2.2, 6.9, 1.2, 9.6), (16.0, 50.0, 40.0, 36.0)])
+def test_depth_of_field_limits_are_where_the_thin_lens_blur_reaches_the_coc(f_number, focal, focus, sensor):
+    from dofgen.camera import circle_of_confusion_mm, depth_of_field
+    from dofgen.lens import coc_diameter_px
+
+    camera = CameraSettings(f_number, focal, focus, sensor)
+    coc = circle_of_confusion_mm(camera)
+    dof = depth_of_field(camera, coc)
+    assert dof.near_m < focus < dof.far_m
+    # coc_diameter_px with width_px = the sensor's width in mm gives the circle in millimetres
+    ends = [dof.near_m] + ([dof.far_m] if math.isfinite(dof.far_m) else [])
+    blur = coc_diameter_px(torch.tensor(ends, dtype=torch.float64), camera, sensor).abs()
+    assert blur.tolist() == pytest.approx([coc] * len(ends), rel=1e-9)
+    inside = torch.tensor([dof.near_m * 1.01, focus, min(dof.far_m, 1e6) * 0.99], dtype=torch.float64)
+    assert (coc_diameter_px(inside, camera, sensor).abs() < coc).all()
+    assert math.isinf(dof.far_m) == (focus >= dof.hyperfocal_m)
+
+
+def test_depth_of_field_of_a_known_case():
+    from dofgen.camera import circle_of_confusion_mm, depth_of_field
+
+    camera = CameraSettings(8.0, 50.0, 3.0)
+    assert circle_of_confusion_mm(camera) == pytest.approx(math.hypot(36, 24) / 1500) == pytest.approx(0.0288, abs=1e-4)
+    dof = depth_of_field(camera, 0.03)  # by hand: H = 0.05^2 / (8 * 3e-5) + 0.05 = 10.4667 m
+    assert (dof.hyperfocal_m, dof.near_m, dof.far_m) == pytest.approx((10.4667, 31.25 / 13.3667, 31.25 / 7.4667), rel=1e-4)
+    with pytest.raises(ValueError, match="coc_mm"):
+        depth_of_field(camera, 0.0)
+
+
+def test_equivalent_focal_length_inverts_the_exif_crop_factor():
+    from dofgen.camera import equivalent_focal_length_mm
+
+    phone = Image.new("RGB", (8, 6))
+    exif = phone.getexif()
+    exif.get_ifd(0x8769).update({0x920A: 6.9, 0xA405: 26})  # FocalLength, FocalLengthIn35mmFilm
+    buffer = io.BytesIO()
+    phone.save(buffer, format="JPEG", exif=exif)
+    camera = CameraSettings.from_exif(Image.open(buffer)).camera
+    assert equivalent_focal_length_mm(camera) == pytest.approx(26.0, rel=1e-6)
+    assert equivalent_focal_length_mm(CameraSettings(2.8, 50.0, 2.0)) == 50.0

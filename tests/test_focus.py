@@ -103,8 +103,8 @@ def test_automatic_focus_finds_a_known_subject_offline(box, subject_m):
     assert _pipeline_focus(image, depth) == pytest.approx(subject_m, rel=0.02)
 
 
-#: Depths of each bundled scene's subjects: the cylinders; the column; the motorcycle.
-SUBJECTS_M = {"tabletop": [(1.10, 1.20), (1.88, 1.98), (2.65, 2.78)], "street-at-night": [(2.7, 2.85)], "motorcycle": [(2.0, 2.8)]}
+#: Depths of each bundled scene's subjects: the cylinders; the column; the motorcycle; the figure (head to shoulders).
+SUBJECTS_M = {"tabletop": [(1.10, 1.20), (1.88, 1.98), (2.65, 2.78)], "street-at-night": [(2.7, 2.85)], "motorcycle": [(2.0, 2.8)], "portrait": [(1.9, 2.2)]}
 
 
 @pytest.mark.parametrize("name", sorted(SUBJECTS_M))

@@ -7,7 +7,7 @@ from dofgen import scenes
 from dofgen.camera import STUDY_STOPS, CameraSettings
 from dofgen.metrics import blur_monotonicity
 from dofgen.pipeline import DefocusPipeline
-from dofgen.video import aperture_sweep, aperture_values, caption, focus_sweep, focus_values, write_mp4
+from dofgen.video import aperture_sweep, aperture_values, caption, focus_sweep, focus_values, h264_size, read_frames, write_mp4
 
 
 @pytest.fixture(scope="module")
@@ -41,12 +41,9 @@ def test_aperture_sweep_is_monotonic_and_plays(tabletop, tmp_path):
     decoded = [np.frombuffer(f, dtype=np.uint8).reshape(meta["size"][1], meta["size"][0], 3) for f in reader]
     assert meta["codec"] == "h264" and "yuv420p" in meta["pix_fmt"]
     assert len(decoded) == 15
-    assert meta["size"] == (256, 176)  # 250x166 padded, not stretched, to multiples of 16
-    left = 3  # (256 - 250) // 2
-    top = 5  # (176 - 166) // 2
+    assert meta["size"] == (250, 166)  # even already: as rendered, no padding
     first = np.asarray(frames[0], dtype=np.int16)
-    assert np.abs(decoded[0][top : top + 166, left : left + 250].astype(np.int16) - first).mean() < 4
-    assert decoded[0][:top].max() < 20  # black padding
+    assert np.abs(decoded[0].astype(np.int16) - first).mean() < 4
     assert path.read_bytes()[4:8] == b"ftyp" and path.read_bytes().find(b"moov") < path.read_bytes().find(b"mdat")
 
 
@@ -67,3 +64,34 @@ def test_write_mp4_refuses_bad_input(tmp_path):
         write_mp4([np.zeros((16, 16, 3), np.uint8), np.zeros((32, 16, 3), np.uint8)], tmp_path / "b.mp4")
     with pytest.raises(ValueError, match="fps"):
         write_mp4([np.zeros((16, 16, 3), np.uint8)], tmp_path / "c.mp4", fps=float("nan"))
+
+
+def _avc_level(path) -> int:
+    """The level the MP4 signals (AVCLevelIndication of its avcC box: 52 is level 5.2)."""
+    data = path.read_bytes()
+    box = data.find(b"avcC")
+    assert box > 0, "no avcC box"
+    return data[box + 4 + 3]
+
+
+def test_odd_sizes_are_cropped_to_even_never_padded(tmp_path):
+    frame = np.full((501, 741, 3), 200, np.uint8)
+    frame[:, -1] = 0  # the last column goes, the picture stays as it is
+    path = write_mp4([frame, frame], tmp_path / "odd.mp4")
+    decoded = read_frames(path)
+    assert decoded[0].shape == (500, 740, 3) and len(decoded) == 2
+    for border in (decoded[0][0], decoded[0][-1], decoded[0][:, 0], decoded[0][:, -1]):
+        assert np.abs(border.astype(int) - 200).max() < 8  # no black border
+    assert _avc_level(path) <= 52
+
+
+def test_large_frames_scale_down_to_level_5_2(tmp_path):
+    ramp = np.linspace(0, 255, 4096, dtype=np.float32)
+    frame = np.stack([np.broadcast_to(ramp, (4096, 4096)), np.broadcast_to(ramp[:, None], (4096, 4096)), np.full((4096, 4096), 90.0)], -1).astype(np.uint8)
+    path = write_mp4([frame, frame[::-1]], tmp_path / "big.mp4", fps=12)
+    decoded = read_frames(path)
+    assert decoded[0].shape == (3072, 3072, 3)
+    assert _avc_level(path) <= 52
+    # scaled, not cropped: the ramps still run edge to edge
+    assert decoded[0][1536, 0, 0] < 12 and decoded[0][1536, -1, 0] > 243 and decoded[0][-1, 1536, 1] > 243
+    assert h264_size(4096, 2731) == (3742, 2494) and h264_size(1536, 1024) == (1536, 1024) and h264_size(741, 500) == (740, 500)

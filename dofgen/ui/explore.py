@@ -3,7 +3,7 @@
 A scene (all-in-focus image, depth, saliency) is made once per session and kept in
 ``gr.State`` at full resolution, with a copy at display resolution that the sliders re-render
 and a smaller one for live previews while a slider moves (:mod:`dofgen.ui.sessions`). The
-PNG download and the sweeps render at full resolution.
+PNG download renders at full resolution, the sweeps (:mod:`dofgen.ui.sweeps`) too, up to what H.264 level 5.2 plays.
 
 Here are the handlers (each one endpoint, with its toasts and its GPU time) and the wiring;
 the layout is :mod:`dofgen.ui.layout`, the lens view :mod:`dofgen.ui.views`, the baselines
@@ -29,14 +29,15 @@ from dofgen.focus import focus_at
 from dofgen.pipeline import DefocusPipeline, DefocusResult, refocus, resized
 from dofgen.ui import views
 from dofgen.ui.baseline import BASELINE_BUDGET_S, baseline_estimate, baseline_render, baseline_scale, stop_baseline
+from dofgen.ui.compare import wire_compare
 from dofgen.ui.controls import METHOD_LABELS, Controls, checked_camera, reading_controls, scene_state
-from dofgen.ui.files import named_path, new_path, save_image
+from dofgen.ui.files import named_path, save_image
 from dofgen.ui.layout import CSS, ExploreLayout, build_layout
 from dofgen.ui.models import MODELS, ModelUnavailable, gpu
 from dofgen.ui.sessions import SESSIONS, ExploreState, end_session
+from dofgen.ui.sweeps import render_aperture_sweep, render_focus_sweep, wire_sweeps
 from dofgen.ui.toasts import UserError, friendly, skipped
-from dofgen.ui.uploads import MAX_UPLOAD_BYTES, open_upload, read_depth_upload
-from dofgen.video import aperture_sweep, focus_sweep, write_mp4
+from dofgen.ui.uploads import MAX_UPLOAD_BYTES, checked_depth_upload, open_upload, read_depth_upload
 from dofgen.visualize import scene_maps
 
 __all__ = [
@@ -211,34 +212,6 @@ def download_png(state: ExploreState | None) -> dict:
     return gr.update(value=str(path), visible=True)
 
 
-def _video(frames: list) -> dict:
-    return gr.update(value=str(write_mp4(frames, new_path(".mp4"), fps=12)), visible=True)
-
-
-def _sweep_scene(state: ExploreState | None) -> tuple[DefocusResult, dict]:
-    """The full-resolution scene with the view's camera, focus and lens, and its lens options."""
-    view = scene_state(state).view
-    scene = replace(state.scene, camera=view.camera, focus_distance=view.focus_distance, method=view.method)
-    return scene, dict(blades=state.blades, highlight_boost=state.highlight_boost)
-
-
-@friendly(1)
-@gpu(duration=300)
-def render_aperture_sweep(state: ExploreState | None, progress: gr.Progress = gr.Progress()) -> dict:
-    """An MP4 of the scene from f/1.8 to f/22 at the current focus, with the view's lens,
-    blades and highlight boost, at full resolution."""
-    scene, lens = _sweep_scene(state)
-    return _video(aperture_sweep(scene, captions=True, progress=lambda i, n: progress(i / n, desc="Rendering the aperture sweep"), **lens))
-
-
-@friendly(1)
-@gpu(duration=300)
-def render_focus_sweep(state: ExploreState | None, progress: gr.Progress = gr.Progress()) -> dict:
-    """An MP4 of the scene with focus travelling from near to far at the current aperture."""
-    scene, lens = _sweep_scene(state)
-    return _video(focus_sweep(scene, frames=36, captions=True, progress=lambda i, n: progress(i / n, desc="Rendering the focus sweep"), **lens))
-
-
 @friendly(1)
 def show_maps(state: ExploreState | None) -> list:
     """All-in-focus, depth, saliency and circle-of-confusion maps with legends."""
@@ -285,6 +258,7 @@ class _Wiring:
         making = dict(concurrency_id="generate", concurrency_limit=1, show_progress_on=[ui.image])
         self.then_baseline(ui.generate.click(generate_scene, [ui.prompt, ui.seed, ui.f_number, ui.focal_length_mm], started, **making))
         ui.photo.change(preview_photo, ui.photo, ui.photo_preview, concurrency_id="lens", show_progress="minimal")
+        ui.depth_file.upload(checked_depth_upload, ui.depth_file, ui.depth_file, show_progress="hidden", api_visibility="private")  # queued: toasts need the queue
         self.then_baseline(ui.use.click(use_photo, [ui.photo, ui.depth_file], started, **making))
 
     def lens(self) -> None:
@@ -305,9 +279,9 @@ class _Wiring:
         ui.cancel.click(stop_baseline, None, None, cancels=self.baseline_events, queue=False, show_progress="hidden", api_visibility="private")
 
     def outputs(self) -> None:
-        """Sweeps, maps and the full-resolution PNG."""
+        """Sweeps, the aperture compare, maps and the full-resolution PNG."""
         ui = self.ui
-        ui.sweep_aperture.click(render_aperture_sweep, ui.state, ui.video, concurrency_id="sweep", concurrency_limit=1)
-        ui.sweep_focus.click(render_focus_sweep, ui.state, ui.video, concurrency_id="sweep", concurrency_limit=1)
+        wire_sweeps(ui.sweep_aperture, ui.sweep_focus, ui.cancel_sweep, ui.state, ui.video)
+        wire_compare(ui.compare_button, ui.compare, ui.state, ui.image)
         ui.maps_button.click(show_maps, ui.state, ui.maps, concurrency_id="lens")
         ui.png_button.click(download_png, ui.state, ui.png_file, concurrency_id="sweep")

@@ -11,14 +11,26 @@ from dofgen import scenes
 from dofgen.camera import STANDARD_STOPS
 from dofgen.lens import DEFAULT_HIGHLIGHT_BOOST
 from dofgen.ui.baseline import BASELINE_BUDGET_S
+from dofgen.ui.compare import COMPARE_F_NUMBER
 from dofgen.ui.controls import BLADE_CHOICES, METHOD_LABELS, Controls
+from dofgen.ui.scales import SCALES_CSS
 from dofgen.ui.uploads import DEPTH_LIMITS, PHOTO_LIMITS
 from dofgen.ui.views import FOCUS_LIMITS_M
 
 #: CSS: the picture and the sweep sized to their content (no letterbox bars in a fixed box),
-#: at most 70 % of the window's height (48 % on a phone, so the sliders show under it).
-CSS = """
+#: at most 70 % of the window's height (48 % on a phone, so the sliders show under it); the
+#: picture's label and toolbar in a row above it, never over its corners; the scene maps whole,
+#: each at its own aspect ratio, all four in view without a scroll box, captions under them.
+CSS = SCALES_CSS + """
 #explore-image, #explore-video { height: auto !important; }
+#explore-image { padding-top: 34px !important; }
+#explore-image > label[data-testid=block-label] { top: 0; left: 0; }
+#explore-image .image-container { position: static; }
+#explore-image .image-container > .icon-button-wrapper { top: 2px; right: 2px; }
+#explore-maps .grid-wrap { height: auto !important; max-height: none !important; overflow: visible !important; }
+#explore-maps .thumbnail-item { aspect-ratio: auto !important; height: auto !important; }
+#explore-maps .thumbnail-item img { width: 100%; height: auto !important; object-fit: contain; }
+#explore-maps .thumbnail-item .caption-label { position: static !important; max-width: none; text-align: center; border: none; }
 #explore-image .image-container, #explore-image img, #explore-video video { max-height: min(70vh, 620px); height: auto; }
 @media (max-width: 640px) {
   #explore-image .image-container, #explore-image img, #explore-video video { max-height: 48vh; }
@@ -40,6 +52,8 @@ class ExploreLayout:
     focus_distance_m: gr.Slider
     png_button: gr.Button
     png_file: gr.File
+    compare_button: gr.Button
+    compare: gr.ImageSlider
     scene: gr.Dropdown
     caption: gr.Markdown
     prompt: gr.Textbox
@@ -56,6 +70,7 @@ class ExploreLayout:
     cancel: gr.Button
     sweep_aperture: gr.Button
     sweep_focus: gr.Button
+    cancel_sweep: gr.Button
     video: gr.Video
     maps_button: gr.Button
     maps: gr.Gallery
@@ -96,19 +111,24 @@ def _picture_and_camera() -> Parts:
     focus_info = gr.Markdown(elem_id="explore-focus-info")
     f_number = gr.Slider(
         STANDARD_STOPS[0], STANDARD_STOPS[-1], value=2.8, step=0.1, label="Aperture (f-number)",
-        info="Smaller opens the aperture: more blur. Stops: " + ", ".join(f"f/{s:g}" for s in STANDARD_STOPS),
+        info="Smaller: more blur. The track is even in stops, full stops marked; arrow keys move a third of a stop, Page Up/Down a full stop; the box takes any f-number.",
         elem_id="explore-aperture",
     )
-    focal = gr.Slider(14, 200, value=50, step=1, label="Focal length (mm)", elem_id="explore-focal-length")
+    focal = gr.Slider(
+        4, 200, value=50, step=0.1, label="Focal length (mm)", elem_id="explore-focal-length",
+        info="Changes the blur, not the framing: the picture stays as taken. Under the picture: the full-frame equivalent.",
+    )
     with gr.Row():
         auto = gr.Checkbox(value=True, label="Automatic focus (on the subject)", elem_id="explore-auto-focus", min_width=160)
-    focus = gr.Slider(*FOCUS_LIMITS_M, value=2.0, step=0.01, label="Focus distance (m)", info="Moving it turns automatic focus off; its range follows the scene's depth.", elem_id="explore-focus")
+    focus = gr.Slider(*FOCUS_LIMITS_M, value=2.0, step=0.01, label="Focus distance (m)", info="Moving it turns automatic focus off. The track runs like a focus ring (even in 1/distance) from the scene's nearest surface to ∞; type metres in the box.", elem_id="explore-focus")
     with gr.Row():
+        compare_button = gr.Button(f"Compare with f/{COMPARE_F_NUMBER:g}", size="sm", elem_id="explore-compare-button")
         png_button = gr.Button("Full-resolution PNG", size="sm", elem_id="explore-png-button")
         png_file = gr.File(label="PNG", elem_id="explore-png", height=60, visible=False)
+    compare = gr.ImageSlider(type="filepath", format="jpeg", elem_id="explore-compare", interactive=False, visible=False, buttons=["fullscreen"])
     return dict(
         image=image, focus_info=focus_info, f_number=f_number, focal_length_mm=focal, auto_focus=auto,
-        focus_distance_m=focus, png_button=png_button, png_file=png_file,
+        focus_distance_m=focus, png_button=png_button, png_file=png_file, compare_button=compare_button, compare=compare,
     )
 
 
@@ -116,7 +136,8 @@ def _scene_sources() -> Parts:
     names = scenes.list()
     with gr.Tabs():
         with gr.Tab("Bundled scene"):
-            scene = gr.Dropdown(names, value=names[0] if names else None, label="Scene", elem_id="explore-scene")
+            first = scenes.DEFAULT if scenes.DEFAULT in names else next(iter(names), None)
+            scene = gr.Dropdown(names, value=first, label="Scene", elem_id="explore-scene")
             caption = gr.Markdown()
         with gr.Tab("Generate"):
             prompt = gr.Textbox(label="Prompt", placeholder="a corgi on a sunny lawn", lines=2, elem_id="explore-prompt")
@@ -151,8 +172,9 @@ def _sweeps_and_maps() -> Parts:
     with gr.Row():
         sweep_aperture = gr.Button("Aperture sweep (f/1.8 → f/22)", elem_id="explore-sweep-aperture", variant="primary")
         sweep_focus = gr.Button("Focus sweep (near → far)", elem_id="explore-sweep-focus")
+        cancel_sweep = gr.Button("Cancel the sweep", elem_id="explore-cancel-sweep", variant="stop", visible=False)
     video = gr.Video(label="Sweep", elem_id="explore-video", autoplay=True, loop=True, interactive=False, height="min(70vh, 620px)", visible=False)
     with gr.Accordion("Scene maps: all in focus, depth, saliency, circle of confusion", open=False):
         maps_button = gr.Button("Show the maps for the current view", elem_id="explore-maps-button")
-        maps = gr.Gallery(columns=2, height="auto", elem_id="explore-maps", show_label=False)
-    return dict(sweep_aperture=sweep_aperture, sweep_focus=sweep_focus, video=video, maps_button=maps_button, maps=maps)
+        maps = gr.Gallery(columns=2, height="auto", object_fit="contain", elem_id="explore-maps", show_label=False)
+    return dict(sweep_aperture=sweep_aperture, sweep_focus=sweep_focus, cancel_sweep=cancel_sweep, video=video, maps_button=maps_button, maps=maps)

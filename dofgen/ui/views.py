@@ -18,13 +18,16 @@ from dofgen.lens import coc_diameter_px
 from dofgen.pipeline import DefocusResult, refocus
 from dofgen.ui.controls import Controls, Settings
 from dofgen.ui.files import save_image
+from dofgen.ui.readout import camera_readout
+from dofgen.ui.scales import FOCUS_FAR_M
 from dofgen.ui.sessions import SESSIONS, ExploreState, control_key, is_stale, note_scene
 from dofgen.ui.toasts import UserError, skipped
 
 #: JPEG quality of a live preview (it is replaced by the view within a second).
 PREVIEW_JPEG_QUALITY = 80
-#: Focus distance slider bounds never go inside these (metres).
-FOCUS_LIMITS_M = (0.1, 30.0)
+#: Focus distance slider bounds never go inside these (metres): the far end is as good as
+#: infinity (the track is even in 1/distance, :mod:`dofgen.ui.scales`).
+FOCUS_LIMITS_M = (0.1, FOCUS_FAR_M)
 SOURCE_LABELS = {
     "saliency": "automatic, on the subject", "user": "set by you", "camera": "from the camera",
     "scene": "the scene's focus point", "predictor": "automatic, by the trained focus predictor",
@@ -32,10 +35,12 @@ SOURCE_LABELS = {
 
 
 def focus_range(depth: torch.Tensor) -> tuple[float, float]:
-    """Bounds for the focus slider that cover the (H, W) depth in metres, near to far."""
+    """Bounds for the focus slider that cover the (H, W) depth in metres: from a little nearer
+    than its nearest surface (so its depths fill most of a track even in 1/distance) to
+    :data:`FOCUS_LIMITS_M`'s far end."""
     finite = depth[torch.isfinite(depth) & (depth > 0)].float()
     near, far = (float(finite.min()), float(finite.max())) if finite.numel() else FOCUS_LIMITS_M
-    low = max(FOCUS_LIMITS_M[0], math.floor(min(near * 0.8, 0.3) * 10) / 10)
+    low = max(FOCUS_LIMITS_M[0], math.floor(near * 0.8 * 10) / 10)
     high = max(FOCUS_LIMITS_M[1], math.ceil(far * 1.1))
     return low, float(high)
 
@@ -49,12 +54,14 @@ def largest_coc_px(scene: DefocusResult, camera: CameraSettings) -> float:
 
 
 def focus_text(result: DefocusResult) -> str:
-    """The line under the picture: focus distance and its source, aperture, focal length, largest blur."""
+    """The lines under the picture: focus distance and its source, aperture, focal length,
+    largest blur; depth of field and the full-frame equivalent (:func:`camera_readout`)."""
     scale = result.all_in_focus.width
     return (
         f"Focus **{result.focus_distance:.2f} m** ({SOURCE_LABELS.get(result.focus_source, result.focus_source)}) · "
         f"f/{float(result.camera.f_number):.1f} · {float(result.camera.focal_length_mm):g} mm · "
-        f"largest blur {largest_coc_px(result, result.camera):.0f} px at {scale} px wide"
+        f"largest blur {largest_coc_px(result, result.camera):.0f} px at {scale} px wide  \n"
+        + camera_readout(result.camera, result.all_in_focus.size)
     )
 
 
