@@ -22,7 +22,7 @@ from tests.support.study_server import LEFT, StudyServer, red_team
 
 @pytest.mark.slow
 def test_voters_survive_a_sigkill(tmp_path):
-    manifest = write_manifest(tmp_path / "stimuli", prompts=5)
+    manifest = write_manifest(tmp_path / "stimuli", prompts=22)
     env = {"STUDY_MANIFEST": str(manifest), "STUDY_DATA_DIR": str(tmp_path / "data"), "STUDY_ONLY": "1", "STUDY_NEW_PARTICIPANTS": "100/60"}
     server = StudyServer(env).start()
     try:

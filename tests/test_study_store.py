@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture()
 def manifest(tmp_path):
-    return load_manifest(write_manifest(tmp_path / "stimuli", prompts=5))
+    return load_manifest(write_manifest(tmp_path / "stimuli", prompts=22))
 
 
 def test_votes_are_stored_once_and_survive_a_restart(tmp_path, manifest):
@@ -134,7 +134,7 @@ def test_catch_questions_are_added_and_marked(tmp_path, monkeypatch):
 
     folder = tmp_path / "stimuli"
     tiny_video(folder / "videos" / "broken.mp4", shade=99)
-    path = write_manifest(folder, prompts=5, extra=[{"prompt_id": f"p{p}", "prompt": f"prompt {p}", "method": "frame_shuffled", "catch": True, "video": "videos/broken.mp4"} for p in range(3)])
+    path = write_manifest(folder, prompts=22, extra=[{"prompt_id": f"p{p}", "prompt": f"prompt {p}", "method": "frame_shuffled", "catch": True, "video": "videos/broken.mp4"} for p in range(3)])
     manifest = load_manifest(path)
     assert manifest.catch_pairs() == [("p0", "frame_shuffled"), ("p1", "frame_shuffled"), ("p2", "frame_shuffled")]
     assert all(b != "frame_shuffled" for _, b in manifest.pairs())
@@ -156,8 +156,8 @@ def test_the_secret_is_configured_or_kept_in_the_data_folder(tmp_path, monkeypat
     first = VoteStore(tmp_path / "data").secret
     assert VoteStore(tmp_path / "data").secret == first and len(first) == 64  # a restart reads the same one
     assert oct((tmp_path / "data" / ".study-secret").stat().st_mode)[-3:] == "600"
-    monkeypatch.setenv("STUDY_SECRET", "from-the-space-settings")
-    assert VoteStore(tmp_path / "data").secret == b"from-the-space-settings"
+    monkeypatch.setenv("STUDY_SECRET", "from-the-space-settings-0123456789")
+    assert VoteStore(tmp_path / "data").secret == b"from-the-space-settings-0123456789"
 
 
 def test_researchers_verify_a_code_from_the_command_line(tmp_path, manifest, capsys, monkeypatch):
