@@ -172,8 +172,13 @@ def test_researchers_verify_a_code_from_the_command_line(tmp_path, manifest, cap
             store.submit(pid, q.index, "left")
     done = completion_code(store.secret, "participant-done")
     assert main(["codes", done, "--data", str(tmp_path / "data")]) == 0
-    assert "participant-done" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert out.startswith(f"{done}: ACCEPT\n") and "participant-done" in out and "code checked 1 time," in out
+    assert main(["codes", done, "--data", str(tmp_path / "data")]) == 1  # handed in again: its count shows, and a review
+    assert "REVIEW: this code was checked before (2 times" in capsys.readouterr().out
     assert main(["codes", completion_code(store.secret, "participant-half"), "--data", str(tmp_path / "data")]) == 1  # not finished
-    assert "complete=False" in capsys.readouterr().out
+    assert "REVIEW: only 10 of 20 answered" in capsys.readouterr().out
+    run = subprocess.run([sys.executable, "-m", "study.codes", done, "--data", str(tmp_path / "data")], cwd=ROOT, capture_output=True, text=True)
+    assert run.returncode == 1 and "code checked 3 times" in run.stdout  # python -m study.codes: the same, the count kept on disk
     assert main(["codes", "ABCDEFGHIJ", "--data", str(tmp_path / "data")]) == 1
     assert "not a completion code" in capsys.readouterr().out
