@@ -3,8 +3,10 @@ view files shared by every participant, and the flow consent → questions → c
 
 No Gradio here: each step returns a :class:`Screen`, which ``study.ui`` turns into the page.
 
-Blinding: a participant never receives a method id, and cannot link two videos: each view is
-a fresh copy under a random name, with random padding, its metadata stripped (``study.blind``).
+Blinding: a participant never receives a method id, and cannot link two videos by their
+bytes: each view is a fresh encoding under a random name, with random padding, its metadata
+stripped (``study.blind``); nor by their content within a session, as no prompt repeats for a
+participant (``study.assign``).
 Identity: the server makes each participant id and hands the browser a token signed with the
 study secret (``study.codes``); a reload, or a server restart, continues the same participant
 on the question the server says is on screen. Completion codes are issued only once every
@@ -17,6 +19,7 @@ import logging
 import tempfile
 import threading
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -103,7 +106,9 @@ class StudyService:
             shown = self._shown.get(participant_id)
             if shown is not None and shown[0] == index:
                 return shown[1:3]
-        files = [str(self.views.issue(self.manifest.video(question.prompt_id, method).video)) for method in (question.left_method, question.right_method)]
+        sources = [self.manifest.video(question.prompt_id, method).video for method in (question.left_method, question.right_method)]
+        with ThreadPoolExecutor(2) as pool:  # each is encoded afresh (study.blind): both at once
+            files = [str(path) for path in pool.map(self.views.issue, sources)]
         with self._lock:  # copies are made outside the lock; a concurrent repeat keeps the first pair
             shown = self._shown.get(participant_id)
             if shown is not None and shown[0] == index:
