@@ -18,7 +18,7 @@ from dofgen.config import Variable, is_true, value
 ROOT = Path(__file__).resolve().parent.parent
 
 MANIFEST = Variable(
-    "STUDY_MANIFEST", "assets/study/demo/manifest.jsonl",
+    "STUDY_MANIFEST", "assets/study/demo-study/manifest.jsonl",
     "The stimuli: JSON Lines (or CSV) rows `prompt_id, prompt, method, video` (video relative to the manifest), optional "
     "`catch`; a first line `{\"manifest\": {\"demo\": true}}` also allows the controls `no_lens` and `drbokeh_lens`. "
     "A relative path is taken from the repository.",

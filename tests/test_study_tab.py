@@ -295,3 +295,21 @@ def test_client_keys():
     assert client_key(HeaderRequest("10.0.0.9", "2001:db8:1:2::7"), 1) == client_key(HeaderRequest("10.0.0.9", "2001:db8:1:2::99"), 1) == "2001:db8:1:2::/64"
     assert client_key(HeaderRequest("10.0.0.9", "8.8.8.8, 10.1.1.1"), ("10.0.0.0/8",)) == "8.8.8.8"
     assert client_key(HeaderRequest("10.0.0.9", "[2001:db8::1]:443"), 1) == "2001:db8::/64" and client_key(None) == "local"
+
+
+def test_fewer_prompts_than_questions_is_said(tmp_path, monkeypatch, caplog):
+    from tests.support.study_helpers import tiny_video
+
+    folder = tmp_path / "few"
+    tiny_video(folder / "videos" / "broken.mp4", shade=99)
+    checks = [{"prompt_id": f"p{p}", "prompt": f"prompt {p}", "method": "frame_shuffled", "catch": True, "video": "videos/broken.mp4"} for p in range(3)]
+    with caplog.at_level("WARNING"):
+        service = StudyService(write_manifest(folder, prompts=5, extra=checks), tmp_path / "data")
+    assert "The manifest has 5 prompts" in service.shortfall and "3 questions and 2 attention checks" in service.shortfall
+    assert service.shortfall in caplog.text
+    monkeypatch.setattr(study_ui, "_SERVICE", service)
+    screen = begin("", True)
+    assert "Question 1 of 5** (this study has 5 questions)" in screen[F["progress"]]
+    service.config = replace(service.config, admin_token="t" * 40)
+    monkeypatch.setattr(results_ui, "WRONG_TOKENS", Backoff())
+    assert service.shortfall in results("t" * 40)[0]
