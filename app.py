@@ -6,7 +6,7 @@ from dofgen import __version__, config
 from dofgen.ui.explore import CSS as EXPLORE_CSS
 from dofgen.ui.explore import MAX_UPLOAD_BYTES, build_explore_tab
 from dofgen.ui.server import choose_port
-from study.config import StudyConfig
+from study.config import StudyConfig, StudyConfigError
 from study.ui import HEAD, build_results_tab, build_study_tab, reserve_queue
 
 TITLE = "dofgen — fine-grained defocus blur control"
@@ -60,4 +60,8 @@ if __name__ == "__main__":
     port, note = choose_port(host)
     if note:
         print(note)
-    launch(build_app(), server_name=host, server_port=port)
+    try:
+        app = build_app()
+    except StudyConfigError as error:  # a study variable the study cannot use: one line saying which and how
+        raise SystemExit(f"app.py: {error}") from None
+    launch(app, server_name=host, server_port=port)
