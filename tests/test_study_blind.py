@@ -98,3 +98,20 @@ def test_rate_limit_window():
     with pytest.raises(ValueError, match="5/600"):
         parse("lots")
     assert np.isfinite(parse("5/600")[1])
+
+
+def test_wrong_tokens_back_off_exponentially_in_bounded_memory():
+    from study.ratelimit import Backoff
+
+    clock = [0.0]
+    backoff = Backoff(base_s=1.0, max_s=8.0, clients=3, clock=lambda: clock[0])
+    waits = []
+    for _ in range(5):
+        backoff.failed("a")
+        waits.append(backoff.wait("a"))
+    assert waits == [1.0, 2.0, 4.0, 8.0, 8.0] and backoff.wait("b") == 0.0
+    backoff.succeeded("a")
+    assert backoff.wait("a") == 0.0
+    for key in "bcde":
+        backoff.failed(key)
+    assert len(backoff._failures) == 3 and backoff.wait("b") == 0.0 and backoff.wait("e") == 1.0  # the oldest forgotten
