@@ -85,11 +85,6 @@ def authorise(token: object, request=None) -> str:
     return "That token is not right."
 
 
-def researcher(token: object, request=None) -> bool:
-    """True when ``token`` is the researcher token (see :func:`authorise`)."""
-    return authorise(token, request) == ""
-
-
 def _chart_html(table: pd.DataFrame) -> str:
     """Figure A6 as an image inside the page (a data URL: no file is served for it)."""
     png = named_path("preference.png")
