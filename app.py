@@ -8,7 +8,7 @@ from dofgen.ui.explore import build_explore_tab
 from dofgen.ui.scales import SCALES_JS
 from dofgen.ui.server import choose_port
 from dofgen.ui.uploads import MAX_TRANSFER_BYTES, MAX_UPLOAD_BYTES
-from study.config import StudyConfig
+from study.config import StudyConfig, StudyConfigError
 from study.ui import HEAD, build_results_tab, build_study_tab, reserve_queue
 
 TITLE = "dofgen — fine-grained defocus blur control"
@@ -64,4 +64,8 @@ if __name__ == "__main__":
     port, note = choose_port(host)
     if note:
         print(note)
-    launch(build_app(), server_name=host, server_port=port)
+    try:
+        app = build_app()
+    except StudyConfigError as error:  # a study variable the study cannot use: one line saying which and how
+        raise SystemExit(f"app.py: {error}") from None
+    launch(app, server_name=host, server_port=port)

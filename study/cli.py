@@ -3,7 +3,7 @@
 - ``build``: the stimuli, one aperture-sweep video per prompt and method (``study.build``);
 - ``catch``: attention checks added to a manifest (``study.catch``);
 - ``aggregate``: preference rates, intervals and Figure A6 from the votes (``study.aggregate``);
-- ``codes``: whose completion code this is, and whether they finished.
+- ``codes``: whose completion code this is, how they answered, and accept or review (``study.codecheck``).
 """
 
 from __future__ import annotations
@@ -12,25 +12,28 @@ import argparse
 import sys
 from pathlib import Path
 
+from study.codecheck import check_code
+from study.config import StudyConfig
 from study.store import VoteStore
 
 
 def codes(argv: list[str] | None = None) -> int:
-    """Tell a researcher whose completion code ``CODE`` is; exit 0 only for a finished participant."""
+    """Tell a researcher whose completion code ``CODE`` is and whether to accept it; exit 0 only on "accept"."""
     parser = argparse.ArgumentParser(
         prog="dofgen-study codes", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-        description="Say whose completion code this is and how many answers they gave (needs the study's secret).",
+        description="Say whose completion code this is, how they answered (attention checks, answers faster than STUDY_MIN_VIEW_S), "
+        "how often the code was checked, and a verdict: accept or review (needs the study's secret). The check is recorded.",
     )
     parser.add_argument("code", help="The completion code a participant handed in.")
     parser.add_argument("--data", type=Path, default=argparse.SUPPRESS, help="The study's data folder; unset: the configured one (STUDY_DATA_DIR, see docs/configuration.md).")
     args = parser.parse_args(argv)
-    report = VoteStore(getattr(args, "data", None)).verify(args.code)
+    config = StudyConfig.from_env()
+    report = check_code(VoteStore(getattr(args, "data", None), config=config), args.code, config.min_view_s)
     if report is None:
         print(f"{args.code}: not a completion code of this study")
         return 1
-    print(f"{args.code}: participant {report['participant_id']}, {report['answered']} of {report['questions']} answered, "
-          f"recruitment {report['recruitment']}, complete={report['complete']}")
-    return 0 if report["complete"] else 1
+    print(f"{args.code}: {report.text()}")
+    return 0 if report.verdict == "accept" else 1
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,8 +3,10 @@ view files shared by every participant, and the flow consent → questions → c
 
 No Gradio here: each step returns a :class:`Screen`, which ``study.ui`` turns into the page.
 
-Blinding: a participant never receives a method id, and cannot link two videos: each view is
-a fresh copy under a random name, with random padding, its metadata stripped (``study.blind``).
+Blinding: a participant never receives a method id, and cannot link two videos by their
+bytes: each view is a fresh encoding under a random name, with random padding, its metadata
+stripped (``study.blind``); nor by their content within a session, as no prompt repeats for a
+participant (``study.assign``).
 Identity: the server makes each participant id and hands the browser a token signed with the
 study secret (``study.codes``); a reload, or a server restart, continues the same participant
 on the question the server says is on screen. Completion codes are issued only once every
@@ -13,22 +15,23 @@ answer is stored.
 
 from __future__ import annotations
 
+import logging
 import tempfile
 import threading
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from study.blind import ViewFiles
-from study.codes import completion_code, new_participant, participant_of
+from study.assign import question_count
+from study.codes import completion_code, new_participant, participant_of, token_for
 from study.config import StudyConfig
 from study.manifest import Manifest, ManifestError, load_manifest
 from study.ratelimit import RateLimit
 from study.store import VoteRefused, VoteStore, now
 from study.sync import HubSync, from_config, wait_until
 
-#: Questions a participant is told to expect; fewer are announced on the progress line.
-EXPECTED_QUESTIONS = 20
 DEMO_NOTE = (
     "*These are demo videos rendered from the app's bundled scenes, so that the study can be tried "
     "out; the real study's videos are made with the generator and depth models.*"
@@ -72,8 +75,24 @@ class StudyService:
             wait_until(lambda: self.sync.restored or self.sync.failures > 0, config.restore_wait_s)
         self.views = ViewFiles(Path(tempfile.mkdtemp(prefix="dofgen-study-")) / "v")
         self.limit = RateLimit(config.new_participants)
+        self.shortfall = self._shortfall()
+        if self.shortfall:
+            logging.getLogger(__name__).warning(self.shortfall)
         self._shown: dict[str, tuple[int, str, str, str]] = {}  # participant -> (index, left, right, shown_at)
         self._lock = threading.Lock()
+
+    def _shortfall(self) -> str:
+        """What a manifest with too few prompts does to the questions ("" when it has enough)."""
+        if self.manifest is None:
+            return ""
+        pairs, catch = self.manifest.pairs(), self.manifest.catch_pairs()
+        asked = self.config.questions + min(self.config.attention_checks, len({p for p, _ in catch}))
+        questions, checks = question_count(pairs, catch, self.config.questions, self.config.attention_checks)
+        if questions + checks >= asked:
+            return ""
+        prompts = len({p for p, _ in pairs} | {p for p, _ in catch})
+        return (f"The manifest has {prompts} prompts and each participant sees a prompt at most once, so each gets {questions} "
+                f"questions and {checks} attention checks instead of STUDY_QUESTIONS={self.config.questions} and {asked - self.config.questions}.")
 
     def recruitment(self, query_params: Mapping[str, object]) -> dict[str, str]:
         """The recruiter's URL parameters of the page (``PROLIFIC_PID``...), printable, 200 characters at most."""
@@ -87,7 +106,9 @@ class StudyService:
             shown = self._shown.get(participant_id)
             if shown is not None and shown[0] == index:
                 return shown[1:3]
-        files = [str(self.views.issue(self.manifest.video(question.prompt_id, method).video)) for method in (question.left_method, question.right_method)]
+        sources = [self.manifest.video(question.prompt_id, method).video for method in (question.left_method, question.right_method)]
+        with ThreadPoolExecutor(2) as pool:  # each is encoded afresh (study.blind): both at once
+            files = [str(path) for path in pool.map(self.views.issue, sources)]
         with self._lock:  # copies are made outside the lock; a concurrent repeat keeps the first pair
             shown = self._shown.get(participant_id)
             if shown is not None and shown[0] == index:
@@ -128,7 +149,7 @@ class StudyService:
                 done += f"\n\nTaking you back to the recruiting site… [continue]({url})"
             return Screen("done", token=token, done_text=done, completion_url=url)
         left, right = self.view(participant_id, index)
-        shortfall = f" (this study has {len(questions)} questions)" if len(questions) < EXPECTED_QUESTIONS else ""
+        shortfall = f" (this study has {len(questions)} questions)" if self.shortfall else ""
         progress = f"**Question {index + 1} of {len(questions)}**{shortfall}\n\n<progress value='{index}' max='{len(questions)}' style='width:100%'></progress>"
         return Screen("question", token=token, progress=progress, left=left, right=right, shown_index=str(index), notice=notice)
 
@@ -152,8 +173,9 @@ class StudyService:
         return self.intro()
 
     def begin(self, token: str | None, consent: object, client: str, query_params: Mapping[str, object]) -> Screen:
-        """Start after consent (exactly True): a new server-made participant, or the returning one.
-        ``client`` is who asks (for the rate limit); ``query_params`` the page's URL parameters."""
+        """Start after consent (exactly True): a new server-made participant, or the returning one
+        (by token, or by the recruiter's ``PROLIFIC_PID`` or ``workerId``). ``client`` is who asks
+        (``study.ratelimit.client_key``, for the rate limit); ``query_params`` the page's URL parameters."""
         if self.error:
             return self.intro(self.error)
         if consent is not True:
@@ -161,12 +183,14 @@ class StudyService:
         participant_id = self.known(token)
         if participant_id:
             return self.screen(participant_id, token)
-        wait = self.limit.allow(client)
-        if wait:
-            return self.intro(f"Too many new participants from your connection; please try again in {int(wait) + 1} s.")
-        participant_id, token = new_participant(self.store.secret)
-        self.store.questions(participant_id, self.recruitment(query_params))
-        return self.screen(participant_id, token)
+        recruitment = self.recruitment(query_params)
+        participant_id = self.store.recruited(recruitment)  # the same recruited person again: resumed, not new
+        if participant_id is None:
+            wait = self.limit.allow(client)
+            if wait:
+                return self.intro(f"Too many new participants from your connection; please try again in {int(wait) + 1} s.")
+            participant_id = self.store.start(new_participant(self.store.secret)[0], recruitment)
+        return self.screen(participant_id, token_for(self.store.secret, participant_id))
 
     def vote(self, token: str | None, shown_index: object, choice: str) -> Screen:
         """Store the vote for the question the server has on screen; the client's index is only

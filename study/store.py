@@ -30,6 +30,8 @@ from study.config import StudyConfig
 from study.manifest import Manifest
 
 CHOICES = ("left", "right")
+#: URL parameters that name one recruited person: a second start with the same value resumes them.
+IDENTITY_PARAMS = ("PROLIFIC_PID", "workerId")
 _PARTICIPANT = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 
 
@@ -72,6 +74,11 @@ def read_votes(folder: str | Path) -> list[dict]:
     return list(unique.values())
 
 
+def _identities(recruitment: dict) -> list[tuple[str, str]]:
+    """The (parameter, value) pairs of ``recruitment`` that name one recruited person."""
+    return [(name, str(recruitment[name])) for name in IDENTITY_PARAMS if str(recruitment.get(name) or "").strip()]
+
+
 @dataclass
 class _Appender:
     path: Path
@@ -98,13 +105,16 @@ class VoteStore:
         self.manifest = manifest
         self.app_version = app_version
         self.attention_checks = config.attention_checks
+        self.questions_per_participant = config.questions
         self.secret = load_secret(self.folder, config.secret)
         token = uuid.uuid4().hex
         self._votes = _Appender(self.folder / f"votes-{token}.jsonl")
         self._assignments = _Appender(self.folder / f"assignments-{token}.jsonl")
+        self._checks = _Appender(self.folder / f"checks-{token}.jsonl")
         self._lock = threading.Lock()
         self._questions: dict[str, list[Question]] = {}
         self._recruitment: dict[str, dict] = {}
+        self._recruited: dict[tuple[str, str], str] = {}  # (PROLIFIC_PID or workerId, value) -> participant
         self._answers: dict[str, dict[int, dict]] = {}  # participant -> question index -> vote
         self._shown: Counter[tuple[str, str]] = Counter()
         self.refresh()
@@ -129,6 +139,8 @@ class VoteStore:
     def _add(self, participant_id: str, questions: list[Question], recruitment: dict) -> None:
         self._questions[participant_id] = questions
         self._recruitment[participant_id] = recruitment
+        for key in _identities(recruitment):
+            self._recruited.setdefault(key, participant_id)
         self._shown.update((q.prompt_id, q.baseline) for q in questions if not q.catch)
 
     def shown_counts(self) -> dict[tuple[str, str], int]:
@@ -155,20 +167,42 @@ class VoteStore:
         (least-shown pairs first, plus the attention checks) and stored before they are shown.
         ``recruitment`` (URL parameters such as ``PROLIFIC_PID``) is kept with a new one."""
         participant_id = self.check_participant(participant_id)
+        with self._lock:
+            return self._questions_locked(participant_id, recruitment)
+
+    def start(self, participant_id: str, recruitment: dict | None = None) -> str:
+        """The participant a start makes: the one already recruited under the same
+        ``PROLIFIC_PID`` or ``workerId`` if any (resumed), else ``participant_id``, assigned now."""
+        participant_id = self.check_participant(participant_id)
+        with self._lock:
+            known = self._recruited_locked(recruitment)
+            if known is None:
+                self._questions_locked(participant_id, recruitment)
+            return known or participant_id
+
+    def recruited(self, recruitment: dict | None) -> str | None:
+        """The participant already recruited under ``recruitment``'s ``PROLIFIC_PID`` or ``workerId``."""
+        with self._lock:
+            return self._recruited_locked(recruitment)
+
+    def _recruited_locked(self, recruitment: dict | None) -> str | None:
+        return next((self._recruited[key] for key in _identities(recruitment or {}) if key in self._recruited), None)
+
+    def _questions_locked(self, participant_id: str, recruitment: dict | None) -> list[Question]:
         if self.manifest is None:
             raise VoteRefused("no study is running (no manifest loaded)")
-        with self._lock:
-            if participant_id not in self._questions:
-                questions = assign(
-                    participant_id, self.manifest.pairs(), self._shown, catch=self.manifest.catch_pairs(), checks=self.attention_checks
-                )
-                recruitment = dict(recruitment or {})
-                self._assignments.append(
-                    {"participant_id": participant_id, "questions": [q.as_dict() for q in questions], "recruitment": recruitment,
-                     "created_at": now(), "app_version": self.app_version}
-                )
-                self._add(participant_id, questions, recruitment)
-            return self._questions[participant_id]
+        if participant_id not in self._questions:
+            questions = assign(
+                participant_id, self.manifest.pairs(), self._shown, count=self.questions_per_participant,
+                catch=self.manifest.catch_pairs(), checks=self.attention_checks,
+            )
+            recruitment = dict(recruitment or {})
+            self._assignments.append(
+                {"participant_id": participant_id, "questions": [q.as_dict() for q in questions], "recruitment": recruitment,
+                 "created_at": now(), "app_version": self.app_version}
+            )
+            self._add(participant_id, questions, recruitment)
+        return self._questions[participant_id]
 
     def answered(self, participant_id: str) -> dict[int, dict]:
         with self._lock:
@@ -232,12 +266,19 @@ class VoteStore:
             return vote
 
     def verify(self, code: str) -> dict | None:
-        """Whose completion code ``code`` is: participant, recruitment, answers; None if nobody's."""
+        """Whose completion code ``code`` is: participant, recruitment, questions and answers
+        (question index -> vote); None if nobody's."""
         with self._lock:
             participant_id = find_code(self.secret, code, self._questions)
             if participant_id is None:
                 return None
-            questions = len(self._questions[participant_id])
-            answered = len(self._answers.get(participant_id, {}))
             return {"participant_id": participant_id, "recruitment": self._recruitment.get(participant_id, {}),
-                    "questions": questions, "answered": answered, "complete": answered == questions}
+                    "questions": list(self._questions[participant_id]), "answers": dict(self._answers.get(participant_id, {}))}
+
+    def record_check(self, participant_id: str) -> list[dict]:
+        """Note (fsync'ed, in ``checks-<uuid>.jsonl``) that a researcher checked this participant's
+        code now; return every check of it on record, this one included, oldest first."""
+        with self._lock:
+            self._checks.append({"check_id": str(uuid.uuid4()), "participant_id": participant_id, "checked_at": now()})
+        unique = {r["check_id"]: r for r in read_records(self.folder, "checks-*.jsonl") if r.get("participant_id") == participant_id}
+        return sorted(unique.values(), key=lambda r: str(r.get("checked_at")))

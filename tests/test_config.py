@@ -50,9 +50,23 @@ def test_study_config_checks_its_values():
     assert good.new_participants == (3, 60.0) and good.min_view_s == 2.5 and good.only is True
     assert not str(good.data_dir).startswith(str(ROOT))  # data never defaults into the source tree
     assert good.manifest.is_file()
-    for name, bad in (("STUDY_NEW_PARTICIPANTS", "lots"), ("STUDY_ATTENTION_CHECKS", "-1"), ("STUDY_MIN_VIEW_S", "nan"), ("STUDY_SYNC_SECONDS", "soon")):
+    for name, bad in (("STUDY_NEW_PARTICIPANTS", "lots"), ("STUDY_ATTENTION_CHECKS", "-1"), ("STUDY_MIN_VIEW_S", "nan"), ("STUDY_SYNC_SECONDS", "soon"),
+                      ("STUDY_QUESTIONS", "0"), ("STUDY_TRUSTED_PROXIES", "proxy.example"), ("STUDY_SECRET", "secret")):
         with pytest.raises(StudyConfigError, match=name):
             StudyConfig.from_env({name: bad})
+
+
+def test_a_short_secret_is_refused_with_how_to_make_one():
+    with pytest.raises(StudyConfigError, match=r"32 characters or more.*secrets.token_urlsafe\(32\)"):
+        StudyConfig.from_env({"STUDY_SECRET": "x" * 31})
+    assert StudyConfig.from_env({"STUDY_SECRET": "x" * 32}).secret == "x" * 32
+
+
+def test_trusted_proxies_default_to_the_space_proxy():
+    assert StudyConfig.from_env({}).trusted_proxies == 0  # no proxy: the connection's own address
+    assert StudyConfig.from_env({"SPACE_ID": "lab/study"}).trusted_proxies == 1  # a Space: the address its proxy appends
+    assert StudyConfig.from_env({"STUDY_TRUSTED_PROXIES": "2"}).trusted_proxies == 2
+    assert StudyConfig.from_env({"STUDY_TRUSTED_PROXIES": "10.0.0.0/8, ::1"}).trusted_proxies == ("10.0.0.0/8", "::1")
 
 
 def test_library_values_and_flags():

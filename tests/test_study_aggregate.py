@@ -51,7 +51,7 @@ def test_empty_votes_give_an_empty_overall_row():
 def test_command_line_writes_table_and_chart(tmp_path, capsys):
     from study.manifest import load_manifest
 
-    store = VoteStore(tmp_path / "data", load_manifest(write_manifest(tmp_path / "stimuli", prompts=4)))
+    store = VoteStore(tmp_path / "data", load_manifest(write_manifest(tmp_path / "stimuli", prompts=20)))
     for n in range(3):
         pid = f"participant-{n:04d}"
         for q in store.questions(pid):

@@ -24,7 +24,7 @@ ADMIN = "researcher-s3cret-token"
 @pytest.fixture()
 def server(tmp_path):
     folder = tmp_path / "stimuli"
-    manifest = write_manifest(folder, prompts=5)
+    manifest = write_manifest(folder, prompts=22)
     for index, video in enumerate(sorted((folder / "videos").glob("p*.mp4"))):
         tiny_video(video, shade=index * 7)
     env = {"STUDY_MANIFEST": str(manifest), "STUDY_DATA_DIR": str(tmp_path / "data"), "STUDY_ONLY": "1", "STUDY_ADMIN_TOKEN": ADMIN}

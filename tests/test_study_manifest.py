@@ -106,3 +106,15 @@ def test_frame_shuffled_attention_checks_are_added(tmp_path):
     assert sorted(shuffled) == list(range(6)) and shuffled != list(range(6))
     assert all(i != j for i, j in enumerate(shuffled_order(6, seed=3)))
     assert main(["--manifest", str(path), "--prompts", "5"]) == 0 and len(load_manifest(path).catch_pairs()) == 3  # no prompt twice
+
+
+def test_the_demo_manifest_has_a_prompt_for_every_question():
+    from study.assign import assign, question_count
+    from study.config import StudyConfig
+
+    config = StudyConfig.from_env({})
+    manifest = load_manifest(config.manifest)
+    assert manifest.demo and len({p for p, _ in manifest.pairs()}) == 21
+    assert question_count(manifest.pairs(), manifest.catch_pairs(), config.questions, config.attention_checks) == (20, 0)
+    questions = assign("participant-demo-01", manifest.pairs())
+    assert len(questions) == 20 and len({q.prompt_id for q in questions}) == 20

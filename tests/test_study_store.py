@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture()
 def manifest(tmp_path):
-    return load_manifest(write_manifest(tmp_path / "stimuli", prompts=5))
+    return load_manifest(write_manifest(tmp_path / "stimuli", prompts=22))
 
 
 def test_votes_are_stored_once_and_survive_a_restart(tmp_path, manifest):
@@ -134,7 +134,7 @@ def test_catch_questions_are_added_and_marked(tmp_path, monkeypatch):
 
     folder = tmp_path / "stimuli"
     tiny_video(folder / "videos" / "broken.mp4", shade=99)
-    path = write_manifest(folder, prompts=5, extra=[{"prompt_id": f"p{p}", "prompt": f"prompt {p}", "method": "frame_shuffled", "catch": True, "video": "videos/broken.mp4"} for p in range(3)])
+    path = write_manifest(folder, prompts=22, extra=[{"prompt_id": f"p{p}", "prompt": f"prompt {p}", "method": "frame_shuffled", "catch": True, "video": "videos/broken.mp4"} for p in range(3)])
     manifest = load_manifest(path)
     assert manifest.catch_pairs() == [("p0", "frame_shuffled"), ("p1", "frame_shuffled"), ("p2", "frame_shuffled")]
     assert all(b != "frame_shuffled" for _, b in manifest.pairs())
@@ -156,8 +156,8 @@ def test_the_secret_is_configured_or_kept_in_the_data_folder(tmp_path, monkeypat
     first = VoteStore(tmp_path / "data").secret
     assert VoteStore(tmp_path / "data").secret == first and len(first) == 64  # a restart reads the same one
     assert oct((tmp_path / "data" / ".study-secret").stat().st_mode)[-3:] == "600"
-    monkeypatch.setenv("STUDY_SECRET", "from-the-space-settings")
-    assert VoteStore(tmp_path / "data").secret == b"from-the-space-settings"
+    monkeypatch.setenv("STUDY_SECRET", "from-the-space-settings-0123456789")
+    assert VoteStore(tmp_path / "data").secret == b"from-the-space-settings-0123456789"
 
 
 def test_researchers_verify_a_code_from_the_command_line(tmp_path, manifest, capsys, monkeypatch):
@@ -172,8 +172,13 @@ def test_researchers_verify_a_code_from_the_command_line(tmp_path, manifest, cap
             store.submit(pid, q.index, "left")
     done = completion_code(store.secret, "participant-done")
     assert main(["codes", done, "--data", str(tmp_path / "data")]) == 0
-    assert "participant-done" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert out.startswith(f"{done}: ACCEPT\n") and "participant-done" in out and "code checked 1 time," in out
+    assert main(["codes", done, "--data", str(tmp_path / "data")]) == 1  # handed in again: its count shows, and a review
+    assert "REVIEW: this code was checked before (2 times" in capsys.readouterr().out
     assert main(["codes", completion_code(store.secret, "participant-half"), "--data", str(tmp_path / "data")]) == 1  # not finished
-    assert "complete=False" in capsys.readouterr().out
+    assert "REVIEW: only 10 of 20 answered" in capsys.readouterr().out
+    run = subprocess.run([sys.executable, "-m", "study.codes", done, "--data", str(tmp_path / "data")], cwd=ROOT, capture_output=True, text=True)
+    assert run.returncode == 1 and "code checked 3 times" in run.stdout  # python -m study.codes: the same, the count kept on disk
     assert main(["codes", "ABCDEFGHIJ", "--data", str(tmp_path / "data")]) == 1
     assert "not a completion code" in capsys.readouterr().out

@@ -75,7 +75,7 @@ def hub_env(tmp_path, monkeypatch):
     monkeypatch.setenv("STUDY_SYNC_SECONDS", "0.2")
     monkeypatch.setenv("STUDY_RESTORE_WAIT_S", "5")
     monkeypatch.setenv("STUDY_NEW_PARTICIPANTS", "100/60")
-    return write_manifest(tmp_path / "stimuli", prompts=5)
+    return write_manifest(tmp_path / "stimuli", prompts=22)
 
 
 def _service(manifest, data, hub, monkeypatch) -> StudyService:
@@ -87,7 +87,7 @@ def _service(manifest, data, hub, monkeypatch) -> StudyService:
 def test_a_restart_without_disk_restores_the_study_from_the_hub(tmp_path, hub_env, monkeypatch):
     hub = LocalHub(tmp_path / "hub")
     hub.create_repo("lab/dofgen-votes", repo_type="dataset")
-    monkeypatch.setenv("STUDY_SECRET", "kept-in-the-space-secrets")  # no persistent disk: the secret comes from settings
+    monkeypatch.setenv("STUDY_SECRET", "kept-in-the-space-secrets-0123456789abcdef")  # no persistent disk: the secret comes from settings
     first = _service(hub_env, tmp_path / "disk-1", hub, monkeypatch)
     screen = begin("", True)
     token = screen[F["token"]]
@@ -155,11 +155,11 @@ def test_sigterm_uploads_once_more(tmp_path):
     script = textwrap.dedent(f"""
         import os, sys, time
         sys.path[:0] = [{str(ROOT)!r}]
-        os.environ.update(STUDY_DATASET_REPO="lab/votes", STUDY_SYNC_SECONDS="3600", STUDY_SECRET="s")
+        os.environ.update(STUDY_DATASET_REPO="lab/votes", STUDY_SYNC_SECONDS="3600", STUDY_SECRET="s" * 32)
         from tests.test_study_sync import LocalHub
         from study.ui import study_tab as study_ui
         hub = LocalHub({str(hub_root)!r})
-        svc = study_ui.StudyService({str(write_manifest(tmp_path / "stimuli", prompts=5))!r}, {str(tmp_path / "data")!r}, hub_api=hub)
+        svc = study_ui.StudyService({str(write_manifest(tmp_path / "stimuli", prompts=22))!r}, {str(tmp_path / "data")!r}, hub_api=hub)
         study_ui._SERVICE = svc
         study_ui.upload_on_sigterm(svc)
         screen = study_ui.begin("", True)

@@ -17,7 +17,8 @@ from study.service import StudyService
 from study.ui import results_tab as results_ui
 from study.ui import study_tab as study_ui
 from study.ui.queue import reserve_queue
-from study.ui.results_tab import check_code, export_raw, results
+from study.ratelimit import Backoff
+from study.ui.results_tab import check_code, download_table, export_raw, results
 from study.ui.study_tab import FIELDS, begin, resume, vote_left, vote_right
 from study import BASELINES, CONTROLS, OURS
 from study.codes import completion_code, new_participant, verify_code
@@ -32,7 +33,7 @@ F = {name: i for i, name in enumerate(FIELDS)}
 @pytest.fixture()
 def study(tmp_path, monkeypatch):
     monkeypatch.setenv("STUDY_NEW_PARTICIPANTS", "100/60")
-    service = StudyService(write_manifest(tmp_path / "stimuli", prompts=5), tmp_path / "data")
+    service = StudyService(write_manifest(tmp_path / "stimuli", prompts=22), tmp_path / "data")
     monkeypatch.setattr(study_ui, "_SERVICE", service)
     return service
 
@@ -147,6 +148,8 @@ def test_a_broken_manifest_is_said_and_nothing_breaks(tmp_path, monkeypatch):
 
 
 def test_results_are_gated_and_raw_export_needs_the_token(study, monkeypatch):
+    clock = [0.0]
+    monkeypatch.setattr(results_ui, "WRONG_TOKENS", Backoff(clock=lambda: clock[0]))
     screen = begin("", True)
     for _ in range(20):
         screen = vote_left(screen[F["token"]], screen[F["shown_index"]])
@@ -157,15 +160,29 @@ def test_results_are_gated_and_raw_export_needs_the_token(study, monkeypatch):
     assert "off" in export_raw("anything")[0]
     study.config = replace(study.config, admin_token="s3cret-token")
     assert all(part is None for part in results("guess")[1:])
+    assert "Too many wrong tokens" in export_raw("s3cret-token")[0]  # while an address waits, no token is compared
+    clock[0] += 1.01
     assert "not right" in export_raw("guess")[0] and export_raw("guess")[1] == ""
+    clock[0] += 1.5
+    assert "Too many wrong tokens" in check_code("s3cret-token", code)  # the second wrong one: 2 s
+    clock[0] += 0.6
     status, table, *_ = results("s3cret-token")
     assert table.set_index("baseline").loc["overall", "votes"] == 20 and "Hub sync off" in status
+    assert "not right" in download_table("guess")[0] and "Too many" in download_table("s3cret-token")[0]  # a right one cleared the count
+    clock[0] += 1.01
+    message, files = download_table("s3cret-token")
+    assert json.loads(files)["preference.csv"].startswith("baseline,votes") and "preference.json" in json.loads(files)
     message, text = export_raw("s3cret-token")
     assert len(text.splitlines()) == 20 and json.loads(text.splitlines()[0])["participant_id"] == screen[F["token"]].split(".")[0]
-    assert "Valid" in check_code("s3cret-token", code) and "Not a completion code" in check_code("s3cret-token", "ZZZZZZZZZZ")
-    assert "token first" in check_code("guess", code)
+    first = check_code("s3cret-token", code)
+    assert first.startswith("REVIEW: 20 answers faster than 3 s") and "attention checks: 0 passed, 0 failed" in first
+    assert "code checked 1 time," in first
+    again = check_code("s3cret-token", code)  # a code handed in twice shows its count
+    assert "code checked 2 times" in again and "checked before" in again
+    assert "Not a completion code" in check_code("s3cret-token", "ZZZZZZZZZZ")
+    assert "token first" in check_code("", code)
     study.config = replace(study.config, closed=True)  # closed: aggregated results open to all, raw still gated
-    assert results(None)[1] is not None and export_raw("")[1] == ""
+    assert results(None)[1] is not None and export_raw("")[1] == "" and "data:image/png;base64," in results(None)[4]
 
 
 def test_votes_have_capacity_that_results_cannot_take(study, monkeypatch):
@@ -174,7 +191,7 @@ def test_votes_have_capacity_that_results_cannot_take(study, monkeypatch):
 
     def slow_results(token=None):
         release.wait(60)
-        return results_ui.LOCKED, None, None, None, None, None, None, None, None
+        return results_ui.LOCKED, None, None, None, None, None, None, None
 
     monkeypatch.setattr(results_ui, "results", slow_results)
     demo = build_app()
@@ -225,3 +242,74 @@ def test_blinding_and_one_line_refusals_over_the_api(study, capfd, monkeypatch):
         assert any(".mp4" in text for text in seen)  # the videos were among what was checked
     finally:
         demo.close()
+
+
+def test_a_recruitment_id_is_one_participant(study, monkeypatch):
+    monkeypatch.setattr(study, "limit", RateLimit("1/600"))
+    first = begin("", True, FakeRequest("10.0.0.1", {"PROLIFIC_PID": "5f00aa"}))
+    again = begin("", True, FakeRequest("10.0.0.2", {"PROLIFIC_PID": "5f00aa"}))  # another browser, the same Prolific id
+    assert again[F["token"]] == first[F["token"]] and study.store.participants() == 1
+    vote_left(first[F["token"]], first[F["shown_index"]])
+    assert begin("", True, FakeRequest("10.0.0.1", {"PROLIFIC_PID": "5f00aa"}))[F["shown_index"]] == "1"  # resumed, not new
+    worker = begin("", True, FakeRequest("10.0.0.3", {"workerId": "A1B2"}))
+    assert begin("", True, FakeRequest("10.0.0.4", {"workerId": "A1B2"}))[F["token"]] == worker[F["token"]]
+    assert study.store.participants() == 2
+
+
+class HeaderRequest:
+    """A request from ``peer`` with raw header lines (several ``X-Forwarded-For`` lines allowed)."""
+
+    def __init__(self, peer: str, *forwarded: str):
+        from starlette.datastructures import Headers
+
+        self.headers = Headers(raw=[(b"x-forwarded-for", line.encode("latin-1")) for line in forwarded])
+        self.client, self.query_params = type("Client", (), {"host": peer})(), {}
+
+
+@pytest.mark.parametrize("trusted", [0, 1, ("10.0.0.0/8",)])
+def test_forwarded_headers_cannot_mint_participants(study, monkeypatch, trusted):
+    """One client rotating X-Forwarded-For (one line, two lines, 5000 characters) gets the limit, whatever it writes."""
+    monkeypatch.setattr(study, "limit", RateLimit("3/600"))
+    study.config = replace(study.config, trusted_proxies=trusted)
+    proxy, client = ("10.0.0.9", "203.0.113.7") if trusted else ("203.0.113.7", None)
+    started = 0
+    for n in range(40):
+        forged = [f"198.51.{n}.{k}" for k in range(3)]
+        lines = [", ".join(forged + ([client] if client else []))]
+        if n % 3 == 1:  # a second header line ahead of the proxy's
+            lines = [forged[0], lines[0]]
+        if n % 3 == 2:
+            lines = ["9" * 5000 + ", " + lines[0]]
+        started += bool(begin("", True, HeaderRequest(proxy, *lines))[F["token"]])
+    assert started == 3 and study.store.participants() == 3
+    assert begin("", True, HeaderRequest("10.0.0.9", "203.0.113.8") if trusted else HeaderRequest("203.0.113.8"))[F["token"]]
+
+
+def test_client_keys():
+    from study.ratelimit import client_key
+
+    assert client_key(HeaderRequest("10.0.0.9", "1.2.3.4, 5.6.7.8"), 1) == "5.6.7.8"
+    assert client_key(HeaderRequest("10.0.0.9", "1.2.3.4", "5.6.7.8"), 2) == "1.2.3.4"
+    assert client_key(HeaderRequest("10.0.0.9", "1.2.3.4, 5.6.7.8"), 0) == "10.0.0.9"
+    assert client_key(HeaderRequest("10.0.0.9", "not-an-address"), 1) == "10.0.0.9"  # garbage: the hop that reported it
+    assert client_key(HeaderRequest("10.0.0.9", "2001:db8:1:2::7"), 1) == client_key(HeaderRequest("10.0.0.9", "2001:db8:1:2::99"), 1) == "2001:db8:1:2::/64"
+    assert client_key(HeaderRequest("10.0.0.9", "8.8.8.8, 10.1.1.1"), ("10.0.0.0/8",)) == "8.8.8.8"
+    assert client_key(HeaderRequest("10.0.0.9", "[2001:db8::1]:443"), 1) == "2001:db8::/64" and client_key(None) == "local"
+
+
+def test_fewer_prompts_than_questions_is_said(tmp_path, monkeypatch, caplog):
+    from tests.support.study_helpers import tiny_video
+
+    folder = tmp_path / "few"
+    tiny_video(folder / "videos" / "broken.mp4", shade=99)
+    checks = [{"prompt_id": f"p{p}", "prompt": f"prompt {p}", "method": "frame_shuffled", "catch": True, "video": "videos/broken.mp4"} for p in range(3)]
+    with caplog.at_level("WARNING"):
+        service = StudyService(write_manifest(folder, prompts=5, extra=checks), tmp_path / "data")
+    assert "The manifest has 5 prompts" in service.shortfall and "3 questions and 2 attention checks" in service.shortfall
+    assert service.shortfall in caplog.text
+    monkeypatch.setattr(study_ui, "_SERVICE", service)
+    screen = begin("", True)
+    assert "Question 1 of 5** (this study has 5 questions)" in screen[F["progress"]]
+    service.config = replace(service.config, admin_token="t" * 40)
+    monkeypatch.setattr(results_ui, "WRONG_TOKENS", Backoff())
+    assert service.shortfall in results("t" * 40)[0]

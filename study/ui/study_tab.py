@@ -13,6 +13,7 @@ import threading
 
 import gradio as gr
 
+from study.config import keep_uvicorn_from_rewriting_addresses
 from study.ratelimit import client_key
 from study.service import Screen, StudyService
 from study.ui.queue import GROUP
@@ -78,7 +79,8 @@ def resume(token: str | None, request: gr.Request = None) -> tuple:
 def begin(token: str | None, consent: object, request: gr.Request = None) -> tuple:
     """Start after consent: a new server-made participant, or the returning one."""
     query = dict(getattr(request, "query_params", {}) or {}) if request is not None else {}
-    return outputs(service().begin(token, consent, client_key(request), query))
+    svc = service()
+    return outputs(svc.begin(token, consent, client_key(request, svc.config.trusted_proxies), query))
 
 
 def vote_left(token: str | None, shown_index: object) -> tuple:
@@ -105,6 +107,7 @@ def upload_on_sigterm(svc: StudyService) -> None:
 
 def build_study_tab(demo: gr.Blocks) -> None:
     """Lay out the Study tab inside ``demo``; loads the study (and restores it from the Hub) now."""
+    keep_uvicorn_from_rewriting_addresses()
     upload_on_sigterm(service())
     token = gr.Textbox(visible="hidden", elem_id="study-token", show_label=False)
     with gr.Column(visible=True) as intro:

@@ -3,7 +3,7 @@ code"): the study secret, server-made participant tokens and completion codes (H
 
 The secret is the configured one (``STUDY_SECRET``); unset, one is generated once and kept
 in the data folder (``.study-secret``, never synced), so tokens and codes outlive a restart.
-``dofgen-study codes CODE`` tells a researcher whose code it is.
+``python -m study.codes CODE`` (``dofgen-study codes``) tells a researcher whose code it is (``study.codecheck``).
 """
 
 from __future__ import annotations
@@ -42,10 +42,15 @@ def _mac(secret: bytes, purpose: str, value: str) -> bytes:
     return hmac.new(secret, f"{purpose}:{value}".encode("utf-8"), hashlib.sha256).digest()
 
 
+def token_for(secret: bytes, participant_id: str) -> str:
+    """The signed token the browser keeps for ``participant_id``."""
+    return f"{participant_id}.{_mac(secret, 'participant', participant_id).hex()[:32]}"
+
+
 def new_participant(secret: bytes) -> tuple[str, str]:
-    """A fresh server-made participant id and the signed token the browser keeps."""
+    """A fresh server-made participant id and its token."""
     participant_id = secrets.token_hex(12)
-    return participant_id, f"{participant_id}.{_mac(secret, 'participant', participant_id).hex()[:32]}"
+    return participant_id, token_for(secret, participant_id)
 
 
 def participant_of(secret: bytes, token: object) -> str | None:
