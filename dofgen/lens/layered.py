@@ -18,7 +18,8 @@ hides. Levels no pixel gives weight to are not drawn.
 
 At the frame's border each layer's blur is divided by the share of its kernel inside the
 frame (normalised convolution), so the border neither darkens, nor smears its edge pixels
-into streaks, nor shows what lies behind a blurred foreground that reaches it.
+into streaks, nor shows what lies behind a blurred foreground that reaches it. CoCs wider
+than four frames (the image's longer side) are drawn four frames wide.
 
 ``render_layered`` runs in four steps: :func:`plan_layers` (levels, positions, scales,
 windows, light boxes), :func:`blur_level` (one layer), :func:`composite_layers` (far to
@@ -60,6 +61,11 @@ _LIT_GAP = 32
 #: Share of a lit layer's window its lights' boxes may cover for the rest of the layer to be
 #: blurred apart, at its own coarser scale; above it the whole layer is blurred finer.
 _LIT_SPLIT_AREA = 0.5
+#: Largest CoC, in frames (the image's longer side), that the lens draws: a disc this wide
+#: around any pixel covers the whole frame (its radius is over the diagonal), so a layer it
+#: blurs is already uniform across the frame; a wider one would only spread it thinner and
+#: pad the frame to its coarse scale (gigabytes at 0.05 m from a telephoto focused far away).
+_MAX_COC_FRAMES = 4
 
 
 @dataclass(frozen=True)
@@ -496,10 +502,12 @@ def plan_layers(linear: torch.Tensor, coc: torch.Tensor, settings: LayerSettings
     Returns:
         The plan, or None where every pixel is within 1 px of focus (nothing to blur).
     """
+    height, width = linear.shape[-2:]
+    limit = _MAX_COC_FRAMES * max(height, width)
+    coc = coc.clamp(-limit, limit)
     levels = coc_levels(coc, settings.ratio)
     if len(levels) == 1:
         return None
-    height, width = linear.shape[-2:]
     position = level_positions(coc, levels)
     occupied = _occupied(position, len(levels))
     # Lights brighter than white are blurred finer (``lit_factor``), in boxes around them.
