@@ -58,7 +58,7 @@ def summary(failures: list[tuple[int, LensCase, str]], cases: list[LensCase], se
         "",
         f"Machine: {machine('cpu')}; torch {torch.__version__}, {torch.get_num_threads()} threads; "
         f"load average {load[0]:.1f} at the start, {load[1]:.1f} at the end (other jobs shared the cores).",
-        f"`python -m benchmarks.fuzz_lens --renders {len(cases)} --skew {skew:g} --seed {seed}` (under `nice -n 10`).",
+        f"`python -m benchmarks.fuzz_lens --renders {len(cases)} --skew {skew:g} --seed {seed} --threads {torch.get_num_threads()}` (under `nice -n 10`).",
         "",
         "| renders | failures | total (s) | median render (s) | slowest render (s) |",
         "|---|---|---|---|---|",
@@ -79,8 +79,11 @@ def main() -> None:
     parser.add_argument("--renders", type=int, default=10_000, help="Random renders to check.")
     parser.add_argument("--skew", type=float, default=5.0, help="Exponent that skews the image sides small (9 + 1015 u^skew).")
     parser.add_argument("--seed", type=int, default=0, help="Seed of the case generator.")
+    parser.add_argument("--threads", type=int, help="Torch threads (default: torch's own); 1 wastes no time waiting on a descheduled thread on a shared machine.")
     parser.add_argument("--out", type=Path, help="Markdown file to append the result to (default: print only).")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     start_load = os.getloadavg()[0]
     failures, cases, seconds = fuzz(args.renders, args.skew, args.seed)
     report(summary(failures, cases, seconds, args.skew, args.seed, (start_load, os.getloadavg()[0])), args.out)
