@@ -15,7 +15,22 @@ def test_lit_boxes_skip_a_level_that_only_rounding_names():
     pixel is within one level of it, and it must not crash the lens (the motorcycle at f/1.8)."""
     bright = torch.ones(1, 1, 2, 2, dtype=torch.bool)
     position = torch.full((1, 1, 2, 2), -1e-9)
-    assert _lit_boxes(bright, position) == {0: [(slice(0, 2), slice(0, 2))]}
+    assert _lit_boxes(bright, position, 2) == {0: [(slice(0, 2), slice(0, 2))]}
+
+
+def test_lit_boxes_name_no_level_past_the_top():
+    """A position a rounding error above the top level (2 of 3) names level 3 by ceil():
+    no such level exists (a 10 x 9 px scene of lights in the dark, fuzz case 4001)."""
+    bright = torch.ones(1, 1, 2, 2, dtype=torch.bool)
+    position = torch.full((1, 1, 2, 2), 2.0 + 2e-7)
+    assert _lit_boxes(bright, position, 3) == {2: [(slice(0, 2), slice(0, 2))]}
+
+
+def test_fuzz_case_4001_renders():
+    """The fuzz benchmark's one failure (seed 0, case 4001): 10 x 9 px, lights in the dark."""
+    case = LensCase(10, 9, "lights_in_the_dark", 0.05636805408078848, 1193.5174436052678, 3.7998488201135383, 89.19015579421168,
+                    34.89156061599087, 0.13670820651093596, "accurate", 5, 0.8394539795926845, 18629)
+    assert failure(case) is None
 
 
 #: A side's skew (see tests.support.lens_fuzz.skewed_size): with 100 examples the sides are

@@ -272,11 +272,12 @@ def _share(alpha: torch.Tensor, neighbour: torch.Tensor) -> torch.Tensor:
     return alpha.div((1 - neighbour).clamp_(min=_EPS)).clamp_(max=1.0)
 
 
-def _lit_boxes(bright: torch.Tensor, position: torch.Tensor) -> dict[int, list[Window]]:
-    """Where each level holds light brighter than white (an HDR light): for each such
-    level, the bounding boxes (rows, columns, at full resolution) of its pixels of the
-    (B, 1, H, W) ``bright`` mask that give it weight (within one level of it, by their
-    (B, 1, H, W) ``position``), one box per group of columns (lights far apart get one each)."""
+def _lit_boxes(bright: torch.Tensor, position: torch.Tensor, count: int) -> dict[int, list[Window]]:
+    """Where each of ``count`` levels holds light brighter than white (an HDR light): for
+    each such level, the bounding boxes (rows, columns, at full resolution) of its pixels of
+    the (B, 1, H, W) ``bright`` mask that give it weight (within one level of it, by their
+    (B, 1, H, W) ``position``), one box per group of columns (lights far apart get one each).
+    A position a rounding error outside ``[0, count - 1]`` names no level beyond them."""
     where = torch.nonzero(bright[:, 0])
     if where.numel() == 0:
         return {}
@@ -284,7 +285,8 @@ def _lit_boxes(bright: torch.Tensor, position: torch.Tensor) -> dict[int, list[W
     rows, cols = where[:, 1].cpu().numpy(), where[:, 2].cpu().numpy()
     boxes = {}
     # in NumPy: small arrays, a few operations per level
-    for k in np.unique(np.concatenate([np.floor(at), np.ceil(at)])).astype(int).tolist():
+    named = np.unique(np.concatenate([np.floor(at), np.ceil(at)])).astype(int)
+    for k in named[(named >= 0) & (named < count)].tolist():
         near = np.abs(at - k) < 1
         if not near.any():  # a position a rounding error below a level: floor() names the one under it
             continue
@@ -512,7 +514,7 @@ def plan_layers(linear: torch.Tensor, coc: torch.Tensor, settings: LayerSettings
     occupied = _occupied(position, len(levels))
     # Lights brighter than white are blurred finer (``lit_factor``), in boxes around them.
     bright = linear.detach().amax(dim=1, keepdim=True) > 1.0 if settings.lit_factor != 1 else None
-    lit = {k: v for k, v in _lit_boxes(bright, position).items() if occupied[k]} if bright is not None else {}
+    lit = {k: v for k, v in _lit_boxes(bright, position, len(levels)).items() if occupied[k]} if bright is not None else {}
     own = [scale_for(abs(level), settings.min_scaled_diameter) for level in levels]
     scales = [scale_for(abs(levels[k]), settings.min_scaled_diameter * settings.lit_factor) if k in lit else own[k] for k in range(len(levels))]
     top = max(own)
