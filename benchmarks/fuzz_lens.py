@@ -60,7 +60,7 @@ def summary(failures: list[tuple[int, LensCase, str]], cases: list[LensCase], se
         f"load average {load[0]:.1f} at the start, {load[1]:.1f} at the end (other jobs shared the cores).",
         f"`python -m benchmarks.fuzz_lens --renders {len(cases)} --skew {skew:g} --seed {seed} --threads {torch.get_num_threads()}` (under `nice -n 10`).",
         "",
-        "| renders | failures | total (s) | median render (s) | slowest render (s) |",
+        "| renders | failures | rendering, summed (s) | median render (s) | slowest render (s) |",
         "|---|---|---|---|---|",
         f"| {len(cases)} | {len(failures)} | {sum(seconds):.0f} | {statistics.median(seconds):.3f} | {max(seconds):.2f} |",
         "",
