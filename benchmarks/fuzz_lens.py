@@ -16,6 +16,7 @@ import os
 import random
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -45,7 +46,8 @@ def fuzz(renders: int, skew: float, seed: int) -> tuple[list[tuple[int, LensCase
     return failures, cases, seconds
 
 
-def _share(cases: list[LensCase], test) -> str:
+def _share(cases: list[LensCase], test: Callable[[LensCase], object]) -> str:
+    """The percentage of ``cases`` that pass ``test``."""
     return f"{100 * sum(map(test, cases)) / len(cases):.1f} %"
 
 
