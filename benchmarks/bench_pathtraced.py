@@ -15,7 +15,8 @@ Run by hand from the repository root: ``python -m benchmarks.bench_pathtraced [-
   pixels dilated by their CoC radius + 1 px) and outside them;
 - seconds per render (one warm-up render per lens first).
 
-The table replaces the "Path-traced benchmark" section of ``benchmarks/RESULTS.md``.
+Means are given over every scene, over the tuning scenes and over the held-out ones
+(``scene_loader.HELD_OUT``: scored, never tuned on). The table replaces the "Path-traced benchmark" section of ``benchmarks/RESULTS.md``.
 """
 
 from __future__ import annotations
@@ -145,10 +146,13 @@ def table(scenes: list[BenchScene], scores: dict[str, dict[str, Score]]) -> str:
         "those frames and of every other frame. Means are of dB values over scenes.",
         "",
     ]
-    groups = [(f"Over the {len(common)} scenes every lens scored:", common)]
+    tuning, held_out = ([s for s in common if s.held_out == flag] for flag in (False, True))
+    groups = [(f"Over the {len(common)} scenes every lens scored:", common),
+              (f"Tuning scenes ({len(tuning)}: {', '.join(s.name for s in tuning)}):", tuning),
+              (f"Held-out scenes ({len(held_out)}: {', '.join(s.name for s in held_out)}; scored, never tuned on):", held_out)]
     if len(common) < len(scenes):
         groups.append(("Over every scene each lens scored (not comparable across lenses with different counts):", None))
-    for title, group in groups:
+    for title, group in [(title, group) for title, group in groups if group is None or group]:
         lines += [title, "", "| lens | scenes | PSNR | edge band | SSIM | lights | outside lights | s / render |",
                   "|---|---|---|---|---|---|---|---|"]
         for lens in lenses:

@@ -29,11 +29,14 @@ class Plane:
         texture: (3, H + 2m, W + 2m) sRGB in [0, 1], larger than the view by a margin m on
             every side so shifted views never run out of texture.
         mask: (1, H + 2m, W + 2m) coverage in [0, 1]; None for a plane filling the view.
+        gain: (1, H + 2m, W + 2m) linear radiance multiplier (above 1 on an emitter brighter
+            than white, which the pinhole image clips and the ground truth keeps); None for 1.
     """
 
     depth_m: float
     texture: torch.Tensor
     mask: torch.Tensor | None = None
+    gain: torch.Tensor | None = None
 
 
 def shift_per_lens_metre(depth_m: float, camera: CameraSettings, width_px: int) -> float:
@@ -80,7 +83,7 @@ def render_planes(
     ordered = sorted(planes, key=lambda plane: -plane.depth_m)
     if ordered[0].mask is not None:
         raise ValueError("the farthest plane must fill the view (mask=None)")
-    linear = [srgb_to_linear(plane.texture) for plane in ordered]
+    linear = [srgb_to_linear(plane.texture) * (1.0 if plane.gain is None else plane.gain) for plane in ordered]
     rates = [shift_per_lens_metre(plane.depth_m, camera, width) for plane in ordered]
     reach = max(abs(rate) for rate in rates) * float(camera.focal_length_mm) / 2000.0 / float(camera.f_number)
     if reach + 2 > margin:

@@ -179,6 +179,31 @@ def test_highlights_recover_lights_and_leave_white_surfaces_alone():
         assert torch.allclose(out[:, 150:170, 150:170], plain[:, 150:170, 150:170], atol=0.005)
 
 
+def test_stripes_of_white_sky_between_dark_bars_are_not_lights():
+    """Thin clipped stripes (white sky seen between dark branches: 4-8 px across, long) on a
+    dark plane are white, not lights: the detector leaves them (a light beside them it
+    finds), and the default boost costs at most 0.2 dB against no boost on a scene with
+    only the stripes, blurred uniformly."""
+    size, diameter = 192, 24.0
+    radiance = 0.02 + 0.1 * torch.rand(3, size, size, generator=torch.Generator().manual_seed(5))
+    for rows in (slice(30, 36), slice(70, 78), slice(120, 124)):
+        radiance[:, rows, 20:170] = 1.0
+    radiance[:, 20:180, 100:105] = 1.0
+    image = linear_to_srgb(radiance)
+    lit = image.clone()
+    lit[:, 150:153, 40:43] = 1.0  # a 3 x 3 px light
+    found = light_sources(srgb_to_linear(lit)[None])[0, 0]
+    assert float(found[:130, :].max()) == 0.0 and float(found[150:153, 40:43].min()) >= RIM_SHARE - 0.01
+    camera = CameraSettings(1.4, 85.0, _focus_for(diameter, 4.0, 1.4, 85.0, size))
+    depth = torch.full((size, size), 4.0)
+    kernel = aperture_kernel(diameter)
+    half = kernel.shape[-1] // 2
+    truth = linear_to_srgb(F.conv2d(F.pad(radiance[None], (half,) * 4, mode="reflect"), kernel.expand(3, 1, -1, -1), groups=3)[0])
+    interior = (slice(None), slice(half, -half), slice(half, -half))
+    plain, boosted = (render(image, depth, camera, highlight_boost=boost)[interior] for boost in (0.0, 0.5))
+    assert psnr(boosted, truth[interior]) >= psnr(plain, truth[interior]) - 0.2
+
+
 def test_a_light_far_behind_nearer_coarse_layers_renders():
     """A boosted light's level is blurred at a finer scale than its neighbours would be (a
     28 px level at full scale, the 23 px level in front of it at half scale): the composite's

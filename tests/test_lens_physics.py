@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from dofgen.camera import CameraSettings
+from dofgen.color import srgb_to_linear
 from dofgen.groundtruth import Plane, noise_texture, render_planes
 from dofgen.lens import METHODS, coc_diameter_px, layered, render
 from dofgen.metrics import psnr
@@ -94,3 +95,21 @@ def test_no_bands_across_a_depth_ramp(monkeypatch):
     edge = math.ceil(float(coc_diameter_px(depth, camera, width).abs().max()) / 2)
     per_column = (out - dense).abs()[:, 8:-8, edge:-edge].mean(dim=(0, 1))
     assert per_column.max() < 0.02
+
+
+def test_ground_truth_keeps_an_emitter_brighter_than_white():
+    """A plane's ``gain`` multiplies its linear radiance: a 3 x 3 px emitter 30x white,
+    blurred to a 24 px disc, spreads ~30 x 9 / 450 of white over its disc in the truth, while
+    the pinhole input clips it to white."""
+    size, margin = 64, 24
+    texture = torch.full((3, size + 2 * margin, size + 2 * margin), 0.0)
+    texture[:, margin + 31 : margin + 34, margin + 31 : margin + 34] = 1.0
+    gain = torch.ones(1, *texture.shape[-2:])
+    gain[:, margin + 31 : margin + 34, margin + 31 : margin + 34] = 30.0
+    camera = CameraSettings(1.4, 85.0, 1.5, sensor_width_mm=36.0 * size / 384)
+    image, _, truth = render_planes([Plane(3.0, texture, gain=gain)], camera, size, size, margin, samples=256)
+    plain = render_planes([Plane(3.0, texture)], camera, size, size, margin, samples=256)[2]
+    assert float(image.max()) > 0.9999  # clipped
+    centre = (slice(None), slice(28, 37), slice(28, 37))
+    ratio = float(srgb_to_linear(truth[centre]).mean() / srgb_to_linear(plain[centre]).mean())
+    assert 25.0 < ratio < 31.0

@@ -18,6 +18,10 @@ from dofgen.camera import CameraSettings
 from dofgen.lens import coc_diameter_px
 
 SCENES_DIR = Path(__file__).resolve().parent / "scenes"
+#: Scenes only scored, never tuned on: a lens change is judged on them apart, and one that
+#: helps the other (tuning) scenes but hurts these is not an improvement. They were chosen
+#: on 2026-12-07; lens changes before that date were tuned on all the scenes.
+HELD_OUT = frozenset({"many_depths", "slanted_ground", "street_column", "twigs", "white_wall"})
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,11 @@ class BenchScene:
     digest: str
     #: sRGB PSNR between the reference's two half renders (lens sampling noise); NaN if unknown.
     noise_psnr: float = math.nan
+
+    @property
+    def held_out(self) -> bool:
+        """Whether the scene is only scored, never tuned on (:data:`HELD_OUT`)."""
+        return self.name in HELD_OUT
 
     @property
     def coc(self) -> torch.Tensor:

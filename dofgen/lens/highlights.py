@@ -2,9 +2,10 @@
 their defocused images bloom into bright bokeh discs.
 
 A light source is small, clipped and much brighter than its surroundings: a clipped region
-that vanishes under a morphological opening a few percent of the frame wide, in a
-neighbourhood whose mean is dim. A white wall or shirt is clipped too, but large, and a
-white speck of texture sits among bright pixels: both stay as they are.
+that vanishes under morphological openings a few percent of the frame wide (with a square,
+a row and a column: small both ways), in a neighbourhood whose mean is dim. A white wall or
+shirt is clipped too, but large, a stripe of white sky between dark branches is long, and a
+white speck of texture sits among bright pixels: they stay as they are.
 """
 
 from __future__ import annotations
@@ -30,14 +31,18 @@ DIM_SURROUND = (0.2, 0.35)
 RIM_SHARE = 0.25
 
 
-def _square_extreme(x: torch.Tensor, size: int, extreme: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = torch.maximum) -> torch.Tensor:
+def _square_extreme(x: torch.Tensor, size: int, extreme: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = torch.maximum,
+                    dims: tuple[int, ...] = (-1, -2), outside: float | None = None) -> torch.Tensor:
     """Max (or, with ``extreme=torch.minimum``, min) of (B, C, H, W) over the ``size`` x
-    ``size`` square (odd) centred on each pixel, within the frame: row then column passes of
-    windows doubled by shifted extremes (a few passes instead of ``size``; ``max_pool2d`` is
-    many times slower on the CPU)."""
+    ``size`` square (odd) centred on each pixel, within the frame; over a ``size``-long row
+    (``dims=(-1,)``) or column (``dims=(-2,)``) instead of a square; beyond the frame the edge
+    pixels go on, or the value ``outside``: passes of windows doubled by shifted extremes (a
+    few passes instead of ``size``; ``max_pool2d`` is many times slower on the CPU)."""
     pad = size // 2
-    for dim, padding in ((-1, (pad, pad, 0, 0)), (-2, (0, 0, pad, pad))):
-        x = F.pad(x, padding, mode="replicate")  # a replicated pixel is in its window already
+    for dim in dims:
+        padding = (pad, pad, 0, 0) if dim == -1 else (0, 0, pad, pad)
+        # a replicated pixel is in its window already
+        x = F.pad(x, padding, mode="replicate") if outside is None else F.pad(x, padding, value=outside)
         width = 1
         while width < size:
             step = min(width, size - width)
@@ -47,10 +52,11 @@ def _square_extreme(x: torch.Tensor, size: int, extreme: Callable[[torch.Tensor,
     return x
 
 
-def _opening(mask: torch.Tensor, size: int) -> torch.Tensor:
+def _opening(mask: torch.Tensor, size: int, dims: tuple[int, ...] = (-1, -2), outside: float | None = None) -> torch.Tensor:
     """Grey-level opening (erosion then dilation) of (B, 1, H, W) with a ``size`` x ``size``
-    square."""
-    return _square_extreme(_square_extreme(mask, size, torch.minimum), size)
+    square, or a ``size``-long row (``dims=(-1,)``) or column (``dims=(-2,)``); the erosion
+    sees ``outside`` beyond the frame (None: its edge pixels going on)."""
+    return _square_extreme(_square_extreme(mask, size, torch.minimum, dims, outside), size, dims=dims)
 
 
 def _dim_surround(peak: torch.Tensor, size: int) -> torch.Tensor:
@@ -85,6 +91,11 @@ def light_sources(linear: torch.Tensor) -> torch.Tensor:
     step = 4 if size >= 24 else 2
     reduced = F.max_pool2d(clipped, step, ceil_mode=True)
     large = F.interpolate(_opening(reduced, max(3, size // step | 1)), scale_factor=step, mode="nearest")
+    # long and thin (a stripe of white sky): survives a row's or a column's opening, at full
+    # resolution (where a row of lights leaves gaps between them), with nothing beyond the
+    # frame (a light the border cuts is not a line)
+    lines = torch.maximum(_opening(clipped, size, (-1,), 0.0), _opening(clipped, size, (-2,), 0.0))
+    large = torch.maximum(large[..., : clipped.shape[-2], : clipped.shape[-1]], lines)
     light = clipped.sub_(large[..., : clipped.shape[-2], : clipped.shape[-1]]).clamp_(min=0.0).mul_(_dim_surround(peak, 5 * size))
     core = _square_extreme(light, 3, torch.minimum)  # the light less its rim
     return core.lerp_(light, RIM_SHARE)

@@ -18,14 +18,19 @@ hides. Levels no pixel gives weight to are not drawn.
 
 At the frame's border each layer's blur is divided by the share of its kernel inside the
 frame (normalised convolution), so the border neither darkens, nor smears its edge pixels
-into streaks, nor shows what lies behind a blurred foreground that reaches it.
+into streaks, nor shows what lies behind a blurred foreground that reaches it. CoCs wider
+than four frames (the image's longer side) are drawn four frames wide.
+
+``render_layered`` runs in four steps: :func:`plan_layers` (levels, positions, scales,
+windows, light boxes), :func:`blur_level` (one layer), :func:`composite_layers` (far to
+near) and :func:`fill_uncovered`.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable, Literal
+from typing import Literal
 
 import numpy as np
 import torch
@@ -36,6 +41,8 @@ from dofgen.lens.kernels import aperture_kernel
 from dofgen.lens.levels import coc_levels, level_positions, sampled
 
 Quality = Literal["accurate", "fast"]
+#: Rows and columns of a rectangle of the frame.
+Window = tuple[slice, slice]
 
 #: Coverage above which the layers behind are trusted as the colour behind a nearer layer.
 _TRUST = 0.1
@@ -54,6 +61,11 @@ _LIT_GAP = 32
 #: Share of a lit layer's window its lights' boxes may cover for the rest of the layer to be
 #: blurred apart, at its own coarser scale; above it the whole layer is blurred finer.
 _LIT_SPLIT_AREA = 0.5
+#: Largest CoC, in frames (the image's longer side), that the lens draws: a disc this wide
+#: around any pixel covers the whole frame (its radius is over the diagonal), so a layer it
+#: blurs is already uniform across the frame; a wider one would only spread it thinner and
+#: pad the frame to its coarse scale (gigabytes at 0.05 m from a telephoto focused far away).
+_MAX_COC_FRAMES = 4
 
 
 @dataclass(frozen=True)
@@ -98,7 +110,7 @@ def psf_weight(diameter: float, blades: int, in_front: bool) -> torch.Tensor:
     return kernel if in_front else kernel.flip(-2, -1)
 
 
-def frame_coverage(weight: torch.Tensor, rows: slice, cols: slice, frame: tuple[float, float]) -> list[tuple[tuple[slice, slice], torch.Tensor]]:
+def frame_coverage(weight: torch.Tensor, rows: slice, cols: slice, frame: tuple[float, float]) -> list[tuple[Window, torch.Tensor]]:
     """How much of the correlation ``weight`` (K, K) falls inside the frame (``frame``:
     its height and width, in pixels of this scale) around the pixels of the window ``rows``
     x ``cols`` where some of it falls outside: places along the border, each its place in
@@ -184,16 +196,11 @@ def _stacked_strips(rgba: torch.Tensor, alpha: torch.Tensor | None, pad: int, st
     """The layer (``rgba``, times ``alpha`` when given) zero-padded by ``pad`` and cut
     into ``strips`` vertical strips, each with ``pad`` columns of its neighbours on either
     side, stacked as channels: (B, C * strips, h + 2 pad, strip + 2 pad), channel
-    ``c * strips + s`` strip ``s``'s channel ``c``. Without autograd each strip is written
-    in place, row by row (contiguous runs, no interleaving)."""
+    ``c * strips + s`` strip ``s``'s channel ``c``. Each strip is written in place, row by
+    row (contiguous runs, no interleaving); under autograd as a recorded copy."""
     batch, channels, height, width = rgba.shape
     strip = -(-width // strips)
     span = strip + 2 * pad
-    if torch.is_grad_enabled() and (rgba.requires_grad or (alpha is not None and alpha.requires_grad)):
-        padded = F.pad(rgba if alpha is None else rgba * alpha, (pad, pad + strips * strip - width, pad, pad))
-        # (B, C, H + 2 pad, strips, span) -> (B, C, strips, H + 2 pad, span)
-        stacked = padded.unfold(-1, span, strip).permute(0, 1, 3, 2, 4)
-        return stacked.reshape(batch, channels * strips, height + 2 * pad, span)
     stacked = rgba.new_empty(batch, channels, strips, height + 2 * pad, span)
     stacked[..., :pad, :].zero_()
     stacked[..., pad + height :, :].zero_()
@@ -203,10 +210,13 @@ def _stacked_strips(rgba: torch.Tensor, alpha: torch.Tensor | None, pad: int, st
         first, stop = max(start, 0), min(start + span, width)
         view[..., : first - start].zero_()
         view[..., stop - start :].zero_()
+        inside = view[..., first - start : stop - start]
         if alpha is None:
-            view[..., first - start : stop - start] = rgba[..., first:stop]
+            inside.copy_(rgba[..., first:stop])
+        elif _records(rgba, alpha):  # ``out=`` records no graph
+            inside.copy_(rgba[..., first:stop] * alpha[..., first:stop])
         else:
-            torch.mul(rgba[..., first:stop], alpha[..., first:stop], out=view[..., first - start : stop - start])
+            torch.mul(rgba[..., first:stop], alpha[..., first:stop], out=inside)
     return stacked.view(batch, channels * strips, height + 2 * pad, span)
 
 
@@ -237,13 +247,13 @@ class _Patch:
     """A layer's (B, C, h, w) values over its window of the frame; zero elsewhere."""
 
     values: torch.Tensor
-    window: tuple[slice, slice]
+    window: Window
 
     def upsample(self, factor: int) -> _Patch:
         rows, cols = self.window
         return _Patch(_upsample(self.values, factor), (slice(rows.start * factor, rows.stop * factor), slice(cols.start * factor, cols.stop * factor)))
 
-    def within(self, window: tuple[slice, slice]) -> tuple[tuple[slice, slice], torch.Tensor] | None:
+    def within(self, window: Window) -> tuple[Window, torch.Tensor] | None:
         """Where this patch meets ``window``: the rows and columns there (relative to the
         window) and the (B, C, rows, cols) values; None where they do not meet."""
         (rows, cols), (own_rows, own_cols) = window, self.window
@@ -262,11 +272,12 @@ def _share(alpha: torch.Tensor, neighbour: torch.Tensor) -> torch.Tensor:
     return alpha.div((1 - neighbour).clamp_(min=_EPS)).clamp_(max=1.0)
 
 
-def _lit_boxes(bright: torch.Tensor, position: torch.Tensor) -> dict[int, list[tuple[slice, slice]]]:
-    """Where each level holds light brighter than white (an HDR light): for each such
-    level, the bounding boxes (rows, columns, at full resolution) of its pixels of the
-    (B, 1, H, W) ``bright`` mask that give it weight (within one level of it, by their
-    (B, 1, H, W) ``position``), one box per group of columns (lights far apart get one each)."""
+def _lit_boxes(bright: torch.Tensor, position: torch.Tensor, count: int) -> dict[int, list[Window]]:
+    """Where each of ``count`` levels holds light brighter than white (an HDR light): for
+    each such level, the bounding boxes (rows, columns, at full resolution) of its pixels of
+    the (B, 1, H, W) ``bright`` mask that give it weight (within one level of it, by their
+    (B, 1, H, W) ``position``), one box per group of columns (lights far apart get one each).
+    A position a rounding error outside ``[0, count - 1]`` names no level beyond them."""
     where = torch.nonzero(bright[:, 0])
     if where.numel() == 0:
         return {}
@@ -274,7 +285,8 @@ def _lit_boxes(bright: torch.Tensor, position: torch.Tensor) -> dict[int, list[t
     rows, cols = where[:, 1].cpu().numpy(), where[:, 2].cpu().numpy()
     boxes = {}
     # in NumPy: small arrays, a few operations per level
-    for k in np.unique(np.concatenate([np.floor(at), np.ceil(at)])).astype(int).tolist():
+    named = np.unique(np.concatenate([np.floor(at), np.ceil(at)])).astype(int)
+    for k in named[(named >= 0) & (named < count)].tolist():
         near = np.abs(at - k) < 1
         if not near.any():  # a position a rounding error below a level: floor() names the one under it
             continue
@@ -309,24 +321,33 @@ def _occupied(position: torch.Tensor, count: int) -> list[bool]:
     return [counts[min(steps * (k + 1), steps * (count - 1) + 1)] - counts[max(steps * (k - 1) + 1, 0)] > 0 for k in range(count)]
 
 
-def _update(target: torch.Tensor, window: tuple[slice, slice], change: Callable[[torch.Tensor], object], *inputs: torch.Tensor) -> torch.Tensor:
-    """``target`` with ``change`` applied in place to its ``window``; on a copy when autograd
-    records (``target`` or any of the ``inputs`` requires grad)."""
-    if torch.is_grad_enabled() and any(t.requires_grad for t in (target, *inputs)):
-        target = target.clone()
-    change(target[..., window[0], window[1]])
-    return target
+def _records(*tensors: torch.Tensor | None) -> bool:
+    """Whether autograd records an operation on ``tensors`` (any of them requires grad)."""
+    return torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
 
 
-def _around(place: tuple[slice, slice], size: tuple[int, int]) -> list[tuple[slice, slice]]:
+def _writable(target: torch.Tensor, *inputs: torch.Tensor | None) -> torch.Tensor:
+    """``target`` itself, to be changed in place; a copy of it when autograd records
+    (``target`` or any of the ``inputs`` requires grad), so the same in-place steps build
+    the graph."""
+    return target.clone() if _records(target, *inputs) else target
+
+
+def _area(window: Window) -> int:
+    """Pixels in a window (rows, columns); 0 when either is empty."""
+    rows, cols = window
+    return max(rows.stop - rows.start, 0) * max(cols.stop - cols.start, 0)
+
+
+def _around(place: Window, size: tuple[int, int]) -> list[Window]:
     """Rectangles (rows, columns) that tile a ``size`` frame less the rectangle ``place``."""
     (rows, cols), (height, width) = place, size
     parts = [(slice(0, rows.start), slice(0, width)), (slice(rows.stop, height), slice(0, width)),
              (rows, slice(0, cols.start)), (rows, slice(cols.stop, width))]
-    return [(r, c) for r, c in parts if r.stop > r.start and c.stop > c.start]
+    return [part for part in parts if _area(part) > 0]
 
 
-def _hide(old: torch.Tensor, rgba: torch.Tensor, meet: tuple[tuple[slice, slice], torch.Tensor] | None) -> None:
+def _hide(old: torch.Tensor, rgba: torch.Tensor, meet: tuple[Window, torch.Tensor] | None) -> None:
     """A layer's (B, 4, h, w) ``rgba`` over ``old``, in place: where it meets the neighbour
     it shares a surface with (``meet``: place and values), it hides its share of what the
     neighbour left, ``old - share * (old - near) + rgba``; elsewhere ``old (1 - alpha) + rgba``."""
@@ -338,13 +359,21 @@ def _hide(old: torch.Tensor, rgba: torch.Tensor, meet: tuple[tuple[slice, slice]
         old[..., rows, cols].lerp_(near, _share(rgba[:, 3:, rows, cols], near[:, 3:])).add_(rgba[..., rows, cols])
 
 
+def _over(total: torch.Tensor, layer: _Patch, meet: tuple[Window, torch.Tensor] | None) -> torch.Tensor:
+    """The (B, 4, h, w) composite ``total`` with ``layer`` over it in its window (see
+    :func:`_hide`); in place unless autograd records."""
+    total = _writable(total, layer.values, *(meet[1:] if meet else ()))
+    rows, cols = layer.window
+    _hide(total[..., rows, cols], layer.values, meet)
+    return total
+
+
 def _continue_behind(total: torch.Tensor, keep: torch.Tensor | None) -> torch.Tensor:
     """(B, 4, h, w) composite normalised by its coverage where trusted (above ``_TRUST``):
     what lies behind a new surface, continued into the holes it left. In place, unless
     autograd records or ``total`` is ``keep`` (a tensor still needed as it is)."""
     alpha = total[:, 3:].clamp(min=_TRUST)
-    if total is keep or (torch.is_grad_enabled() and total.requires_grad):
-        return total / alpha
+    total = total.clone() if total is keep else _writable(total)
     return total.div_(alpha)
 
 
@@ -360,8 +389,260 @@ def _support(lo: torch.Tensor, hi: torch.Tensor, level: int, margin: int, scale:
     return slice(first, last)
 
 
+def _reach(level: float, scale: int) -> int:
+    """How far (full-resolution pixels) a layer's blur at ``scale`` reaches past its pixels."""
+    return math.ceil(abs(level) / 2) + 2 * scale
+
+
+@dataclass(frozen=True)
+class _Extent:
+    """Per row and per column of (B, 1, H', W') level positions, the least and the greatest
+    ((H',) and (W',) tensors each), and the frame's size H', W'."""
+
+    rows: tuple[torch.Tensor, torch.Tensor]
+    cols: tuple[torch.Tensor, torch.Tensor]
+    size: tuple[int, int]
+
+    @staticmethod
+    def of(position: torch.Tensor) -> _Extent:
+        rows = (position.amin(dim=(0, 1, 3)), position.amax(dim=(0, 1, 3)))
+        cols = (position.amin(dim=(0, 1, 2)), position.amax(dim=(0, 1, 2)))
+        return _Extent(rows, cols, (position.shape[-2], position.shape[-1]))
+
+    def window(self, k: int, margin: int, scale: int) -> Window:
+        """Rows and columns (at full resolution, aligned to ``scale``) whose positions reach
+        level ``k``, widened by ``margin``."""
+        return _support(*self.rows, k, margin, scale, self.size[0]), _support(*self.cols, k, margin, scale, self.size[1])
+
+
+def _grown(boxes: list[Window], window: Window, scale: int, margin: int) -> list[Window]:
+    """``boxes`` widened by ``margin``, aligned to ``scale`` and kept within ``window``."""
+
+    def grow(span: slice, limit: slice) -> slice:
+        return slice(max(span.start - margin, limit.start) // scale * scale, min(-(-(span.stop + margin) // scale) * scale, limit.stop))
+
+    return [(grow(rows, window[0]), grow(cols, window[1])) for rows, cols in boxes]
+
+
+@dataclass(frozen=True)
+class LayerPlan:
+    """What the layered lens draws for one CoC map (from :func:`plan_layers`).
+
+    Attributes:
+        levels: signed CoC levels (px, ascending, containing 0).
+        position: (B, 1, H', W') each pixel's position among the levels (from
+            :func:`level_positions`), padded with -2 (no level's weight) to a whole number
+            of the coarsest scale's pixels.
+        frame: the image's height and width (H, W).
+        scales: per level, the scale its layer (its lights, on a lit level) is blurred at.
+        bulk: per level, the scale the rest of its layer is blurred at (coarser than
+            ``scales`` where its lights are blurred apart, in ``parts``).
+        windows: per drawn level, the rows and columns (at full resolution) of its blurred layer.
+        parts: per level whose lights are blurred apart, the boxes around them (rows, columns).
+        lights: (B, 1, H', W') 1 on light brighter than white where ``parts`` has boxes, else None.
+        order: the drawn levels, far to near.
+        shared: per drawn level, whether it shares a surface with the level drawn before it.
+        nearest_front: the nearest new surface in front of the focal plane's own (what lies
+            behind it fills the holes blurred foregrounds leave), or None.
+    """
+
+    levels: list[float]
+    position: torch.Tensor
+    frame: tuple[int, int]
+    scales: list[int]
+    bulk: list[int]
+    windows: dict[int, Window]
+    parts: dict[int, list[Window]]
+    lights: torch.Tensor | None
+    order: list[int]
+    shared: dict[int, bool]
+    nearest_front: int | None
+
+    @property
+    def zero(self) -> int:
+        """The sharp level's index."""
+        return self.levels.index(0.0)
+
+
+def _layer_windows(extent: _Extent, levels: list[float], occupied: list[bool], own: list[int], scales: list[int],
+                   lit: dict[int, list[Window]]) -> tuple[dict[int, Window], list[int], dict[int, list[Window]]]:
+    """Where each occupied level is drawn, at which scale: a lit level at its lights' scale
+    (``scales``), or at its own (``own``) with its lights' boxes (``lit``, widened by their
+    blur's reach) at theirs where the boxes cover at most ``_LIT_SPLIT_AREA`` of its window.
+
+    Returns:
+        The non-empty windows, each level's bulk scale, and the lit levels' boxes.
+    """
+    windows = {k: extent.window(k, _reach(levels[k], scales[k]), scales[k]) for k in range(len(levels)) if occupied[k]}
+    bulk, parts = list(scales), {}
+    for k, boxes in lit.items():
+        window = extent.window(k, _reach(levels[k], own[k]), own[k])
+        grown = _grown(boxes, window, scales[k], _reach(levels[k], scales[k]))
+        if own[k] > scales[k] and sum(map(_area, grown)) <= _LIT_SPLIT_AREA * _area(window):
+            windows[k], bulk[k], parts[k] = window, own[k], grown
+    return {k: w for k, w in windows.items() if _area(w) > 0}, bulk, parts
+
+
+def _draw_order(windows: dict[int, Window], shares: list[bool], zero: int) -> tuple[list[int], dict[int, bool], int | None]:
+    """The drawn levels far to near; for each, whether it shares a surface with the one
+    drawn before it (its neighbour, ``shares`` saying a surface is split between them); and
+    the nearest new surface in front of the sharp level ``zero`` (None without one)."""
+    order = sorted(windows, reverse=True)
+    shared = {k: i > 0 and order[i - 1] == k + 1 and shares[k] for i, k in enumerate(order)}
+    fronts = [k for i, k in enumerate(order) if i > 0 and k < zero and not shared[k]]
+    return order, shared, fronts[-1] if fronts else None
+
+
+def plan_layers(linear: torch.Tensor, coc: torch.Tensor, settings: LayerSettings) -> LayerPlan | None:
+    """Fit the layers to a CoC map: levels, positions, scales, windows and light boxes.
+
+    Args:
+        linear: (B, 3, H, W) linear light (light brighter than white is blurred finer).
+        coc: (B, 1, H, W) signed CoC diameter in pixels.
+        settings: the quality's sampling of blur.
+
+    Returns:
+        The plan, or None where every pixel is within 1 px of focus (nothing to blur).
+    """
+    height, width = linear.shape[-2:]
+    limit = _MAX_COC_FRAMES * max(height, width)
+    coc = coc.clamp(-limit, limit)
+    levels = coc_levels(coc, settings.ratio)
+    if len(levels) == 1:
+        return None
+    position = level_positions(coc, levels)
+    occupied = _occupied(position, len(levels))
+    # Lights brighter than white are blurred finer (``lit_factor``), in boxes around them.
+    bright = linear.detach().amax(dim=1, keepdim=True) > 1.0 if settings.lit_factor != 1 else None
+    lit = {k: v for k, v in _lit_boxes(bright, position, len(levels)).items() if occupied[k]} if bright is not None else {}
+    own = [scale_for(abs(level), settings.min_scaled_diameter) for level in levels]
+    scales = [scale_for(abs(levels[k]), settings.min_scaled_diameter * settings.lit_factor) if k in lit else own[k] for k in range(len(levels))]
+    top = max(own)
+    pad = (0, (-width) % top, 0, (-height) % top)
+    # Outside the frame (the padding to a whole number of coarse pixels) no layer has any
+    # alpha; each layer's blur is normalised at the frame's border (frame_coverage).
+    position = F.pad(position, pad, value=-2.0) if any(pad) else position
+    windows, bulk, parts = _layer_windows(_Extent.of(position.detach()), levels, occupied, own, scales, lit)
+    lights = F.pad(bright.to(linear.dtype), pad) if parts else None
+    shares = _shared_surfaces(position.detach()[..., :height, :width], len(levels))
+    order, shared, nearest_front = _draw_order(windows, shares, levels.index(0.0))
+    return LayerPlan(levels, position, (height, width), scales, bulk, windows, parts, lights, order, shared, nearest_front)
+
+
+def _blurred(opaque: torch.Tensor, window: Window, scale: int, kernel: torch.Tensor, alpha: torch.Tensor, frame: tuple[int, int]) -> _Patch:
+    """The image with a unit alpha, ``opaque`` (B, 4, H', W'), times ``alpha`` (B, 1, h, w)
+    over ``window`` (h x w, at full resolution), blurred with the correlation ``kernel`` at
+    ``scale`` and normalised at the border of the (H, W) ``frame``: a (B, 4, h / scale,
+    w / scale) patch at that scale."""
+    rows, cols = window
+    if scale > 1:  # a tent keeps a point's position (a box would snap it to its block)
+        rgba = F.interpolate(opaque[..., rows, cols] * alpha, scale_factor=1 / scale, mode="bilinear", antialias=True, align_corners=False)
+        rgba = blur_layer(rgba, kernel)
+    else:
+        rgba = blur_layer(opaque[..., rows, cols], kernel, alpha)
+    scaled = (slice(rows.start // scale, rows.stop // scale), slice(cols.start // scale, cols.stop // scale))
+    for (r, c), coverage in frame_coverage(kernel, *scaled, (frame[0] / scale, frame[1] / scale)):
+        rgba[..., r, c] /= coverage.to(rgba).clamp_(min=_BORDER_COVERAGE)  # the scene goes on
+    return _Patch(rgba, scaled)
+
+
+def blur_level(opaque: torch.Tensor, plan: LayerPlan, k: int, composite: int, blades: int) -> _Patch:
+    """One layer blurred with the aperture's kernel at its scale (its lights, in their
+    boxes, at theirs), brought to the ``composite`` scale.
+
+    Args:
+        opaque: (B, 4, H', W') the image with a unit alpha, padded like ``plan.position``.
+        plan: from :func:`plan_layers`.
+        k: a drawn level.
+        composite: the scale of the composite (at most the layer's bulk scale).
+        blades: 0 for a circular aperture, 5 to 9 for a polygon.
+
+    Returns:
+        The layer's (B, 4, h, w) premultiplied colour and alpha over its window, at the
+        ``composite`` scale.
+    """
+    scale, (rows, cols), lit = plan.bulk[k], plan.windows[k], plan.scales[k]
+    level, in_front = abs(plan.levels[k]), k < plan.zero
+    alpha = (plan.position[..., rows, cols] - k).abs_().neg_().add_(1.0).relu_()  # the tent 1 - |p - k|
+    kernel = psf_weight(level / scale, blades, in_front)
+    if k not in plan.parts:
+        return _blurred(opaque, (rows, cols), scale, kernel, alpha, plan.frame).upsample(scale // composite)
+    light = plan.lights[..., rows, cols]
+    patch = _blurred(opaque, (rows, cols), scale, kernel, alpha * (1 - light), plan.frame).upsample(scale // composite)
+    fine = psf_weight(level / lit, blades, in_front)
+    for r, c in plan.parts[k]:
+        inside = (..., slice(r.start - rows.start, r.stop - rows.start), slice(c.start - cols.start, c.stop - cols.start))
+        part = _blurred(opaque, (r, c), lit, fine, alpha[inside] * light[inside], plan.frame).upsample(lit // composite)
+        place, values = part.within(patch.window)
+        patch.values[..., place[0], place[1]] += values
+    return patch
+
+
+def composite_layers(opaque: torch.Tensor, plan: LayerPlan, blades: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The blurred layers composited far to near (premultiplied "over"), at the finest
+    scale reached so far. Neighbouring levels share the surfaces split between them, so a
+    layer hides what lies behind its neighbour only where the neighbour left it visible.
+    Before a new surface, what lies behind it is continued into the holes it left
+    (normalised where trusted), so it neither darkens nor takes the surface's colour.
+
+    Args:
+        opaque: (B, 4, H', W') the image with a unit alpha, padded like ``plan.position``.
+        plan: from :func:`plan_layers`.
+        blades: 0 for a circular aperture, 5 to 9 for a polygon.
+
+    Returns:
+        (B, 4, H', W') the composite's premultiplied colour and coverage, and (B, 4, H', W')
+        the background holes are filled from: what lies behind the nearest blurred
+        foreground (``plan.nearest_front``), or the composite itself without one.
+    """
+    total, last, background = None, None, None
+    scale = plan.scales[plan.order[0]]
+    for k in plan.order:
+        factor, scale = scale // min(scale, plan.scales[k]), min(scale, plan.scales[k])
+        if factor > 1:
+            total, last = _upsample(total, factor), last.upsample(factor)
+        layer = blur_level(opaque, plan, k, scale, blades)
+        if total is None:  # the farthest layer, over nothing: its own rgba, zero around it
+            (rows, cols), height, width = layer.window, opaque.shape[-2] // scale, opaque.shape[-1] // scale
+            total = F.pad(layer.values, (cols.start, width - cols.stop, rows.start, height - rows.stop))
+        else:
+            if not plan.shared[k]:
+                if k == plan.nearest_front:
+                    background = _upsample(total, scale)
+                total = _continue_behind(total, keep=background)
+            total = _over(total, layer, last.within(layer.window) if plan.shared[k] else None)
+        last = layer
+    total = _upsample(total, scale)
+    return total, total if background is None else background
+
+
+def fill_uncovered(total: torch.Tensor, background: torch.Tensor, frame: tuple[int, int]) -> torch.Tensor:
+    """The composite's colour within the frame, normalised where layers sum to over full
+    coverage; where they leave it uncovered (holes that nearer objects hid, seen past a
+    blurred foreground or beside a sharp one), the background continued into the hole.
+
+    Args:
+        total: (B, 4, H', W') composite colour and coverage (changed in place unless
+            autograd records).
+        background: (B, 4, H', W') what the holes are filled from.
+        frame: the image's (H, W).
+
+    Returns:
+        (B, 3, H, W) linear light.
+    """
+    height, width = frame
+    alpha = total[:, 3:, :height, :width]
+    least, most = (float(v) for v in torch.aminmax(alpha.detach()))
+    fill = fill_behind(background[..., :height, :width].contiguous(), _TRUST) if least < 1.0 - _UNCOVERED else None
+    out = _writable(total[:, :3, :height, :width])
+    if most > 1.0:
+        out.div_(alpha.clamp(min=1.0))
+    return out if fill is None else out.addcmul_((1 - alpha).clamp_(min=0.0), fill)
+
+
 def render_layered(linear: torch.Tensor, coc: torch.Tensor, blades: int = 0, quality: Quality = "accurate") -> torch.Tensor:
-    """Occlusion-aware layered defocus.
+    """Occlusion-aware layered defocus: plan the layers, blur each and composite them far
+    to near, fill what is left uncovered.
 
     Args:
         linear: (B, 3, H, W) linear-light image.
@@ -372,137 +653,13 @@ def render_layered(linear: torch.Tensor, coc: torch.Tensor, blades: int = 0, qua
     Returns:
         (B, 3, H, W) defocused linear-light image.
     """
-    settings = QUALITY[quality]
-    height, width = linear.shape[-2:]
-    levels = coc_levels(coc, settings.ratio)
-    if len(levels) == 1:  # everything within 1 px of focus
+    plan = plan_layers(linear, coc, QUALITY[quality])
+    if plan is None:  # everything within 1 px of focus
         return linear
-    position = level_positions(coc, levels)
-    occupied = _occupied(position, len(levels))
-    # Lights brighter than white are blurred finer (``lit_factor``), in boxes around them;
-    # the rest of their layer at its own scale.
-    bright = linear.detach().amax(dim=1, keepdim=True) > 1.0 if settings.lit_factor != 1 else None
-    lit = {k: v for k, v in _lit_boxes(bright, position).items() if occupied[k]} if bright is not None else {}
-    own = [scale_for(abs(level), settings.min_scaled_diameter) for level in levels]
-    scales = [scale_for(abs(levels[k]), settings.min_scaled_diameter * settings.lit_factor) if k in lit else own[k] for k in range(len(levels))]
-    zero = levels.index(0.0)
-    top = max(own)
-    pad = (0, (-width) % top, 0, (-height) % top)
     # The image with a unit alpha: a layer's premultiplied colour and alpha is it times the
     # layer's alpha.
-    opaque = torch.cat([linear, linear.new_ones(linear.shape[0], 1, height, width)], dim=1)
+    opaque = torch.cat([linear, linear.new_ones(linear.shape[0], 1, *plan.frame)], dim=1)
+    pad = (0, plan.position.shape[-1] - plan.frame[1], 0, plan.position.shape[-2] - plan.frame[0])
     opaque = F.pad(opaque, pad) if any(pad) else opaque
-    full_h, full_w = opaque.shape[-2:]
-
-    # Outside the frame (the padding to a whole number of coarse pixels) no layer has any
-    # alpha; each layer's blur is normalised at the frame's border (frame_coverage).
-    position = F.pad(position, pad, value=-2.0) if any(pad) else position
-    detached = position.detach()
-    shares = _shared_surfaces(detached[..., :height, :width], len(levels))
-    row_lo, row_hi = detached.amin(dim=(0, 1, 3)), detached.amax(dim=(0, 1, 3))
-    col_lo, col_hi = detached.amin(dim=(0, 1, 2)), detached.amax(dim=(0, 1, 2))
-
-    def reach(k: int, scale: int) -> int:
-        """How far (full-resolution pixels) layer k's blur at ``scale`` reaches past its pixels."""
-        return math.ceil(abs(levels[k]) / 2) + 2 * scale
-
-    def window(k: int, scale: int) -> tuple[slice, slice]:
-        """Rows and columns (at full resolution, aligned to ``scale``) that hold all of
-        layer k once blurred."""
-        margin = reach(k, scale)
-        return _support(row_lo, row_hi, k, margin, scale, full_h), _support(col_lo, col_hi, k, margin, scale, full_w)
-
-    def lit_parts(k: int, rows: slice, cols: slice) -> list[tuple[slice, slice]]:
-        """The boxes around layer k's lights, widened by their blur's reach, aligned to the
-        lit scale and within the layer's window ``rows`` x ``cols``."""
-        scale, margin = scales[k], reach(k, scales[k])
-        grow = lambda span, limit: slice(max(span.start - margin, limit.start) // scale * scale, min(-(-(span.stop + margin) // scale) * scale, limit.stop))
-        return [(grow(r, rows), grow(c, cols)) for r, c in lit[k]]
-
-    def blurred(rows: slice, cols: slice, scale: int, kernel: torch.Tensor, alpha: torch.Tensor) -> _Patch:
-        """The image times ``alpha`` over the window ``rows`` x ``cols``, blurred with the
-        correlation ``kernel`` at ``scale`` and normalised at the frame's border."""
-        if scale > 1:  # a tent keeps a point's position (a box would snap it to its block)
-            rgba = F.interpolate(opaque[..., rows, cols] * alpha, scale_factor=1 / scale, mode="bilinear", antialias=True, align_corners=False)
-            rgba = blur_layer(rgba, kernel)
-        else:
-            rgba = blur_layer(opaque[..., rows, cols], kernel, alpha)
-        scaled = (slice(rows.start // scale, rows.stop // scale), slice(cols.start // scale, cols.stop // scale))
-        for (r, c), coverage in frame_coverage(kernel, *scaled, (height / scale, width / scale)):
-            rgba[..., r, c] /= coverage.to(rgba).clamp_(min=_BORDER_COVERAGE)  # the scene goes on
-        return _Patch(rgba, scaled)
-
-    def layer(k: int, composite: int) -> tuple[torch.Tensor, tuple[slice, slice]]:
-        """Layer k blurred at its scale (its lights at theirs), and its window, at the
-        ``composite`` scale (finer than the layer's own after a lit layer)."""
-        scale, (rows, cols) = bulk[k], windows[k]
-        alpha = (position[..., rows, cols] - k).abs_().neg_().add_(1.0).relu_()  # the tent 1 - |p - k|
-        kernel = psf_weight(abs(levels[k]) / scale, blades, in_front=k < zero)
-        if k not in parts:
-            patch = blurred(rows, cols, scale, kernel, alpha).upsample(scale // composite)
-            return patch.values, patch.window
-        light = lights[..., rows, cols]
-        patch = blurred(rows, cols, scale, kernel, alpha * (1 - light)).upsample(scale // composite)
-        fine = psf_weight(abs(levels[k]) / scales[k], blades, in_front=k < zero)
-        for r, c in parts[k]:
-            inside = (..., slice(r.start - rows.start, r.stop - rows.start), slice(c.start - cols.start, c.stop - cols.start))
-            part = blurred(r, c, scales[k], fine, alpha[inside] * light[inside]).upsample(scales[k] // composite)
-            place, values = part.within(patch.window)
-            patch.values[..., place[0], place[1]] += values
-        return patch.values, patch.window
-
-    # A layer is drawn where any pixel lies within one level of it; a lit one at the lit
-    # scale, or at its own with its lights' boxes at the lit scale where they are small.
-    windows = {k: window(k, scales[k]) for k in range(len(levels)) if occupied[k]}
-    bulk, parts = dict(enumerate(scales)), {}
-    for k in lit:
-        rows, cols = window(k, own[k])
-        boxes = lit_parts(k, rows, cols)
-        area = sum((r.stop - r.start) * (c.stop - c.start) for r, c in boxes)
-        if own[k] > scales[k] and area <= _LIT_SPLIT_AREA * (rows.stop - rows.start) * (cols.stop - cols.start):
-            windows[k], bulk[k], parts[k] = (rows, cols), own[k], boxes
-    lights = F.pad(bright.to(linear.dtype), pad) if parts else None
-    windows = {k: w for k, w in windows.items() if w[0].stop > w[0].start and w[1].stop > w[1].start}
-    order = [k for k in range(len(levels) - 1, -1, -1) if k in windows]  # far to near
-
-    # Far to near, premultiplied "over". Neighbouring levels share the surfaces split
-    # between them, so a layer hides what lies behind its neighbour only where the neighbour
-    # left it visible: together they hide it as the whole surface would.
-    shared = {k: i > 0 and order[i - 1] == k + 1 and shares[k] for i, k in enumerate(order)}
-    # The nearest new surface in front of the focal plane's own: what lies behind it is what
-    # the holes that blurred foregrounds leave are filled from.
-    fronts = [k for i, k in enumerate(order) if i > 0 and k < zero and not shared[k]]
-    nearest_front = fronts[-1] if fronts else None
-    total, scale, background = None, scales[order[0]], None
-    for k in order:
-        factor, scale = scale // min(scale, scales[k]), min(scale, scales[k])
-        if factor > 1:
-            total, last = _upsample(total, factor), last.upsample(factor)
-        rgba, window = layer(k, scale)
-        if total is None:  # the farthest layer, over nothing: its own rgba, zero around it
-            (rows, cols), size = window, (full_h // scale, full_w // scale)
-            total = F.pad(rgba, (cols.start, size[1] - cols.stop, rows.start, size[0] - rows.stop))
-        else:
-            if not shared[k]:
-                if k == nearest_front:
-                    background = _upsample(total, scale)
-                # A new surface: what lies behind it is continued into the holes it left there
-                # (normalised where trusted), so it neither darkens nor takes the surface's colour.
-                total = _continue_behind(total, keep=background)
-            meet = last.within(window) if shared[k] else None
-            total = _update(total, window, lambda old: _hide(old, rgba, meet), rgba, *(meet[1:] if meet else ()))
-        last = _Patch(rgba, window)
-    total = _upsample(total, scale)
-    background = total if background is None else background
-
-    # Where the layers leave the frame uncovered (holes that nearer objects hid, seen past
-    # a blurred foreground or beside a sharp one): the background continued into the hole.
-    alpha = total[:, 3:, :height, :width]
-    least, most = (float(v) for v in torch.aminmax(alpha.detach()))
-    fill = fill_behind(background[..., :height, :width].contiguous(), _TRUST) if least < 1.0 - _UNCOVERED else None
-    out = total[:, :3, :height, :width]
-    if torch.is_grad_enabled() and total.requires_grad:  # a new tensor, for autograd
-        out = out / alpha.clamp(min=1.0) if most > 1.0 else out.clone()
-    elif most > 1.0:  # in place: the composite is not needed any more
-        out.div_(alpha.clamp(min=1.0))
-    return out if fill is None else out.addcmul_((1 - alpha).clamp_(min=0.0), fill)
+    total, background = composite_layers(opaque, plan, blades)
+    return fill_uncovered(total, background, plan.frame)
