@@ -4,6 +4,7 @@ import gradio as gr
 
 from dofgen import __version__, config
 from dofgen.ui.explore import CSS as EXPLORE_CSS
+from dofgen.ui.explore import HEAD as EXPLORE_HEAD
 from dofgen.ui.explore import MAX_UPLOAD_BYTES, build_explore_tab
 from dofgen.ui.server import choose_port
 from study.config import StudyConfig
@@ -47,11 +48,11 @@ def build_study_app() -> gr.Blocks:
 
 
 def launch(demo: gr.Blocks, **kwargs) -> gr.Blocks:
-    """Queue and launch with the app's limits (uploads up to 20 MB); the Explore tab's CSS only
-    where the page has that tab (a study-only page names nothing of it)."""
+    """Queue and launch with the app's limits (uploads up to 20 MB); the Explore tab's CSS and
+    script only where the page has that tab (a study-only page names nothing of it)."""
     explore = any(getattr(block, "elem_id", None) == "explore-image" for block in demo.blocks.values())
-    css = EXPLORE_CSS if explore else None
-    reserve_queue(demo.queue(**QUEUE)).launch(max_file_size=MAX_UPLOAD_BYTES, head=HEAD, css=css, **kwargs)
+    css, head = (EXPLORE_CSS, HEAD + EXPLORE_HEAD) if explore else (None, HEAD)
+    reserve_queue(demo.queue(**QUEUE)).launch(max_file_size=MAX_UPLOAD_BYTES, head=head, css=css, **kwargs)
     return demo
 
 

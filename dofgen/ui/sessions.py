@@ -55,13 +55,16 @@ class Session:
     Attributes:
         scene_id: its latest scene's; a view rendered on an older one (a control moved while
             a new scene was being made) lands after it and must not bring the old back.
-        controls: the controls' values of its latest change; the full view that follows a
-            change renders only when no change to other values came in the meantime.
+        controls: the controls' values of its latest change (preview or view); a view whose
+            values a later change left behind is not shown.
+        viewed: the controls' values of its latest view; a preview of the same values, landing
+            after it, would replace the view with a coarser picture and is not shown.
         baseline_stop: set to stop its running baseline render (Cancel, or our lens chosen).
     """
 
     scene_id: int | None = None
     controls: tuple | None = None
+    viewed: tuple | None = None
     baseline_stop: threading.Event | None = None
 
 

@@ -95,29 +95,48 @@ def view_outputs(state: ExploreState, s: Settings, result: DefocusResult) -> tup
     return new, save_image(result.image), focus_text(result), round(s.focus_m, 2)
 
 
-def preview(controls: Controls, request: gr.Request | None) -> object:
-    """A reduced rendering while a control moves (the layered lens only; baselines wait
-    for the full view); notes the controls as the session's latest."""
-    SESSIONS.note(control_key(request), controls=controls.values)
+def preview(controls: Controls, request: gr.Request | None) -> tuple:
+    """A reduced rendering while a control moves, with the focus line the view will have:
+    (picture, focus line). The layered lens only (baselines wait for the full view); notes
+    the controls as the session's latest. A preview of values already sent to the view is
+    skipped: it would land on the view with a coarser picture."""
+    key = control_key(request)
+    if SESSIONS.get(key).viewed == controls.values:
+        return skipped(2)
+    SESSIONS.note(key, controls=controls.values, viewed=None)
     s = controls.settings()
     state = controls.state
     if s.method != "layered":
-        return gr.skip()
-    # sent at its own size (the browser scales it to the view's box; a click on it is scaled
-    # back to the view's pixels by focus_from_click)
-    image = render(state.preview, state, s, quality="fast").image
-    return gr.skip() if is_stale(state, request) else save_image(image, PREVIEW_JPEG_QUALITY)
+        return skipped(2)
+    # rendered small (the page scales it to the view's box; a click on it is scaled back to
+    # the view's pixels by focus_from_click); its focus line is the view's
+    result = render(state.preview, state, s, quality="fast")
+    if is_stale(state, request) or SESSIONS.get(key).viewed == controls.values:
+        return skipped(2)
+    as_view = replace(state.view, camera=result.camera, focus_distance=result.focus_distance, focus_source=result.focus_source)
+    return save_image(result.image, PREVIEW_JPEG_QUALITY), focus_text(as_view)
+
+
+def shows(state: ExploreState, s: Settings) -> bool:
+    """Whether the session's view is already the rendering of ``s`` (a Tab through the boxes
+    releases a slider without changing it; a drag may end where it began)."""
+    view, source = state.view, state.scene.focus_source if s.auto else "user"
+    cameras = [(float(c.f_number), float(c.focal_length_mm), float(c.focus_distance_m), float(c.sensor_width_mm)) for c in (view.camera, s.camera)]
+    return cameras[0] == cameras[1] and (view.method, view.focus_source, state.blades, state.highlight_boost) == (s.method, source, s.blades, s.highlight_boost)
 
 
 def view(controls: Controls, request: gr.Request | None) -> tuple:
     """Re-run only the lens on the session's scene at display resolution: (state, image,
-    focus text, focus). The baseline lenses render in :mod:`dofgen.ui.baseline`."""
+    focus text, focus). The baseline lenses render in :mod:`dofgen.ui.baseline`. Not shown
+    when the session has moved on meanwhile (a newer scene, or a change to other values)."""
+    key = control_key(request)
+    SESSIONS.note(key, controls=controls.values, viewed=controls.values)
     s = controls.settings()
     state = controls.state
     if s.method != "layered":
         return skipped(3) + (round(s.focus_m, 2),)
-    result = render(state.view, state, s)
-    return skipped(4) if is_stale(state, request) else view_outputs(state, s, result)
+    result = state.view if shows(state, s) else render(state.view, state, s)
+    return skipped(4) if is_stale(state, request) or superseded(controls, request) else view_outputs(state, s, result)
 
 
 def superseded(controls: Controls, request: gr.Request | None) -> bool:
