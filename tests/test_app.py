@@ -117,7 +117,6 @@ def test_a_view_of_an_older_scene_does_not_bring_it_back():
     args = (4.0, 50, True, 2.0, *LENS)
     assert _skipped(refocus_view(Controls(old, *args), request=session))
     assert _skipped(explore.preview_view(Controls(old, *args), request=session))
-    assert _skipped(explore.settled_view(Controls(old, *args), request=session))
     assert refocus_view(Controls(new, *args), request=session)[0].scene is new.scene
     assert refocus_view(Controls(old, *args), request=other)[0].scene is old.scene
 

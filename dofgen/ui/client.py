@@ -1,14 +1,16 @@
 """What the Explore tab adds to the page: a script for its sliders and the picture's style.
 
 Gradio's slider sends ``input`` on every keystroke in its number box (typing 1.4 sends 1
-first, out of range) and ``release`` only on pointer-up and blur. The script (:data:`HEAD`)
-makes the Explore sliders (``elem_id`` starting ``explore-``) send a typed value once it is
-committed, on Enter or Tab (or the box's spin buttons), and ``release`` on Enter, on letting
-go of an arrow key, and on letting go of a drag that ends off the track: the preview follows
-``input`` and the full view ``release``, whatever moved the slider.
+first, out of range) and ``release`` on pointer-up (a click into the box too) and blur. The
+script (:data:`HEAD`) makes the Explore sliders (``elem_id`` starting ``explore-``) send a
+typed value once it is committed (Enter, Tab, the box's arrow keys and spin buttons), with a
+``release``; ``release`` on letting go of an arrow key on the track, and of a drag that ends
+off the track; none for a click into the box. The preview follows ``input`` and the full
+view ``release``, whatever moved the slider.
 
-:data:`CSS` makes the picture fill its box whatever its pixel size, so a live preview (smaller
-than the view) takes the view's place without moving the controls under it.
+:data:`CSS` stretches a live preview (smaller than the view; its file name ends
+``-preview.jpg``) to the width of the picture's box, so it takes the view's place without
+moving the controls under it.
 """
 
 from __future__ import annotations
@@ -19,11 +21,14 @@ HEAD = """<script>
   const box = el => explore(el) && el.type === 'number';
   const track = el => explore(el) && el.type === 'range';
   const send = (el, type) => { const event = new Event(type, {bubbles: true}); event.dofgen = true; el.dispatchEvent(event); };
-  // keystrokes in a number box stay in the box until the value is committed
+  // a number box sends its value when it is committed (Chrome's change: Enter, Tab, arrow
+  // keys, spin buttons), not per keystroke; a click into it is no release
   window.addEventListener('input', e => { if (box(e.target) && !e.dofgen) e.stopImmediatePropagation(); }, true);
-  window.addEventListener('change', e => { if (box(e.target)) send(e.target, 'input'); }, true);
-  window.addEventListener('keydown', e => {
-    if (box(e.target) && e.key === 'Enter') { send(e.target, 'input'); send(e.target, 'pointerup'); }
+  window.addEventListener('pointerup', e => { if (box(e.target) && !e.dofgen) e.stopImmediatePropagation(); }, true);
+  window.addEventListener('change', e => {
+    if (!box(e.target)) return;
+    send(e.target, 'input');
+    if (document.activeElement === e.target) send(e.target, 'pointerup');  // on blur Gradio releases
   }, true);
   const KEYS = new Set(['ArrowLeft', 'ArrowRight', 'ArrowUp', 'ArrowDown', 'PageUp', 'PageDown', 'Home', 'End']);
   window.addEventListener('keyup', e => { if (track(e.target) && KEYS.has(e.key)) send(e.target, 'pointerup'); }, true);
@@ -38,6 +43,6 @@ HEAD = """<script>
 """
 
 CSS = """
-#explore-image .image-frame, #explore-image img { width: 100%; }
-#explore-image img { object-fit: contain; }
+#explore-image .image-frame:has(img[src$="-preview.jpg"]), #explore-image img[src$="-preview.jpg"] { width: 100%; }
+#explore-image img[src$="-preview.jpg"] { object-fit: contain; }
 """

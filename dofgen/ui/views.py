@@ -21,8 +21,10 @@ from dofgen.ui.files import save_image
 from dofgen.ui.sessions import SESSIONS, ExploreState, control_key, is_stale, note_scene
 from dofgen.ui.toasts import UserError, skipped
 
-#: JPEG quality of a live preview (it is replaced by the view within a second).
+#: JPEG quality of a live preview (it is replaced by the view when the control is let go).
 PREVIEW_JPEG_QUALITY = 80
+#: A live preview's file name ends so: the page (and a test) tells it from the view.
+PREVIEW_SUFFIX = "-preview.jpg"
 #: Focus distance slider bounds never go inside these (metres).
 FOCUS_LIMITS_M = (0.1, 30.0)
 SOURCE_LABELS = {
@@ -114,7 +116,7 @@ def preview(controls: Controls, request: gr.Request | None) -> tuple:
     if is_stale(state, request) or SESSIONS.get(key).viewed == controls.values:
         return skipped(2)
     as_view = replace(state.view, camera=result.camera, focus_distance=result.focus_distance, focus_source=result.focus_source)
-    return save_image(result.image, PREVIEW_JPEG_QUALITY), focus_text(as_view)
+    return save_image(result.image, PREVIEW_JPEG_QUALITY, PREVIEW_SUFFIX), focus_text(as_view)
 
 
 def shows(state: ExploreState, s: Settings) -> bool:
