@@ -121,6 +121,34 @@ def test_a_view_of_an_older_scene_does_not_bring_it_back():
     assert refocus_view(Controls(old, *args), request=other)[0].scene is old.scene
 
 
+def test_a_preview_carries_its_views_focus_line_and_never_lands_on_that_view(monkeypatch):
+    """The preview's focus line is the one its view will have (same f-number, same blur at
+    the view's width); a preview of values already sent to the view is skipped (it would
+    replace the view with a coarser picture), a new change previews again, and a view that a
+    later change left behind is not shown."""
+    session = SimpleNamespace(session_hash="previews")
+    state = load_scene("street-at-night", session)[0]
+    wide, narrow = (1.4, 50, False, 3.0, *LENS), (8.0, 50, False, 3.0, *LENS)
+    picture, text = explore.preview_view(Controls(state, *wide), request=session)
+    view = refocus_view(Controls(state, *wide), request=session)
+    assert text == view[2] and "f/1.4" in text and picture.endswith("-preview.jpg") and not view[1].endswith("-preview.jpg")
+    assert Image.open(picture).width < Image.open(view[1]).width
+    assert _skipped(explore.preview_view(Controls(state, *wide), request=session))  # lands after its view
+    assert not _skipped(explore.preview_view(Controls(state, *narrow), request=session))
+    assert not _skipped(explore.preview_view(Controls(state, *wide), request=session))  # back where it was
+    again = refocus_view(Controls(view[0], *wide), request=session)  # a release where the view is: sent again, not rendered
+    assert again[0].view is view[0].view and again[2] == view[2]
+    render = explore.views.render
+
+    def moved_on(*args, **kwargs):  # the pointer moves on while the view renders
+        monkeypatch.setattr(explore.views, "render", render)
+        explore.preview_view(Controls(state, *narrow), request=session)
+        return render(*args, **kwargs)
+
+    monkeypatch.setattr(explore.views, "render", moved_on)
+    assert _skipped(refocus_view(Controls(state, 2.8, 50, False, 3.0, *LENS), request=session))
+
+
 def _refused(call, match: str) -> None:
     with pytest.warns(UserWarning, match=match) as caught:
         assert _skipped(call())
