@@ -59,12 +59,14 @@ class Session:
             values a later change left behind is not shown.
         viewed: the controls' values of its latest view; a preview of the same values, landing
             after it, would replace the view with a coarser picture and is not shown.
+        views: how many views it has started; a preview during which one started is not shown.
         baseline_stop: set to stop its running baseline render (Cancel, or our lens chosen).
     """
 
     scene_id: int | None = None
     controls: tuple | None = None
     viewed: tuple | None = None
+    views: int = 0
     baseline_stop: threading.Event | None = None
 
 
@@ -75,7 +77,7 @@ class SessionStore:
     def __init__(self, limit: int = 10_000) -> None:
         self.limit = limit
         self._sessions: dict[str, Session] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
 
     def get(self, key: str) -> Session:
         with self._lock:
@@ -87,6 +89,11 @@ class SessionStore:
             self._sessions[key] = replace(self._sessions.pop(key, Session()), **values)
             if len(self._sessions) > self.limit:
                 self._sessions.pop(next(iter(self._sessions)))
+
+    def start_view(self, key: str, controls: tuple) -> None:
+        """``key`` starts a view of ``controls``: its latest change, viewed, one more view."""
+        with self._lock:
+            self.note(key, controls=controls, viewed=controls, views=self.get(key).views + 1)
 
     def forget(self, key: str) -> None:
         """Drop ``key``'s record, stopping its baseline render (nobody is there to see it)."""

@@ -100,10 +100,12 @@ def view_outputs(state: ExploreState, s: Settings, result: DefocusResult) -> tup
 def preview(controls: Controls, request: gr.Request | None) -> tuple:
     """A reduced rendering while a control moves, with the focus line the view will have:
     (picture, focus line). The layered lens only (baselines wait for the full view); notes
-    the controls as the session's latest. A preview of values already sent to the view is
-    skipped: it would land on the view with a coarser picture."""
+    the controls as the session's latest. A preview of values already sent to the view, or
+    one during which a view started, is skipped: it would land on the view with a coarser
+    picture."""
     key = control_key(request)
-    if SESSIONS.get(key).viewed == controls.values:
+    record = SESSIONS.get(key)
+    if record.viewed == controls.values:
         return skipped(2)
     SESSIONS.note(key, controls=controls.values, viewed=None)
     s = controls.settings()
@@ -113,7 +115,7 @@ def preview(controls: Controls, request: gr.Request | None) -> tuple:
     # rendered small (the page scales it to the view's box; a click on it is scaled back to
     # the view's pixels by focus_from_click); its focus line is the view's
     result = render(state.preview, state, s, quality="fast")
-    if is_stale(state, request) or SESSIONS.get(key).viewed == controls.values:
+    if is_stale(state, request) or SESSIONS.get(key).views != record.views:
         return skipped(2)
     as_view = replace(state.view, camera=result.camera, focus_distance=result.focus_distance, focus_source=result.focus_source)
     return save_image(result.image, PREVIEW_JPEG_QUALITY, PREVIEW_SUFFIX), focus_text(as_view)
@@ -132,7 +134,7 @@ def view(controls: Controls, request: gr.Request | None) -> tuple:
     focus text, focus). The baseline lenses render in :mod:`dofgen.ui.baseline`. Not shown
     when the session has moved on meanwhile (a newer scene, or a change to other values)."""
     key = control_key(request)
-    SESSIONS.note(key, controls=controls.values, viewed=controls.values)
+    SESSIONS.start_view(key, controls.values)
     s = controls.settings()
     state = controls.state
     if s.method != "layered":
