@@ -12,9 +12,9 @@ from study.ui import HEAD, build_results_tab, build_study_tab, reserve_queue
 
 TITLE = "dofgen — fine-grained defocus blur control"
 #: Queue: each group runs apart from the others, so none holds another back: the default
-#: lens (slider previews and views) up to 2 renders at once, the baseline lenses 1, sweeps and
-#: PNG exports 1, generations and photos 1 (set on their events in dofgen/ui/explore.py);
-#: everything else up to 2. At most 64 requests wait.
+#: lens's views up to 2 renders at once (its live previews are not queued), the baseline
+#: lenses 1, sweeps and PNG exports 1, generations and photos 1 (set on their events in
+#: dofgen/ui/explore.py); everything else up to 2. At most 64 requests wait.
 QUEUE = dict(default_concurrency_limit=2, max_size=64)
 
 

@@ -346,11 +346,14 @@ def test_baseline_lenses_are_bounded_and_queued_apart():
         small = explore.resized(state.view, int(max(state.view.all_in_focus.size) * scale))
         assert scale < 0.5 and explore.baseline_estimate(small, camera, method) <= explore.BASELINE_BUDGET_S
     demo = build_app()
-    groups = {}
+    groups, queued = {}, {}
     for block_fn in demo.fns.values():
-        groups.setdefault(getattr(block_fn.fn, "__name__", ""), set()).add((block_fn.concurrency_id, block_fn.concurrency_limit))
+        name = getattr(block_fn.fn, "__name__", "")
+        groups.setdefault(name, set()).add((block_fn.concurrency_id, block_fn.concurrency_limit))
+        queued.setdefault(name, set()).add(block_fn.queue)
     assert {group for group, _ in groups["baseline_view"]} == {"baseline"}
-    assert {group for group, _ in groups["refocus_view"] | groups["preview_view"]} == {"lens"}
+    assert {group for group, _ in groups["refocus_view"]} == {"lens"}
+    assert queued["preview_view"] == {False}  # previews never wait in a queue, behind a baseline or not
 
 
 def test_a_routine_error_logs_one_line(caplog):

@@ -248,14 +248,17 @@ def build_explore_tab(demo: gr.Blocks) -> None:
 
 
 class _Wiring:
-    """The tab's events. The default lens renders up to 2 at once (the machine's cores) and
-    never behind a baseline, which renders after every change, in its own queue."""
+    """The tab's events. The default lens's views render up to 2 at once (the machine's
+    cores) and never behind a baseline, which renders after every change, in its own queue;
+    live previews are not queued (one in flight per session)."""
 
     def __init__(self, ui: ExploreLayout) -> None:
         self.ui = ui
         controls, outputs = ui.controls(), ui.view_outputs()
         self.view = dict(inputs=controls, outputs=outputs, concurrency_id="lens", concurrency_limit=2, show_progress="hidden", trigger_mode="always_last")
-        self.preview = dict(inputs=controls, outputs=[ui.image, ui.focus_info], concurrency_id="lens", show_progress="hidden", trigger_mode="always_last")
+        # unqueued: a preview is one request and its answer (no queue messages), a third more
+        # previews a second; one in flight per session (always_last)
+        self.preview = dict(inputs=controls, outputs=[ui.image, ui.focus_info], queue=False, show_progress="hidden", trigger_mode="always_last")
         self.baseline = dict(
             fn=reading_controls(baseline_view), inputs=controls, outputs=outputs, concurrency_id="baseline",
             concurrency_limit=1, show_progress="full", show_progress_on=[ui.focus_info],
