@@ -55,8 +55,6 @@ class Session:
     Attributes:
         scene_id: its latest scene's; a view rendered on an older one (a control moved while
             a new scene was being made) lands after it and must not bring the old back.
-        controls: the controls' values of its latest change (preview or view); a view whose
-            values a later change left behind is not shown.
         viewed: the controls' values of its latest view; a preview of the same values, landing
             after it, would replace the view with a coarser picture and is not shown.
         views: how many views it has started; a preview during which one started is not shown.
@@ -64,7 +62,6 @@ class Session:
     """
 
     scene_id: int | None = None
-    controls: tuple | None = None
     viewed: tuple | None = None
     views: int = 0
     baseline_stop: threading.Event | None = None
@@ -91,9 +88,9 @@ class SessionStore:
                 self._sessions.pop(next(iter(self._sessions)))
 
     def start_view(self, key: str, controls: tuple) -> None:
-        """``key`` starts a view of ``controls``: its latest change, viewed, one more view."""
+        """``key`` starts a view of ``controls``: one more view, of these values."""
         with self._lock:
-            self.note(key, controls=controls, viewed=controls, views=self.get(key).views + 1)
+            self.note(key, viewed=controls, views=self.get(key).views + 1)
 
     def forget(self, key: str) -> None:
         """Drop ``key``'s record, stopping its baseline render (nobody is there to see it)."""

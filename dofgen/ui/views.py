@@ -99,15 +99,14 @@ def view_outputs(state: ExploreState, s: Settings, result: DefocusResult) -> tup
 
 def preview(controls: Controls, request: gr.Request | None) -> tuple:
     """A reduced rendering while a control moves, with the focus line the view will have:
-    (picture, focus line). The layered lens only (baselines wait for the full view); notes
-    the controls as the session's latest. A preview of values already sent to the view, or
-    one during which a view started, is skipped: it would land on the view with a coarser
-    picture."""
+    (picture, focus line). The layered lens only (baselines wait for the full view). A
+    preview of values already sent to the view, or one during which a view started, is
+    skipped: it would land on the view with a coarser picture."""
     key = control_key(request)
     record = SESSIONS.get(key)
     if record.viewed == controls.values:
         return skipped(2)
-    SESSIONS.note(key, controls=controls.values, viewed=None)
+    SESSIONS.note(key, viewed=None)
     s = controls.settings()
     state = controls.state
     if s.method != "layered":
@@ -132,7 +131,9 @@ def shows(state: ExploreState, s: Settings) -> bool:
 def view(controls: Controls, request: gr.Request | None) -> tuple:
     """Re-run only the lens on the session's scene at display resolution: (state, image,
     focus text, focus). The baseline lenses render in :mod:`dofgen.ui.baseline`. Not shown
-    when the session has moved on meanwhile (a newer scene, or a change to other values)."""
+    when the session has made a newer scene meanwhile. A view is never dropped for a
+    preview that came in meanwhile: that preview may have been sent before the view (the
+    views land in order; the next preview replaces one the pointer has left)."""
     key = control_key(request)
     SESSIONS.start_view(key, controls.values)
     s = controls.settings()
@@ -140,10 +141,5 @@ def view(controls: Controls, request: gr.Request | None) -> tuple:
     if s.method != "layered":
         return skipped(3) + (round(s.focus_m, 2),)
     result = state.view if shows(state, s) else render(state.view, state, s)
-    return skipped(4) if is_stale(state, request) or superseded(controls, request) else view_outputs(state, s, result)
+    return skipped(4) if is_stale(state, request) else view_outputs(state, s, result)
 
-
-def superseded(controls: Controls, request: gr.Request | None) -> bool:
-    """Whether a change to other values came in since ``controls`` were sent."""
-    latest = SESSIONS.get(control_key(request)).controls
-    return latest is not None and latest != controls.values
