@@ -4,6 +4,7 @@ import gradio as gr
 
 from dofgen import __version__, config
 from dofgen.ui.explore import CSS as EXPLORE_CSS
+from dofgen.ui.explore import HEAD as EXPLORE_HEAD
 from dofgen.ui.explore import build_explore_tab
 from dofgen.ui.scales import SCALES_JS
 from dofgen.ui.server import choose_port
@@ -13,9 +14,9 @@ from study.ui import HEAD, build_results_tab, build_study_tab, reserve_queue
 
 TITLE = "dofgen — fine-grained defocus blur control"
 #: Queue: each group runs apart from the others, so none holds another back: the default
-#: lens (slider previews and views) up to 2 renders at once, the baseline lenses 1, sweeps and
-#: PNG exports 1, generations and photos 1 (set on their events in dofgen/ui/explore.py);
-#: everything else up to 2. At most 64 requests wait.
+#: lens's views up to 2 renders at once (its live previews are not queued), the baseline
+#: lenses 1, sweeps and PNG exports 1, generations and photos 1 (set on their events in
+#: dofgen/ui/explore.py); everything else up to 2. At most 64 requests wait.
 QUEUE = dict(default_concurrency_limit=2, max_size=64)
 
 
@@ -49,13 +50,16 @@ def build_study_app() -> gr.Blocks:
 
 
 def launch(demo: gr.Blocks, **kwargs) -> gr.Blocks:
-    """Queue and launch with the app's limits; where the page has the Explore tab, its CSS and
-    script, and transfers up to MAX_TRANSFER_BYTES (the tab checks each file against its own,
-    smaller limits and says what to do); a study-only page names nothing of it and takes
-    files up to MAX_UPLOAD_BYTES."""
+    """Queue and launch with the app's limits; where the page has the Explore tab, its CSS,
+    script and page head, and transfers up to MAX_TRANSFER_BYTES (the tab checks each file
+    against its own, smaller limits and says what to do); a study-only page names nothing of
+    it and takes files up to MAX_UPLOAD_BYTES."""
     explore = any(getattr(block, "elem_id", None) == "explore-image" for block in demo.blocks.values())
-    css, js, transfers = (EXPLORE_CSS, SCALES_JS, MAX_TRANSFER_BYTES) if explore else (None, None, MAX_UPLOAD_BYTES)
-    reserve_queue(demo.queue(**QUEUE)).launch(max_file_size=transfers, head=HEAD, css=css, js=js, **kwargs)
+    if explore:
+        css, js, head, transfers = EXPLORE_CSS, SCALES_JS, HEAD + EXPLORE_HEAD, MAX_TRANSFER_BYTES
+    else:
+        css, js, head, transfers = None, None, HEAD, MAX_UPLOAD_BYTES
+    reserve_queue(demo.queue(**QUEUE)).launch(max_file_size=transfers, head=head, css=css, js=js, **kwargs)
     return demo
 
 

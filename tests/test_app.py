@@ -117,9 +117,36 @@ def test_a_view_of_an_older_scene_does_not_bring_it_back():
     args = (4.0, 50, True, 2.0, *LENS)
     assert _skipped(refocus_view(Controls(old, *args), request=session))
     assert _skipped(explore.preview_view(Controls(old, *args), request=session))
-    assert _skipped(explore.settled_view(Controls(old, *args), request=session))
     assert refocus_view(Controls(new, *args), request=session)[0].scene is new.scene
     assert refocus_view(Controls(old, *args), request=other)[0].scene is old.scene
+
+
+def test_a_preview_carries_its_views_focus_line_and_never_lands_on_its_view(monkeypatch):
+    """The preview's focus line is the one its view will have (same f-number, same blur at
+    the view's width); a preview of values already sent to the view is skipped (it would
+    replace the view with a coarser picture), a new change previews again, and a view lands
+    even when a preview came in while it rendered (it may have been sent before)."""
+    session = SimpleNamespace(session_hash="previews")
+    state = load_scene("street-at-night", session)[0]
+    wide, narrow = (1.4, 50, False, 3.0, *LENS), (8.0, 50, False, 3.0, *LENS)
+    picture, text = explore.preview_view(Controls(state, *wide), request=session)
+    view = refocus_view(Controls(state, *wide), request=session)
+    assert text == view[2] and "f/1.4" in text and picture.endswith("-preview.jpg") and not view[1].endswith("-preview.jpg")
+    assert Image.open(picture).width < Image.open(view[1]).width
+    assert _skipped(explore.preview_view(Controls(state, *wide), request=session))  # lands after its view
+    assert not _skipped(explore.preview_view(Controls(state, *narrow), request=session))
+    assert not _skipped(explore.preview_view(Controls(state, *wide), request=session))  # back where it was
+    again = refocus_view(Controls(view[0], *wide), request=session)  # a release where the view is: sent again, not rendered
+    assert again[0].view is view[0].view and again[2] == view[2]
+    render = explore.views.render
+
+    def late_preview(*args, **kwargs):  # a preview sent before the release lands while the view renders
+        monkeypatch.setattr(explore.views, "render", render)
+        explore.preview_view(Controls(state, *narrow), request=session)
+        return render(*args, **kwargs)
+
+    monkeypatch.setattr(explore.views, "render", late_preview)
+    assert "f/2.8" in refocus_view(Controls(state, 2.8, 50, False, 3.0, *LENS), request=session)[2]  # the view still lands
 
 
 def _refused(call, match: str) -> None:
@@ -319,11 +346,14 @@ def test_baseline_lenses_are_bounded_and_queued_apart():
         small = explore.resized(state.view, int(max(state.view.all_in_focus.size) * scale))
         assert scale < 0.5 and explore.baseline_estimate(small, camera, method) <= explore.BASELINE_BUDGET_S
     demo = build_app()
-    groups = {}
+    groups, queued = {}, {}
     for block_fn in demo.fns.values():
-        groups.setdefault(getattr(block_fn.fn, "__name__", ""), set()).add((block_fn.concurrency_id, block_fn.concurrency_limit))
+        name = getattr(block_fn.fn, "__name__", "")
+        groups.setdefault(name, set()).add((block_fn.concurrency_id, block_fn.concurrency_limit))
+        queued.setdefault(name, set()).add(block_fn.queue)
     assert {group for group, _ in groups["baseline_view"]} == {"baseline"}
-    assert {group for group, _ in groups["refocus_view"] | groups["preview_view"]} == {"lens"}
+    assert {group for group, _ in groups["refocus_view"]} == {"lens"}
+    assert queued["preview_view"] == {False}  # previews never wait in a queue, behind a baseline or not
 
 
 def test_a_routine_error_logs_one_line(caplog):

@@ -16,7 +16,6 @@ behind them.
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import replace
 from typing import Any
 
@@ -31,25 +30,27 @@ from dofgen.ui import views
 from dofgen.ui.baseline import BASELINE_BUDGET_S, baseline_estimate, baseline_render, baseline_scale, stop_baseline
 from dofgen.ui.compare import wire_compare
 from dofgen.ui.controls import METHOD_LABELS, Controls, checked_camera, reading_controls, scene_state
+from dofgen.ui import client
 from dofgen.ui.files import named_path, save_image
-from dofgen.ui.layout import CSS, ExploreLayout, build_layout
+from dofgen.ui.layout import CSS as LAYOUT_CSS
+from dofgen.ui.layout import ExploreLayout, build_layout
 from dofgen.ui.models import MODELS, ModelUnavailable, gpu
 from dofgen.ui.sessions import SESSIONS, ExploreState, end_session
 from dofgen.ui.sweeps import render_aperture_sweep, render_focus_sweep, wire_sweeps
-from dofgen.ui.toasts import UserError, friendly, skipped
+from dofgen.ui.toasts import UserError, friendly
 from dofgen.ui.uploads import MAX_UPLOAD_BYTES, checked_depth_upload, open_upload, read_depth_upload
 from dofgen.visualize import scene_maps
 
 __all__ = [
-    "BASELINE_BUDGET_S", "CSS", "MAX_UPLOAD_BYTES", "SESSIONS", "Controls", "DefocusPipeline",
+    "BASELINE_BUDGET_S", "CSS", "HEAD", "MAX_UPLOAD_BYTES", "SESSIONS", "Controls", "DefocusPipeline",
     "ExploreState", "baseline_estimate", "baseline_scale", "baseline_view", "build_explore_tab", "download_png",
     "focus_from_click", "generate_scene", "lens_controls", "load_scene", "preview_photo", "preview_view",
-    "refocus_view", "render_aperture_sweep", "render_focus_sweep", "resized", "settled_view", "show_maps",
+    "refocus_view", "render_aperture_sweep", "render_focus_sweep", "resized", "show_maps",
     "stop_baseline", "use_photo",
 ]
 
-#: A full view follows the last preview once the control has rested this long (seconds).
-REST_S = 0.25
+#: The tab's style and script for the page (:mod:`dofgen.ui.client`).
+CSS, HEAD = LAYOUT_CSS + client.CSS, client.HEAD
 STAGES = {"generate": "Generating", "depth": "Estimating depth", "saliency": "Finding the subject", "lens": "Rendering"}
 #: Chained steps: one public endpoint each.
 HIDDEN = dict(api_visibility="undocumented")
@@ -125,11 +126,11 @@ def use_photo(path: str | None, depth_path: str | None, request: gr.Request = No
     return views.scene_outputs(replace(result, notes=result.notes + tuple(notes)), request=request)
 
 
-@friendly(1)
+@friendly(2)
 @gpu(duration=10)
 def preview_view(controls: Controls, request: gr.Request = None) -> Any:
-    """A reduced rendering while a control moves (the layered lens only; baselines wait
-    for the full view)."""
+    """A reduced rendering while a control moves, and the focus line it stands for:
+    (picture, focus line). The layered lens only; baselines wait for the full view."""
     return views.preview(controls, request)
 
 
@@ -142,14 +143,6 @@ def refocus_view(controls: Controls, request: gr.Request = None) -> tuple:
     """Re-run only the lens on the session's scene at display resolution; returns (state,
     image, focus text, focus). The baseline lenses render in :func:`baseline_view`."""
     return _view_on_gpu(controls, request)
-
-
-@friendly(4)
-def settled_view(controls: Controls, request: gr.Request = None) -> tuple:
-    """:func:`refocus_view` once the control has rested :data:`REST_S` with no change to
-    other values."""
-    time.sleep(REST_S)
-    return skipped(4) if views.superseded(controls, request) else _view_on_gpu(controls, request)
 
 
 @friendly(4)
@@ -228,14 +221,17 @@ def build_explore_tab(demo: gr.Blocks) -> None:
 
 
 class _Wiring:
-    """The tab's events. The default lens renders up to 2 at once (the machine's cores) and
-    never behind a baseline, which renders after every change, in its own queue."""
+    """The tab's events. The default lens's views render up to 2 at once (the machine's
+    cores) and never behind a baseline, which renders after every change, in its own queue;
+    live previews are not queued (one in flight per session)."""
 
     def __init__(self, ui: ExploreLayout) -> None:
         self.ui = ui
         controls, outputs = ui.controls(), ui.view_outputs()
         self.view = dict(inputs=controls, outputs=outputs, concurrency_id="lens", concurrency_limit=2, show_progress="hidden", trigger_mode="always_last")
-        self.preview = dict(inputs=controls, outputs=ui.image, concurrency_id="lens", show_progress="hidden", trigger_mode="always_last")
+        # unqueued: a preview is one request and its answer (no queue messages), a third more
+        # previews a second; one in flight per session (always_last)
+        self.preview = dict(inputs=controls, outputs=[ui.image, ui.focus_info], queue=False, show_progress="hidden", trigger_mode="always_last")
         self.baseline = dict(
             fn=reading_controls(baseline_view), inputs=controls, outputs=outputs, concurrency_id="baseline",
             concurrency_limit=1, show_progress="full", show_progress_on=[ui.focus_info],
@@ -262,15 +258,17 @@ class _Wiring:
         self.then_baseline(ui.use.click(use_photo, [ui.photo, ui.depth_file], started, **making))
 
     def lens(self) -> None:
-        """Sliders preview while they move and render the full view once they rest (drag,
-        typing, keys alike); the choices, and a click on the picture, render at once."""
-        ui, preview, settled, refocus = self.ui, reading_controls(preview_view), reading_controls(settled_view), reading_controls(refocus_view)
+        """Sliders preview while they move and render the full view when they are let go
+        (drag, typed value on Enter or Tab, keys alike: :mod:`dofgen.ui.client`); the
+        choices, and a click on the picture, render at once."""
+        ui, preview, refocus = self.ui, reading_controls(preview_view), reading_controls(refocus_view)
         for index, slider in enumerate((ui.f_number, ui.focal_length_mm, ui.highlight_boost)):
-            self.then_baseline(slider.input(preview, **self.preview, **(HIDDEN if index else {})).then(settled, **self.view, **HIDDEN))
+            slider.input(preview, **self.preview, **(HIDDEN if index else {}))
+            self.then_baseline(slider.release(refocus, **self.view, **HIDDEN))
         focus = ui.focus_distance_m
         focus.input(lambda: False, None, ui.auto_focus, queue=False, show_progress="hidden", api_visibility="private")
-        manual = focus.input(reading_controls(preview_view, manual=True), **self.preview, **HIDDEN)
-        self.then_baseline(manual.then(reading_controls(settled_view, manual=True), **self.view, **HIDDEN))
+        focus.input(reading_controls(preview_view, manual=True), **self.preview, **HIDDEN)
+        self.then_baseline(focus.release(reading_controls(refocus_view, manual=True), **self.view, **HIDDEN))
         for index, choice in enumerate((ui.auto_focus, ui.blades, ui.method_label)):
             self.then_baseline(choice.input(refocus, **self.view, **(HIDDEN if index else {})))
         ui.method_label.input(lens_controls, ui.method_label, [ui.blades, ui.cancel], queue=False, show_progress="hidden", api_visibility="private")

@@ -42,8 +42,9 @@ def named_path(name: str) -> Path:
     return folder / name
 
 
-def save_image(image: Image.Image, quality: int = JPEG_QUALITY) -> str:
-    """Write ``image`` as JPEG (quality 92: fast to encode and to send); return the path."""
-    path = new_path(".jpg")
+def save_image(image: Image.Image, quality: int = JPEG_QUALITY, suffix: str = ".jpg") -> str:
+    """Write ``image`` as JPEG (quality 92: fast to encode and to send) to a fresh path
+    ending in ``suffix``; return the path."""
+    path = new_path(suffix)
     image.convert("RGB").save(path, format="JPEG", quality=quality)
     return str(path)

@@ -55,13 +55,15 @@ class Session:
     Attributes:
         scene_id: its latest scene's; a view rendered on an older one (a control moved while
             a new scene was being made) lands after it and must not bring the old back.
-        controls: the controls' values of its latest change; the full view that follows a
-            change renders only when no change to other values came in the meantime.
+        viewed: the controls' values of its latest view; a preview of the same values, landing
+            after it, would replace the view with a coarser picture and is not shown.
+        views: how many views it has started; a preview during which one started is not shown.
         baseline_stop: set to stop its running baseline render (Cancel, or our lens chosen).
     """
 
     scene_id: int | None = None
-    controls: tuple | None = None
+    viewed: tuple | None = None
+    views: int = 0
     baseline_stop: threading.Event | None = None
 
 
@@ -72,7 +74,7 @@ class SessionStore:
     def __init__(self, limit: int = 10_000) -> None:
         self.limit = limit
         self._sessions: dict[str, Session] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
 
     def get(self, key: str) -> Session:
         with self._lock:
@@ -84,6 +86,11 @@ class SessionStore:
             self._sessions[key] = replace(self._sessions.pop(key, Session()), **values)
             if len(self._sessions) > self.limit:
                 self._sessions.pop(next(iter(self._sessions)))
+
+    def start_view(self, key: str, controls: tuple) -> None:
+        """``key`` starts a view of ``controls``: one more view, of these values."""
+        with self._lock:
+            self.note(key, viewed=controls, views=self.get(key).views + 1)
 
     def forget(self, key: str) -> None:
         """Drop ``key``'s record, stopping its baseline render (nobody is there to see it)."""

@@ -23,11 +23,13 @@ from dofgen.ui.scales import FOCUS_FAR_M
 from dofgen.ui.sessions import SESSIONS, ExploreState, control_key, is_stale, note_scene
 from dofgen.ui.toasts import UserError, skipped
 
-#: JPEG quality of a live preview (it is replaced by the view within a second).
+#: JPEG quality of a live preview (it is replaced by the view when the control is let go).
 PREVIEW_JPEG_QUALITY = 80
 #: Focus distance slider bounds never go inside these (metres): the far end is as good as
 #: infinity (the track is even in 1/distance, :mod:`dofgen.ui.scales`).
 FOCUS_LIMITS_M = (0.1, FOCUS_FAR_M)
+#: A live preview's file name ends so: the page (and a test) tells it from the view.
+PREVIEW_SUFFIX = "-preview.jpg"
 SOURCE_LABELS = {
     "saliency": "automatic, on the subject", "user": "set by you", "camera": "from the camera",
     "scene": "the scene's focus point", "predictor": "automatic, by the trained focus predictor",
@@ -102,32 +104,49 @@ def view_outputs(state: ExploreState, s: Settings, result: DefocusResult) -> tup
     return new, save_image(result.image), focus_text(result), round(s.focus_m, 2)
 
 
-def preview(controls: Controls, request: gr.Request | None) -> object:
-    """A reduced rendering while a control moves (the layered lens only; baselines wait
-    for the full view); notes the controls as the session's latest."""
-    SESSIONS.note(control_key(request), controls=controls.values)
+def preview(controls: Controls, request: gr.Request | None) -> tuple:
+    """A reduced rendering while a control moves, with the focus line the view will have:
+    (picture, focus line). The layered lens only (baselines wait for the full view). A
+    preview of values already sent to the view, or one during which a view started, is
+    skipped: it would land on the view with a coarser picture."""
+    key = control_key(request)
+    record = SESSIONS.get(key)
+    if record.viewed == controls.values:
+        return skipped(2)
+    SESSIONS.note(key, viewed=None)
     s = controls.settings()
     state = controls.state
     if s.method != "layered":
-        return gr.skip()
-    # sent at its own size (the browser scales it to the view's box; a click on it is scaled
-    # back to the view's pixels by focus_from_click)
-    image = render(state.preview, state, s, quality="fast").image
-    return gr.skip() if is_stale(state, request) else save_image(image, PREVIEW_JPEG_QUALITY)
+        return skipped(2)
+    # rendered small (the page scales it to the view's box; a click on it is scaled back to
+    # the view's pixels by focus_from_click); its focus line is the view's
+    result = render(state.preview, state, s, quality="fast")
+    if is_stale(state, request) or SESSIONS.get(key).views != record.views:
+        return skipped(2)
+    as_view = replace(state.view, camera=result.camera, focus_distance=result.focus_distance, focus_source=result.focus_source)
+    return save_image(result.image, PREVIEW_JPEG_QUALITY, PREVIEW_SUFFIX), focus_text(as_view)
+
+
+def shows(state: ExploreState, s: Settings) -> bool:
+    """Whether the session's view is already the rendering of ``s`` (a Tab through the boxes
+    releases a slider without changing it; a drag may end where it began)."""
+    view, source = state.view, state.scene.focus_source if s.auto else "user"
+    cameras = [(float(c.f_number), float(c.focal_length_mm), float(c.focus_distance_m), float(c.sensor_width_mm)) for c in (view.camera, s.camera)]
+    return cameras[0] == cameras[1] and (view.method, view.focus_source, state.blades, state.highlight_boost) == (s.method, source, s.blades, s.highlight_boost)
 
 
 def view(controls: Controls, request: gr.Request | None) -> tuple:
     """Re-run only the lens on the session's scene at display resolution: (state, image,
-    focus text, focus). The baseline lenses render in :mod:`dofgen.ui.baseline`."""
+    focus text, focus). The baseline lenses render in :mod:`dofgen.ui.baseline`. Not shown
+    when the session has made a newer scene meanwhile. A view is never dropped for a
+    preview that came in meanwhile: that preview may have been sent before the view (the
+    views land in order; the next preview replaces one the pointer has left)."""
+    key = control_key(request)
+    SESSIONS.start_view(key, controls.values)
     s = controls.settings()
     state = controls.state
     if s.method != "layered":
         return skipped(3) + (round(s.focus_m, 2),)
-    result = render(state.view, state, s)
+    result = state.view if shows(state, s) else render(state.view, state, s)
     return skipped(4) if is_stale(state, request) else view_outputs(state, s, result)
 
-
-def superseded(controls: Controls, request: gr.Request | None) -> bool:
-    """Whether a change to other values came in since ``controls`` were sent."""
-    latest = SESSIONS.get(control_key(request)).controls
-    return latest is not None and latest != controls.values
