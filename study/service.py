@@ -13,8 +13,8 @@ answer is stored.
 
 from __future__ import annotations
 
-import tempfile
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +22,7 @@ from pathlib import Path
 from study.blind import ViewFiles
 from study.codes import completion_code, new_participant, participant_of
 from study.config import StudyConfig
+from study.expiry import MAX_AGE_S, expired, view_folder
 from study.manifest import Manifest, ManifestError, load_manifest
 from study.ratelimit import RateLimit
 from study.store import VoteRefused, VoteStore, now
@@ -70,10 +71,21 @@ class StudyService:
         self.sync: HubSync | None = from_config(config, self.store.folder, on_restore=self.store.refresh, api=hub_api)
         if self.sync is not None:  # resume and balancing need the restored folder; the Hub may be down
             wait_until(lambda: self.sync.restored or self.sync.failures > 0, config.restore_wait_s)
-        self.views = ViewFiles(Path(tempfile.mkdtemp(prefix="dofgen-study-")) / "v")
+        self.views = ViewFiles(view_folder() / "v")  # earlier processes' copies are deleted here
         self.limit = RateLimit(config.new_participants)
         self._shown: dict[str, tuple[int, str, str, str]] = {}  # participant -> (index, left, right, shown_at)
         self._lock = threading.Lock()
+        self._expired_at = time.monotonic()
+
+    def expire_views(self, max_age_s: float = MAX_AGE_S) -> int:
+        """Delete the copies of views unanswered for ``max_age_s`` (a participant who comes
+        back gets fresh ones); return how many views went."""
+        with self._lock:
+            self._expired_at = time.monotonic()
+            stale = expired(self._shown, max_age_s)
+        for participant_id in stale:
+            self.forget_view(participant_id)
+        return len(stale)
 
     def recruitment(self, query_params: Mapping[str, object]) -> dict[str, str]:
         """The recruiter's URL parameters of the page (``PROLIFIC_PID``...), printable, 200 characters at most."""
@@ -87,6 +99,8 @@ class StudyService:
             shown = self._shown.get(participant_id)
             if shown is not None and shown[0] == index:
                 return shown[1:3]
+        if time.monotonic() - self._expired_at > 60:
+            self.expire_views()
         files = [str(self.views.issue(self.manifest.video(question.prompt_id, method).video)) for method in (question.left_method, question.right_method)]
         with self._lock:  # copies are made outside the lock; a concurrent repeat keeps the first pair
             shown = self._shown.get(participant_id)
