@@ -1,11 +1,12 @@
 """dofgen: fine-grained defocus blur control — the Gradio app (a Hugging Face Space)."""
 
 import gradio as gr
+from starlette.middleware import Middleware
 
 from dofgen import __version__, config
 from dofgen.ui.explore import CSS as EXPLORE_CSS
 from dofgen.ui.explore import MAX_UPLOAD_BYTES, build_explore_tab
-from dofgen.ui.server import choose_port
+from dofgen.ui.server import BodyLimit, choose_port
 from study.config import StudyConfig
 from study.ui import HEAD, build_results_tab, build_study_tab, reserve_queue
 
@@ -15,13 +16,19 @@ TITLE = "dofgen — fine-grained defocus blur control"
 #: PNG exports 1, generations and photos 1 (set on their events in dofgen/ui/explore.py);
 #: everything else up to 2. At most 64 requests wait.
 QUEUE = dict(default_concurrency_limit=2, max_size=64)
+#: Gradio's cache (every returned picture, video and upload is copied there): every minute,
+#: files older than 15 minutes are deleted, and all of them when the server stops.
+DELETE_CACHE = (60, 900)
+#: A request body over this is refused (413) before it is read: an upload at the limit and
+#: its form's overhead pass.
+MAX_BODY_BYTES = MAX_UPLOAD_BYTES + 2**20
 
 
 def build_app() -> gr.Blocks:
     """Compose the app's tabs (``STUDY_ONLY=1``: the study for participants, results for researchers)."""
     if StudyConfig.from_env().only:
         return build_study_app()
-    with gr.Blocks(title=TITLE) as demo:
+    with gr.Blocks(title=TITLE, delete_cache=DELETE_CACHE) as demo:
         gr.Markdown(
             f"# {TITLE}\n"
             "Refocus a scene the way a camera would: aperture, focal length and focus distance "
@@ -39,7 +46,7 @@ def build_app() -> gr.Blocks:
 def build_study_app() -> gr.Blocks:
     """While a study runs: participants get the Study alone at ``/``; researchers open
     ``/researcher`` (not linked) for the token-gated Results."""
-    with gr.Blocks(title="A short video study") as demo:
+    with gr.Blocks(title="A short video study", delete_cache=DELETE_CACHE) as demo:
         build_study_tab(demo)
     with demo.route("Researcher", "researcher", show_in_navbar=False):
         build_results_tab(demo)
@@ -47,11 +54,14 @@ def build_study_app() -> gr.Blocks:
 
 
 def launch(demo: gr.Blocks, **kwargs) -> gr.Blocks:
-    """Queue and launch with the app's limits (uploads up to 20 MB); the Explore tab's CSS only
-    where the page has that tab (a study-only page names nothing of it)."""
+    """Queue and launch with the app's limits (uploads up to 20 MB, request bodies up to
+    :data:`MAX_BODY_BYTES`); the Explore tab's CSS only where the page has that tab (a
+    study-only page names nothing of it)."""
     explore = any(getattr(block, "elem_id", None) == "explore-image" for block in demo.blocks.values())
     css = EXPLORE_CSS if explore else None
-    reserve_queue(demo.queue(**QUEUE)).launch(max_file_size=MAX_UPLOAD_BYTES, head=HEAD, css=css, **kwargs)
+    reserve_queue(demo.queue(**QUEUE)).launch(
+        max_file_size=MAX_UPLOAD_BYTES, head=HEAD, css=css, app_kwargs={"middleware": [Middleware(BodyLimit, limit=MAX_BODY_BYTES)]}, **kwargs
+    )
     return demo
 
 

@@ -361,6 +361,26 @@ def test_cancel_stops_the_baseline_work():
     assert new_state.view.method == "layered" and float(new_state.view.camera.f_number) == 1.4
 
 
+def test_a_sessions_uploads_are_deleted_when_it_ends(tmp_path, monkeypatch):
+    from dofgen.ui.sessions import SessionStore
+
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))  # Gradio's upload folder
+    uploads = [tmp_path / "gradio" / name / "photo.jpg" for name in ("a1", "b1", "c1")]
+    outside = tmp_path / "mine.jpg"
+    for path in (*uploads, outside):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"jpeg")
+    store = SessionStore(limit=2)
+    store.note_upload("a", str(uploads[0]), None, str(outside))
+    store.note_upload("b", str(uploads[1]))
+    store.note_upload(None, str(uploads[2]))  # outside a session: kept
+    store.forget("a")
+    assert not uploads[0].exists() and uploads[1].exists() and outside.exists()  # only Gradio's uploads go
+    store.note("c", scene_id=1)
+    store.note("d", scene_id=2)  # past the limit: the oldest record, b, goes with its upload
+    assert not uploads[1].exists() and uploads[2].exists()
+
+
 def test_session_records_are_bounded_and_forgotten_when_a_session_ends():
     from dofgen.ui.sessions import SessionStore, end_session
 

@@ -83,3 +83,31 @@ def test_gpu_is_spaces_gpu_when_installed_and_a_no_op_otherwise(monkeypatch):
     finally:
         monkeypatch.delitem(sys.modules, "spaces")
         importlib.reload(explore)
+
+
+def _echo_app(read: list):
+    """A Starlette app whose one route reads the whole body and says how long it was."""
+    from starlette.applications import Starlette
+    from starlette.middleware import Middleware
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    async def echo(request):
+        body = await request.body()
+        read.append(len(body))
+        return PlainTextResponse(str(len(body)))
+
+    return Starlette(routes=[Route("/echo", echo, methods=["POST"])], middleware=[Middleware(server.BodyLimit, limit=1000)])
+
+
+def test_an_oversize_body_is_refused_before_it_is_read():
+    from starlette.testclient import TestClient
+
+    read: list[int] = []
+    client = TestClient(_echo_app(read))
+    assert client.post("/echo", content=b"x" * 1000).text == "1000"
+    declared = client.post("/echo", content=b"x" * 5000)
+    assert declared.status_code == 413 and "over" in declared.text
+    streamed = client.post("/echo", content=(b"x" * 400 for _ in range(10)))  # chunked: no Content-Length
+    assert streamed.status_code == 413
+    assert read == [1000], "the route read an oversize body"

@@ -33,7 +33,7 @@ from dofgen.ui.controls import METHOD_LABELS, Controls, checked_camera, reading_
 from dofgen.ui.files import named_path, new_path, save_image
 from dofgen.ui.layout import CSS, ExploreLayout, build_layout
 from dofgen.ui.models import MODELS, ModelUnavailable, gpu
-from dofgen.ui.sessions import SESSIONS, ExploreState, end_session
+from dofgen.ui.sessions import SESSIONS, ExploreState, end_session, session_key
 from dofgen.ui.toasts import UserError, friendly, skipped
 from dofgen.ui.uploads import MAX_UPLOAD_BYTES, open_upload, read_depth_upload
 from dofgen.video import aperture_sweep, focus_sweep, write_mp4
@@ -100,8 +100,9 @@ def generate_scene(prompt: str, seed: float, f_number: float, focal_length_mm: f
 
 
 @friendly(1)
-def preview_photo(path: str | None) -> str | None:
+def preview_photo(path: str | None, request: gr.Request = None) -> str | None:
     """The uploaded photo as it will be used (upright), or a toast saying why it cannot be."""
+    SESSIONS.note_upload(session_key(request), path)
     return save_image(open_upload(path)) if path else None
 
 
@@ -111,6 +112,7 @@ def use_photo(path: str | None, depth_path: str | None, request: gr.Request = No
     """A user's photo: camera from its EXIF, depth from the model or an uploaded map."""
     if not path:
         raise UserError("Upload a photo first.")
+    SESSIONS.note_upload(session_key(request), path, depth_path)
     photo = open_upload(path)
     depth, notes = read_depth_upload(depth_path, photo.size) if depth_path else (None, [])
     try:

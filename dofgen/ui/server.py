@@ -1,4 +1,5 @@
-"""Where the app listens: GRADIO_SERVER_PORT (or PORT), else 7860 or the next free port."""
+"""Where the app listens (GRADIO_SERVER_PORT or PORT, else 7860 or the next free port), and
+the size of request body it reads (:class:`BodyLimit`)."""
 
 from __future__ import annotations
 
@@ -43,3 +44,47 @@ def choose_port(host: str = "0.0.0.0", environ: Mapping[str, str] | None = None)
             note = "" if port == DEFAULT_PORT else f"Port {DEFAULT_PORT} is taken; serving on {port} instead (set GRADIO_SERVER_PORT to choose)."
             return port, note
     raise SystemExit(f"Ports {DEFAULT_PORT} to {DEFAULT_PORT + SEARCH - 1} are all taken; set GRADIO_SERVER_PORT to a free port.")
+
+
+class BodyTooLarge(Exception):
+    """A request body ran past :class:`BodyLimit`'s limit while it was read."""
+
+
+class BodyLimit:
+    """ASGI middleware: a request whose body is over ``limit`` bytes is answered 413 before it
+    is read (by its Content-Length), or as soon as its streamed bytes pass the limit."""
+
+    def __init__(self, app, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = dict(scope.get("headers") or []).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.limit:
+            return await self._refuse(send)
+        seen, started = 0, False
+
+        async def counted():
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                raise BodyTooLarge
+            return message
+
+        async def watched(message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counted, watched)
+        except BodyTooLarge:
+            if not started:
+                await self._refuse(send)
+
+    async def _refuse(self, send) -> None:
+        text = f"The request is over {self.limit // 2**20} MB.".encode()
+        await send({"type": "http.response.start", "status": 413, "headers": [(b"content-type", b"text/plain"), (b"content-length", str(len(text)).encode()), (b"connection", b"close")]})
+        await send({"type": "http.response.body", "body": text})
