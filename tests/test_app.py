@@ -225,7 +225,7 @@ def test_maps_and_sweep():
     assert [label for _, label in maps] == ["All in focus", "Depth", "Saliency", "Circle of confusion"]
     assert maps[1][0].height > state.view.image.height  # the legend sits under the map
     png = explore.download_png(state)["value"]
-    full = explore._full(state).image
+    full = explore.full_view(*explore._sweep_scene(state))
     assert full.size == state.scene.all_in_focus.size and np.array_equal(_pixels(png), _pixels(full))  # lossless, full resolution
     assert np.abs(_pixels(full.resize(state.view.image.size)) - _pixels(state.view.image)).mean() < 2.0  # what the view shows
     path = render_aperture_sweep(state, progress=lambda *a, **k: None)["value"]

@@ -74,12 +74,14 @@ def test_gpu_is_spaces_gpu_when_installed_and_a_no_op_otherwise(monkeypatch):
     assert calls == [{}, {"duration": 30}]
     from dofgen.ui import explore
 
-    reloaded = importlib.reload(explore)  # the Explore handlers run inside spaces.GPU
+    reloaded = importlib.reload(explore)  # the coarse Explore steps run inside spaces.GPU, the views do not
     try:
         state = reloaded.load_scene("tabletop")[0]
         calls.clear()
         reloaded.refocus_view(reloaded.Controls(state, 2.8, 50, True, 2.0, "Circle", 0.0, "Ours (layered)"))
-        assert calls == [{"duration": 20}]
+        assert calls == []
+        reloaded.download_png(state)
+        assert len(calls) == 1 and callable(calls[0]["duration"])
     finally:
         monkeypatch.delitem(sys.modules, "spaces")
         importlib.reload(explore)
