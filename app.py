@@ -16,19 +16,25 @@ TITLE = "dofgen — fine-grained defocus blur control"
 #: PNG exports 1, generations and photos 1 (set on their events in dofgen/ui/explore.py);
 #: everything else up to 2. At most 64 requests wait.
 QUEUE = dict(default_concurrency_limit=2, max_size=64)
-#: Gradio's cache (every returned picture, video and upload is copied there): every minute,
-#: files older than 15 minutes are deleted, and all of them when the server stops.
-DELETE_CACHE = (60, 900)
 #: A request body over this is refused (413) before it is read: an upload at the limit and
 #: its form's overhead pass.
 MAX_BODY_BYTES = MAX_UPLOAD_BYTES + 2**20
+
+
+def delete_cache() -> tuple[int, int]:
+    """Gradio's cache (every returned picture, video and upload is copied there): files older
+    than ``DOFGEN_CACHE_MAX_AGE_S`` go, checked every minute (or every half of that age)."""
+    text = config.value(config.CACHE_MAX_AGE_S) or config.CACHE_MAX_AGE_S.default
+    if not text.strip().isdigit() or int(text) < 2:
+        raise SystemExit(f"{config.CACHE_MAX_AGE_S.name} must be a whole number of seconds, 2 or more; got {text!r}.")
+    return min(60, int(text) // 2), int(text)
 
 
 def build_app() -> gr.Blocks:
     """Compose the app's tabs (``STUDY_ONLY=1``: the study for participants, results for researchers)."""
     if StudyConfig.from_env().only:
         return build_study_app()
-    with gr.Blocks(title=TITLE, delete_cache=DELETE_CACHE) as demo:
+    with gr.Blocks(title=TITLE, delete_cache=delete_cache()) as demo:
         gr.Markdown(
             f"# {TITLE}\n"
             "Refocus a scene the way a camera would: aperture, focal length and focus distance "
@@ -46,7 +52,7 @@ def build_app() -> gr.Blocks:
 def build_study_app() -> gr.Blocks:
     """While a study runs: participants get the Study alone at ``/``; researchers open
     ``/researcher`` (not linked) for the token-gated Results."""
-    with gr.Blocks(title="A short video study", delete_cache=DELETE_CACHE) as demo:
+    with gr.Blocks(title="A short video study", delete_cache=delete_cache()) as demo:
         build_study_tab(demo)
     with demo.route("Researcher", "researcher", show_in_navbar=False):
         build_results_tab(demo)

@@ -55,6 +55,11 @@ PAIRS_CAPTIONER = Variable("DOFGEN_PAIRS_CAPTIONER", "OpenGVLab/InternVL3-1B-hf"
 SEGMENTER = Variable("DOFGEN_SEGMENTER", "openmmlab/upernet-convnext-small", "Content Consistency: the semantic-segmentation model (Section F.2).")
 FSDP_ON_CPU = Variable("DOFGEN_FSDP_ON_CPU", "", "`1`: the training commands run FSDP on CPU processes too (how CI tests the FSDP config).")
 HUB_OFFLINE = Variable("HF_HUB_OFFLINE", "", "`1`: load models from the local cache only (also assumed when the hub's name does not resolve).")
+CACHE_MAX_AGE_S = Variable(
+    "DOFGEN_CACHE_MAX_AGE_S", "900",
+    "Seconds a file stays in Gradio's cache (every picture, video and upload the app handles), checked every minute "
+    "(every half of it when shorter); all go when the server stops.",
+)
 SERVER_NAME = Variable("GRADIO_SERVER_NAME", "0.0.0.0", "The address the app listens on.")
 SERVER_PORT = Variable("GRADIO_SERVER_PORT", "", "The port the app listens on; unset: `PORT`, else 7860 or the next free port.")
 PORT = Variable("PORT", "", "The port, as some hosts set it, when `GRADIO_SERVER_PORT` is unset.")
@@ -64,7 +69,7 @@ SCREENSHOTS = Variable("DOFGEN_SCREENSHOTS", "", "Tests only: a folder where the
 
 VARIABLES: tuple[Variable, ...] = (
     GENERATOR, SDXL_BASE, DMD2_UNET, DEPTH, SALIENCY, FOCUS_PREDICTOR, ZERO_GPU, DEVICE, CAPTIONER, VALIDITY, BLUR_CLASSIFIER,
-    PAIRS_CAPTIONER, SEGMENTER, FSDP_ON_CPU, HUB_OFFLINE, SERVER_NAME, SERVER_PORT, PORT, WORLD_SIZE, USE_FSDP, SCREENSHOTS,
+    PAIRS_CAPTIONER, SEGMENTER, FSDP_ON_CPU, HUB_OFFLINE, CACHE_MAX_AGE_S, SERVER_NAME, SERVER_PORT, PORT, WORLD_SIZE, USE_FSDP, SCREENSHOTS,
 )
 
 

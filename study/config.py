@@ -42,11 +42,12 @@ URL_PARAMS = Variable(
 COMPLETION_URL = Variable("STUDY_COMPLETION_URL", "", "Where a participant goes at the end; `{code}` is replaced by their completion code.")
 NEW_PARTICIPANTS = Variable("STUDY_NEW_PARTICIPANTS", "5/600", "New participants per client per window, as count/seconds.")
 ATTENTION_CHECKS = Variable("STUDY_ATTENTION_CHECKS", "2", "Attention checks per participant when the manifest has `catch` rows (0: off).")
+VIEW_EXPIRY_S = Variable("STUDY_VIEW_EXPIRY_S", "1800", "Seconds a question's video copies stay on disk unanswered; a participant who comes back gets fresh ones.")
 MIN_VIEW_S = Variable("STUDY_MIN_VIEW_S", "3", "Answers faster than this many seconds are left out of the table after exclusions.")
 
 VARIABLES: tuple[Variable, ...] = (
     MANIFEST, ONLY, DATA_DIR, SECRET, DATASET_REPO, HF_TOKEN, SYNC_SECONDS, RESTORE_WAIT_S, ADMIN_TOKEN, CLOSED, URL_PARAMS,
-    COMPLETION_URL, NEW_PARTICIPANTS, ATTENTION_CHECKS, MIN_VIEW_S,
+    COMPLETION_URL, NEW_PARTICIPANTS, ATTENTION_CHECKS, MIN_VIEW_S, VIEW_EXPIRY_S,
 )
 
 
@@ -103,6 +104,7 @@ class StudyConfig:
     new_participants: tuple[int, float] = (5, 600.0)
     attention_checks: int = 2
     min_view_s: float = 3.0
+    view_expiry_s: float = 1800.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "StudyConfig":
@@ -125,4 +127,5 @@ class StudyConfig:
             new_participants=parse_rate(value(NEW_PARTICIPANTS, environ) or NEW_PARTICIPANTS.default),
             attention_checks=int(_number(ATTENTION_CHECKS, environ, int, 0)),
             min_view_s=_number(MIN_VIEW_S, environ, float, 0.0),
+            view_expiry_s=_number(VIEW_EXPIRY_S, environ, float, 1.0),
         )

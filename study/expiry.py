@@ -1,6 +1,7 @@
 """Per-view video copies do not pile up: each process keeps them in a folder of its own under
 one root (locked while the process lives), folders of processes that ended are deleted at
-start-up, and copies shown but unanswered for :data:`MAX_AGE_S` are deleted while it runs.
+start-up, and copies shown but unanswered for ``STUDY_VIEW_EXPIRY_S`` (30 minutes) are
+deleted while it runs (:meth:`study.service.StudyService.expire_views`).
 """
 
 from __future__ import annotations
@@ -13,9 +14,6 @@ import tempfile
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-#: A view's copies unanswered this long (seconds) are deleted; the question gets fresh ones if
-#: the participant comes back.
-MAX_AGE_S = 30 * 60
 #: Where every process's view folders live (a temp folder: they never need to outlive a process).
 ROOT = Path(tempfile.gettempdir()) / "dofgen-study-views"
 LOCK = ".lock"
@@ -59,7 +57,7 @@ def _held(lock: Path) -> bool:
     return False
 
 
-def expired(shown: dict[str, tuple], max_age_s: float = MAX_AGE_S, at: datetime | None = None) -> list[str]:
+def expired(shown: dict[str, tuple], max_age_s: float, at: datetime | None = None) -> list[str]:
     """The participants in ``shown`` (participant -> (index, left, right, ISO time shown, ...))
     whose view has been on screen, unanswered, longer than ``max_age_s`` at ``at`` (default: now)."""
     limit = (at or datetime.now(timezone.utc)) - timedelta(seconds=max_age_s)

@@ -22,7 +22,7 @@ from pathlib import Path
 from study.blind import ViewFiles
 from study.codes import completion_code, new_participant, participant_of
 from study.config import StudyConfig
-from study.expiry import MAX_AGE_S, expired, view_folder
+from study.expiry import expired, view_folder
 from study.manifest import Manifest, ManifestError, load_manifest
 from study.ratelimit import RateLimit
 from study.store import VoteRefused, VoteStore, now
@@ -77,12 +77,12 @@ class StudyService:
         self._lock = threading.Lock()
         self._expired_at = time.monotonic()
 
-    def expire_views(self, max_age_s: float = MAX_AGE_S) -> int:
-        """Delete the copies of views unanswered for ``max_age_s`` (a participant who comes
-        back gets fresh ones); return how many views went."""
+    def expire_views(self) -> int:
+        """Delete the copies of views unanswered for ``STUDY_VIEW_EXPIRY_S`` (a participant
+        who comes back gets fresh ones); return how many views went."""
         with self._lock:
             self._expired_at = time.monotonic()
-            stale = expired(self._shown, max_age_s)
+            stale = expired(self._shown, self.config.view_expiry_s)
         for participant_id in stale:
             self.forget_view(participant_id)
         return len(stale)
@@ -99,7 +99,7 @@ class StudyService:
             shown = self._shown.get(participant_id)
             if shown is not None and shown[0] == index:
                 return shown[1:3]
-        if time.monotonic() - self._expired_at > 60:
+        if time.monotonic() - self._expired_at > min(60.0, self.config.view_expiry_s / 2):
             self.expire_views()
         files = [str(self.views.issue(self.manifest.video(question.prompt_id, method).video)) for method in (question.left_method, question.right_method)]
         with self._lock:  # copies are made outside the lock; a concurrent repeat keeps the first pair

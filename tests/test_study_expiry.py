@@ -1,5 +1,5 @@
 """Per-view video copies are bounded: deleted at start-up when their process has ended, and
-after :data:`study.expiry.MAX_AGE_S` unanswered."""
+after ``STUDY_VIEW_EXPIRY_S`` (30 minutes) unanswered."""
 
 from __future__ import annotations
 
