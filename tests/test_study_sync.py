@@ -6,21 +6,15 @@
 
 from __future__ import annotations
 
-import fnmatch
 import json
-import shutil
 import signal
 import subprocess
 import sys
 import textwrap
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from types import SimpleNamespace
 
-import httpx
 import pytest
-from huggingface_hub.errors import RepositoryNotFoundError
 
 from study.service import StudyService
 from study.ui import study_tab as study_ui
@@ -28,55 +22,11 @@ from study.ui.study_tab import FIELDS, begin, resume, vote_left
 from study.store import read_votes
 from study.sync import HubSync, restore, wait_until
 
+from tests.support.local_hub import LocalHub
 from tests.support.study_helpers import write_manifest
 
 ROOT = Path(__file__).resolve().parent.parent
 F = {name: i for i, name in enumerate(FIELDS)}
-
-
-class LocalHub:
-    """create_repo / create_commit / run_as_future / snapshot_download of ``HfApi`` over
-    ``root/<repo_id>``; ``commits`` counts the commits that changed files."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = Path(root)
-        self.commits = 0
-        self.down = False
-        self._runner = ThreadPoolExecutor(max_workers=1)  # as HfApi.run_as_future: one at a time
-
-    def _repo(self, repo_id: str) -> Path:
-        return self.root / repo_id
-
-    def _check(self) -> None:
-        if self.down:
-            raise ConnectionError("the Hub cannot be reached")
-
-    def create_repo(self, repo_id: str, repo_type: str, private: bool = False, exist_ok: bool = False):
-        self._check()
-        assert repo_type == "dataset"
-        self._repo(repo_id).mkdir(parents=True, exist_ok=exist_ok)
-        return SimpleNamespace(repo_id=repo_id)
-
-    def create_commit(self, repo_id: str, repo_type: str, operations: list, commit_message: str = "", revision: str | None = None):
-        self._check()
-        assert repo_type == "dataset"
-        for operation in operations:
-            data = operation.path_or_fileobj.read()  # what CommitScheduler sends: the file capped at its scanned size
-            (self._repo(repo_id) / operation.path_in_repo).write_bytes(data)
-        self.commits += 1
-        return SimpleNamespace(oid=str(self.commits))
-
-    def run_as_future(self, function, *args, **kwargs) -> Future:
-        return self._runner.submit(function, *args, **kwargs)
-
-    def snapshot_download(self, repo_id: str, repo_type: str, allow_patterns: list[str], local_dir: str) -> str:
-        self._check()
-        if not self._repo(repo_id).is_dir():  # a repo not made yet: what the Hub answers
-            raise RepositoryNotFoundError(f"404: no dataset {repo_id}", response=httpx.Response(404, request=httpx.Request("GET", "http://hub")))
-        for path in self._repo(repo_id).iterdir():
-            if any(fnmatch.fnmatch(path.name, p) for p in allow_patterns):
-                shutil.copyfile(path, Path(local_dir) / path.name)
-        return local_dir
 
 
 @pytest.fixture()
@@ -166,7 +116,7 @@ def test_sigterm_uploads_once_more(tmp_path):
         import os, sys, time
         sys.path[:0] = [{str(ROOT)!r}]
         os.environ.update(STUDY_DATASET_REPO="lab/votes", STUDY_SYNC_SECONDS="3600", STUDY_SECRET="s")
-        from tests.test_study_sync import LocalHub
+        from tests.support.local_hub import LocalHub
         from study.ui import study_tab as study_ui
         hub = LocalHub({str(hub_root)!r})
         svc = study_ui.StudyService({str(write_manifest(tmp_path / "stimuli", prompts=5))!r}, {str(tmp_path / "data")!r}, hub_api=hub)
