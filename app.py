@@ -6,7 +6,7 @@ from starlette.middleware import Middleware
 from dofgen import __version__, config
 from dofgen.ui.explore import CSS as EXPLORE_CSS
 from dofgen.ui.explore import MAX_UPLOAD_BYTES, build_explore_tab
-from dofgen.ui.server import BodyLimit, choose_port
+from dofgen.ui.server import BodyLimit, choose_port, prune_cache_safely
 from study.config import StudyConfig
 from study.ui import HEAD, build_results_tab, build_study_tab, reserve_queue
 
@@ -61,10 +61,11 @@ def build_study_app() -> gr.Blocks:
 
 def launch(demo: gr.Blocks, **kwargs) -> gr.Blocks:
     """Queue and launch with the app's limits (uploads up to 20 MB, request bodies up to
-    :data:`MAX_BODY_BYTES`); the Explore tab's CSS only where the page has that tab (a
+    :data:`MAX_BODY_BYTES`, the cache pruned even under load); the Explore tab's CSS only where the page has that tab (a
     study-only page names nothing of it)."""
     explore = any(getattr(block, "elem_id", None) == "explore-image" for block in demo.blocks.values())
     css = EXPLORE_CSS if explore else None
+    prune_cache_safely()
     reserve_queue(demo.queue(**QUEUE)).launch(
         max_file_size=MAX_UPLOAD_BYTES, head=HEAD, css=css, app_kwargs={"middleware": [Middleware(BodyLimit, limit=MAX_BODY_BYTES)]}, **kwargs
     )

@@ -113,3 +113,40 @@ def test_an_oversize_body_is_refused_before_it_is_read():
     streamed = client.post("/echo", content=(b"x" * 400 for _ in range(10)))  # chunked: no Content-Length
     assert streamed.status_code == 413
     assert read == [1000], "the route read an oversize body"
+
+
+class _AddsWhileRead:
+    """A cached file whose path, when read, stands for a request adding another file meanwhile."""
+
+    def __init__(self, path, files: set) -> None:
+        self.path, self.files = path, files
+
+    def __fspath__(self) -> str:
+        self.files.add(str(self.path) + ".new")
+        return str(self.path)
+
+
+def test_cache_pruning_survives_files_added_while_it_runs(tmp_path):
+    """Gradio's own pruning stops for good on this (the soak's cache grew without bound)."""
+    import os
+    import time
+    from types import SimpleNamespace
+
+    from gradio import route_utils
+
+    def cache(*names: str) -> tuple[set, SimpleNamespace]:
+        for name in names:
+            (tmp_path / name).write_bytes(b"jpeg")
+        files: set = set()
+        files |= {_AddsWhileRead(tmp_path / names[0], files), *(str(tmp_path / n) for n in names[1:])}
+        return files, SimpleNamespace(blocks={1: SimpleNamespace(keep_in_cache={str(tmp_path / "kept.jpg")})}, temp_file_sets=[files])
+
+    _, blocks = cache("a.jpg", "b.jpg")
+    with pytest.raises(RuntimeError, match="changed size"):
+        route_utils.delete_files_created_by_app(blocks, None)  # Gradio's: the set grows under it
+    files, blocks = cache("old.jpg", "fresh.jpg", "kept.jpg")
+    time.sleep(0.2)
+    os.utime(tmp_path / "fresh.jpg")  # handed out again: new by its ctime
+    server.delete_cached_files(blocks, 0.1)
+    assert not (tmp_path / "old.jpg").exists() and (tmp_path / "fresh.jpg").exists() and (tmp_path / "kept.jpg").exists()
+    assert files == {str(tmp_path / n) for n in ("fresh.jpg", "kept.jpg", "old.jpg.new")}  # the one added meanwhile waits for the next round

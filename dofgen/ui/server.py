@@ -1,10 +1,13 @@
-"""Where the app listens (GRADIO_SERVER_PORT or PORT, else 7860 or the next free port), and
-the size of request body it reads (:class:`BodyLimit`)."""
+"""Where the app listens (GRADIO_SERVER_PORT or PORT, else 7860 or the next free port), the
+size of request body it reads (:class:`BodyLimit`), and the pruning of Gradio's cache
+(:func:`delete_cached_files`)."""
 
 from __future__ import annotations
 
 import socket
+import time
 from collections.abc import Mapping
+from pathlib import Path
 
 from dofgen import config
 
@@ -88,3 +91,34 @@ class BodyLimit:
         text = f"The request is over {self.limit // 2**20} MB.".encode()
         await send({"type": "http.response.start", "status": 413, "headers": [(b"content-type", b"text/plain"), (b"content-length", str(len(text)).encode()), (b"connection", b"close")]})
         await send({"type": "http.response.body", "body": text})
+
+
+def delete_cached_files(blocks, age: float | None) -> None:
+    """Delete the files of ``blocks``'s cache older than ``age`` seconds (None: all), as
+    Gradio's ``delete_files_created_by_app`` does, over a snapshot of each file set. Gradio
+    6.31's own iterates the live sets, so a file that a request adds meanwhile ends its
+    scheduled task for good ("Set changed size during iteration") and the cache grows
+    without bound; :func:`prune_cache_safely` puts this one in its place."""
+    keep: set[str] = set()
+    for component in blocks.blocks.values():
+        keep.update(getattr(component, "keep_in_cache", set()))
+    now = time.time()
+    for files in blocks.temp_file_sets:
+        gone = set()
+        for file in list(files):
+            if file in keep:
+                continue
+            try:
+                if age is None or now - Path(file).lstat().st_ctime > age:
+                    Path(file).unlink()
+                    gone.add(file)
+            except FileNotFoundError:
+                gone.add(file)
+        files -= gone
+
+
+def prune_cache_safely() -> None:
+    """Make Gradio's scheduled cache deletion (``delete_cache``) use :func:`delete_cached_files`."""
+    from gradio import route_utils
+
+    route_utils.delete_files_created_by_app = delete_cached_files
