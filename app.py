@@ -1,13 +1,14 @@
 """dofgen: fine-grained defocus blur control — the Gradio app (a Hugging Face Space)."""
 
 import gradio as gr
+from starlette.middleware import Middleware
 
 from dofgen import __version__, config
 from dofgen.ui.explore import CSS as EXPLORE_CSS
 from dofgen.ui.explore import HEAD as EXPLORE_HEAD
 from dofgen.ui.explore import build_explore_tab
 from dofgen.ui.scales import SCALES_JS
-from dofgen.ui.server import choose_port
+from dofgen.ui.server import BodyLimit, choose_port, prune_cache_safely
 from dofgen.ui.uploads import MAX_TRANSFER_BYTES, MAX_UPLOAD_BYTES
 from study.config import StudyConfig, StudyConfigError
 from study.ui import HEAD, build_results_tab, build_study_tab, reserve_queue
@@ -18,13 +19,25 @@ TITLE = "dofgen — fine-grained defocus blur control"
 #: lenses 1, sweeps and PNG exports 1, generations and photos 1 (set on their events in
 #: dofgen/ui/explore.py); everything else up to 2. At most 64 requests wait.
 QUEUE = dict(default_concurrency_limit=2, max_size=64)
+#: A request body over the page's upload limit plus this is refused (413) before it is read:
+#: an upload at the limit and its form's overhead pass.
+FORM_OVERHEAD_BYTES = 2**20
+
+
+def delete_cache() -> tuple[int, int]:
+    """Gradio's cache (every returned picture, video and upload is copied there): files older
+    than ``DOFGEN_CACHE_MAX_AGE_S`` go, checked every minute (or every half of that age)."""
+    text = config.value(config.CACHE_MAX_AGE_S) or config.CACHE_MAX_AGE_S.default
+    if not text.strip().isdigit() or int(text) < 2:
+        raise SystemExit(f"{config.CACHE_MAX_AGE_S.name} must be a whole number of seconds, 2 or more; got {text!r}.")
+    return min(60, int(text) // 2), int(text)
 
 
 def build_app() -> gr.Blocks:
     """Compose the app's tabs (``STUDY_ONLY=1``: the study for participants, results for researchers)."""
     if StudyConfig.from_env().only:
         return build_study_app()
-    with gr.Blocks(title=TITLE) as demo:
+    with gr.Blocks(title=TITLE, delete_cache=delete_cache()) as demo:
         gr.Markdown(
             f"# {TITLE}\n"
             "Refocus a scene the way a camera would: aperture, focal length and focus distance "
@@ -42,7 +55,7 @@ def build_app() -> gr.Blocks:
 def build_study_app() -> gr.Blocks:
     """While a study runs: participants get the Study alone at ``/``; researchers open
     ``/researcher`` (not linked) for the token-gated Results."""
-    with gr.Blocks(title="A short video study") as demo:
+    with gr.Blocks(title="A short video study", delete_cache=delete_cache()) as demo:
         build_study_tab(demo)
     with demo.route("Researcher", "researcher", show_in_navbar=False):
         build_results_tab(demo)
@@ -53,13 +66,18 @@ def launch(demo: gr.Blocks, **kwargs) -> gr.Blocks:
     """Queue and launch with the app's limits; where the page has the Explore tab, its CSS,
     script and page head, and transfers up to MAX_TRANSFER_BYTES (the tab checks each file
     against its own, smaller limits and says what to do); a study-only page names nothing of
-    it and takes files up to MAX_UPLOAD_BYTES."""
+    it and takes files up to MAX_UPLOAD_BYTES. A request body over the page's limit (plus
+    :data:`FORM_OVERHEAD_BYTES`) is refused before it is read; the cache is pruned even under load."""
     explore = any(getattr(block, "elem_id", None) == "explore-image" for block in demo.blocks.values())
     if explore:
         css, js, head, transfers = EXPLORE_CSS, SCALES_JS, HEAD + EXPLORE_HEAD, MAX_TRANSFER_BYTES
     else:
         css, js, head, transfers = None, None, HEAD, MAX_UPLOAD_BYTES
-    reserve_queue(demo.queue(**QUEUE)).launch(max_file_size=transfers, head=head, css=css, js=js, **kwargs)
+    prune_cache_safely()
+    body_limit = Middleware(BodyLimit, limit=transfers + FORM_OVERHEAD_BYTES)
+    reserve_queue(demo.queue(**QUEUE)).launch(
+        max_file_size=transfers, head=head, css=css, js=js, app_kwargs={"middleware": [body_limit]}, **kwargs
+    )
     return demo
 
 

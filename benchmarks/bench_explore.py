@@ -201,7 +201,7 @@ def main() -> None:
             size = "x".join(map(str, state.preview.all_in_focus.size))
             print(_line(f"preview {width}x{height} at {size}", previews) + f"; {1 / statistics.median(previews[0]):.1f} previews/s (wall)")
         else:
-            print(_line(f"full {width}x{height} (PNG download)", _times(lambda n: explore._full(state), 1)))
+            print(_line(f"full {width}x{height} (PNG download)", _times(lambda n: explore.full_view(*explore.view_scene(state)), 1)))
 
 
 if __name__ == "__main__":

@@ -42,6 +42,11 @@ FOCUS_PREDICTOR = Variable(
     "A trained focus-distance predictor (folder or hub id); unset: the generator folder's `focus_predictor/`, else none; "
     "`saliency` or `none` turns it off (saliency-weighted focus).",
 )
+ZERO_GPU = Variable(
+    "SPACES_ZERO_GPU", "",
+    "Set by Hugging Face on a ZeroGPU Space: the models are made and moved to CUDA at import, the lens of slider views runs "
+    "on the CPU, and only generation, depth, saliency, sweeps, PNG exports and baselines ask for the GPU.",
+)
 DEVICE = Variable("DOFGEN_DEVICE", "", "The device models and the lens run on, e.g. `cpu` or `cuda:0`; unset: CUDA when available, else the CPU.")
 CAPTIONER = Variable("DOFGEN_CAPTIONER", "Salesforce/blip2-opt-2.7b", "Curation: the captioner for photos without a caption (Section D).")
 VALIDITY = Variable("DOFGEN_VALIDITY", "OpenGVLab/InternVL3-1B-hf", "Curation: the vision-language model that checks a candidate is a real photograph.")
@@ -50,6 +55,11 @@ PAIRS_CAPTIONER = Variable("DOFGEN_PAIRS_CAPTIONER", "OpenGVLab/InternVL3-1B-hf"
 SEGMENTER = Variable("DOFGEN_SEGMENTER", "openmmlab/upernet-convnext-small", "Content Consistency: the semantic-segmentation model (Section F.2).")
 FSDP_ON_CPU = Variable("DOFGEN_FSDP_ON_CPU", "", "`1`: the training commands run FSDP on CPU processes too (how CI tests the FSDP config).")
 HUB_OFFLINE = Variable("HF_HUB_OFFLINE", "", "`1`: load models from the local cache only (also assumed when the hub's name does not resolve).")
+CACHE_MAX_AGE_S = Variable(
+    "DOFGEN_CACHE_MAX_AGE_S", "900",
+    "Seconds a file stays in Gradio's cache (every picture, video and upload the app handles), checked every minute "
+    "(every half of it when shorter); all go when the server stops.",
+)
 SERVER_NAME = Variable("GRADIO_SERVER_NAME", "0.0.0.0", "The address the app listens on.")
 SERVER_PORT = Variable("GRADIO_SERVER_PORT", "", "The port the app listens on; unset: `PORT`, else 7860 or the next free port.")
 PORT = Variable("PORT", "", "The port, as some hosts set it, when `GRADIO_SERVER_PORT` is unset.")
@@ -58,8 +68,8 @@ USE_FSDP = Variable("ACCELERATE_USE_FSDP", "", "Set by `accelerate launch` with 
 SCREENSHOTS = Variable("DOFGEN_SCREENSHOTS", "", "Tests only: a folder where the browser tests keep their screenshots, to look at them.")
 
 VARIABLES: tuple[Variable, ...] = (
-    GENERATOR, SDXL_BASE, DMD2_UNET, DEPTH, SALIENCY, FOCUS_PREDICTOR, DEVICE, CAPTIONER, VALIDITY, BLUR_CLASSIFIER,
-    PAIRS_CAPTIONER, SEGMENTER, FSDP_ON_CPU, HUB_OFFLINE, SERVER_NAME, SERVER_PORT, PORT, WORLD_SIZE, USE_FSDP, SCREENSHOTS,
+    GENERATOR, SDXL_BASE, DMD2_UNET, DEPTH, SALIENCY, FOCUS_PREDICTOR, ZERO_GPU, DEVICE, CAPTIONER, VALIDITY, BLUR_CLASSIFIER,
+    PAIRS_CAPTIONER, SEGMENTER, FSDP_ON_CPU, HUB_OFFLINE, CACHE_MAX_AGE_S, SERVER_NAME, SERVER_PORT, PORT, WORLD_SIZE, USE_FSDP, SCREENSHOTS,
 )
 
 

@@ -64,6 +64,12 @@ class DefocusResult:
         return coc_diameter_px(self.depth, self.camera, self.all_in_focus.width).cpu()
 
 
+def on_device(result: DefocusResult, device: str | torch.device) -> DefocusResult:
+    """``result`` with its depth and saliency on ``device`` (the lens runs where the depth is);
+    on ``"cpu"`` it holds no CUDA tensor (what ZeroGPU can return and ``gr.State`` keep)."""
+    return replace(result, depth=result.depth.to(device), saliency=result.saliency.to(device))
+
+
 def resized(result: DefocusResult, max_side: int) -> DefocusResult:
     """``result``'s scene at most ``max_side`` px on its longer side (unchanged when smaller).
 

@@ -1,4 +1,4 @@
-"""Bundled RGB-D scenes (``assets/scenes/<name>/``): image, metric depth and camera."""
+"""Bundled RGB-D scenes (``dofgen/assets/scenes/<name>/``, package data): image, metric depth and camera."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from PIL import Image
 from dofgen.camera import DEFAULT_FOCUS_DISTANCE_M, CameraSettings
 from dofgen.depth import fill_holes
 
-SCENES_DIR = Path(__file__).resolve().parent.parent / "assets" / "scenes"
+SCENES_DIR = Path(__file__).resolve().parent / "assets" / "scenes"
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 #: The scene the Explore tab opens on: a portrait at 85 mm f/1.8 whose background blurs well.
 DEFAULT = "portrait"

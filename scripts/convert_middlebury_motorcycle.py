@@ -1,7 +1,7 @@
 """Convert scikit-image's Middlebury 2014 motorcycle into a bundled RGB-D scene.
 
 Run once from the repository root (needs ``pip install scikit-image``; the app does not):
-``python -m scripts.convert_middlebury_motorcycle``. Writes assets/scenes/motorcycle/.
+``python -m scripts.convert_middlebury_motorcycle``. Writes dofgen/assets/scenes/motorcycle/.
 
 Depth from ground-truth disparity with the calibration in ``skimage.data.stereo_motorcycle``'s
 docstring (valid for its 4x down-sampled images): ``depth = baseline * focal / (disparity +
@@ -40,7 +40,7 @@ def main() -> None:
     depth_m[~np.isfinite(depth_m)] = np.nan
     filled, count = fill_holes(torch.from_numpy(depth_m).float())
     height, width = filled.shape
-    folder = ROOT / "assets" / "scenes" / "motorcycle"
+    folder = ROOT / "dofgen" / "assets" / "scenes" / "motorcycle"
     folder.mkdir(parents=True, exist_ok=True)
     Image.fromarray(left).save(folder / "image.png", optimize=True)
     millimetres = np.clip(np.round(filled.numpy() * 1000.0), 1, 65535).astype(np.uint16)

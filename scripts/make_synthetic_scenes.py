@@ -1,4 +1,4 @@
-"""Render the bundled synthetic RGB-D scenes (exact depth) into assets/scenes/.
+"""Render the bundled synthetic RGB-D scenes (exact depth) into dofgen/assets/scenes/.
 
 Run from the repository root: ``python -m scripts.make_synthetic_scenes``. Deterministic.
 Pinhole images with a z-buffer: every pixel's depth is the exact distance (metres, along
@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-OUT = Path(__file__).resolve().parent.parent / "assets" / "scenes"
+OUT = Path(__file__).resolve().parent.parent / "dofgen" / "assets" / "scenes"
 WIDTH, HEIGHT = 1024, 683
 FOCAL_MM, SENSOR_MM = 50.0, 36.0
 

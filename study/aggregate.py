@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -167,20 +168,25 @@ def bar_chart(table: pd.DataFrame, path: str | Path) -> Path:
     return path
 
 
-def load_source(source: str) -> list[dict]:
-    """Votes from a data folder, or from a Hub dataset repository (``owner/name``)."""
+def load_source(source: str, api=None) -> list[dict]:
+    """Votes from a data folder, or from a Hub dataset repository (``owner/name``, its
+    ``votes-*.jsonl`` downloaded with ``api``, default ``HfApi()``), read alike: a torn or
+    broken line (a copy taken mid-append) is skipped."""
     from dofgen.loading import local_files_only
     from study.store import read_votes
 
     path = Path(source)
     if path.is_dir():
         return read_votes(source)
-    if source.startswith((".", "/", "~")) or source.count("/") != 1 or path.parent.is_dir() or local_files_only(source):
+    if source.startswith((".", "/", "~")) or source.count("/") != 1 or path.parent.is_dir() or (api is None and local_files_only(source)):
         raise FileNotFoundError(f"no folder {source} here, and it is not a Hub dataset this machine can reach")
-    from datasets import load_dataset
+    if api is None:
+        from huggingface_hub import HfApi
 
-    dataset = load_dataset(source, data_files="votes-*.jsonl", split="train")
-    return list(dataset)
+        api = HfApi()
+    with tempfile.TemporaryDirectory(prefix="dofgen-votes-") as scratch:
+        api.snapshot_download(repo_id=source, repo_type="dataset", allow_patterns=["votes-*.jsonl"], local_dir=scratch)
+        return read_votes(scratch)
 
 
 def write_parquet(votes: Iterable[dict], path: str | Path) -> Path:

@@ -59,11 +59,12 @@ QUESTIONS = Variable(
     "so a manifest with fewer prompts than this plus the checks gives fewer questions (the start-up log and the Results say so).",
 )
 ATTENTION_CHECKS = Variable("STUDY_ATTENTION_CHECKS", "2", "Attention checks per participant when the manifest has `catch` rows (0: off).")
+VIEW_EXPIRY_S = Variable("STUDY_VIEW_EXPIRY_S", "1800", "Seconds a question's video copies stay on disk unanswered; a participant who comes back gets fresh ones.")
 MIN_VIEW_S = Variable("STUDY_MIN_VIEW_S", "3", "Answers faster than this many seconds are left out of the table after exclusions.")
 
 VARIABLES: tuple[Variable, ...] = (
     MANIFEST, ONLY, DATA_DIR, SECRET, DATASET_REPO, HF_TOKEN, SYNC_SECONDS, RESTORE_WAIT_S, ADMIN_TOKEN, CLOSED, URL_PARAMS,
-    COMPLETION_URL, NEW_PARTICIPANTS, TRUSTED_PROXIES, QUESTIONS, ATTENTION_CHECKS, MIN_VIEW_S,
+    COMPLETION_URL, NEW_PARTICIPANTS, TRUSTED_PROXIES, QUESTIONS, ATTENTION_CHECKS, MIN_VIEW_S, VIEW_EXPIRY_S,
 )
 #: The shortest ``STUDY_SECRET`` accepted (a short one is found offline from one token).
 MIN_SECRET_CHARS = 32
@@ -152,6 +153,7 @@ class StudyConfig:
     questions: int = 20
     attention_checks: int = 2
     min_view_s: float = 3.0
+    view_expiry_s: float = 1800.0
 
     def __post_init__(self) -> None:
         if self.secret and len(self.secret) < MIN_SECRET_CHARS:
@@ -183,4 +185,5 @@ class StudyConfig:
             questions=int(_number(QUESTIONS, environ, int, 1)),
             attention_checks=int(_number(ATTENTION_CHECKS, environ, int, 0)),
             min_view_s=_number(MIN_VIEW_S, environ, float, 0.0),
+            view_expiry_s=_number(VIEW_EXPIRY_S, environ, float, 1.0),
         )

@@ -16,8 +16,8 @@ answer is stored.
 from __future__ import annotations
 
 import logging
-import tempfile
 import threading
+import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -27,6 +27,7 @@ from study.blind import ViewFiles
 from study.assign import question_count
 from study.codes import completion_code, new_participant, participant_of, token_for
 from study.config import StudyConfig
+from study.expiry import expired, view_folder
 from study.manifest import Manifest, ManifestError, load_manifest
 from study.ratelimit import RateLimit
 from study.store import VoteRefused, VoteStore, now
@@ -73,13 +74,24 @@ class StudyService:
         self.sync: HubSync | None = from_config(config, self.store.folder, on_restore=self.store.refresh, api=hub_api)
         if self.sync is not None:  # resume and balancing need the restored folder; the Hub may be down
             wait_until(lambda: self.sync.restored or self.sync.failures > 0, config.restore_wait_s)
-        self.views = ViewFiles(Path(tempfile.mkdtemp(prefix="dofgen-study-")) / "v")
+        self.views = ViewFiles(view_folder() / "v")  # earlier processes' copies are deleted here
         self.limit = RateLimit(config.new_participants)
         self.shortfall = self._shortfall()
         if self.shortfall:
             logging.getLogger(__name__).warning(self.shortfall)
         self._shown: dict[str, tuple[int, str, str, str]] = {}  # participant -> (index, left, right, shown_at)
         self._lock = threading.Lock()
+        self._expired_at = time.monotonic()
+
+    def expire_views(self) -> int:
+        """Delete the copies of views unanswered for ``STUDY_VIEW_EXPIRY_S`` (a participant
+        who comes back gets fresh ones); return how many views went."""
+        with self._lock:
+            self._expired_at = time.monotonic()
+            stale = expired(self._shown, self.config.view_expiry_s)
+        for participant_id in stale:
+            self.forget_view(participant_id)
+        return len(stale)
 
     def _shortfall(self) -> str:
         """What a manifest with too few prompts does to the questions ("" when it has enough)."""
@@ -106,6 +118,8 @@ class StudyService:
             shown = self._shown.get(participant_id)
             if shown is not None and shown[0] == index:
                 return shown[1:3]
+        if time.monotonic() - self._expired_at > min(60.0, self.config.view_expiry_s / 2):
+            self.expire_views()
         sources = [self.manifest.video(question.prompt_id, method).video for method in (question.left_method, question.right_method)]
         with ThreadPoolExecutor(2) as pool:  # each is encoded afresh (study.blind): both at once
             files = [str(path) for path in pool.map(self.views.issue, sources)]

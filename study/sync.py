@@ -4,13 +4,17 @@ Votes always go to local disk first (``study.store``); this module only copies f
 
 - ``restore``: at start-up, the dataset repository's ``*.jsonl`` files are downloaded
   (``snapshot_download``) and each one the folder lacks, or holds shorter, is copied in;
-- ``HubSync``: a background thread that uploads the folder every minute (``upload_folder``,
-  ``*.jsonl`` only: the study secret never leaves), retries with back-off when the Hub
-  cannot be reached, and says how it stands (``status``); ``stop`` uploads once more, which
-  the app does on SIGTERM (what a Space gets before it restarts).
+- ``HubSync``: a background thread that restores (retrying with back-off while the Hub
+  cannot be reached), then hands the uploads to :class:`VoteScheduler`, huggingface_hub's
+  ``CommitScheduler``: every minute it commits the changed ``*.jsonl`` files (the study
+  secret never leaves), each capped at the size it had when scanned, so a line being
+  appended waits for the next commit; a failed commit is retried at the next interval.
+  ``status`` says how it stands; ``stop`` commits once more, which the app does on SIGTERM
+  (what a Space gets before it restarts).
 
-Configured by ``STUDY_DATASET_REPO`` and ``HF_TOKEN``; ``api`` may be any object with
-``create_repo``, ``upload_folder`` and ``snapshot_download`` of ``huggingface_hub.HfApi``.
+Configured by ``STUDY_DATASET_REPO`` and ``HF_TOKEN``; ``api`` may be any object with the
+``create_repo``, ``create_commit``, ``run_as_future`` and ``snapshot_download`` of
+``huggingface_hub.HfApi``.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+
+from huggingface_hub import CommitScheduler
 
 from study.config import StudyConfig
 
@@ -52,19 +58,37 @@ def restore(folder: str | Path, repo_id: str, api) -> list[str]:
     return copied
 
 
+class VoteScheduler(CommitScheduler):
+    """``CommitScheduler`` over the study's data folder, private, ``*.jsonl`` only;
+    ``on_result(error or None)`` hears how each commit went (for the status line)."""
+
+    def __init__(self, *, on_result, **kwargs) -> None:
+        self.on_result = on_result  # before the scheduler's thread starts its first commit
+        super().__init__(repo_type="dataset", private=True, allow_patterns=PATTERNS, **kwargs)
+
+    def push_to_hub(self):
+        try:
+            info = super().push_to_hub()
+        except Exception as error:
+            self.on_result(error)
+            raise
+        self.on_result(None)
+        return info
+
+
 class HubSync:
-    """Restore, then upload ``folder`` to a Hub dataset every ``every_s`` seconds, in the background."""
+    """Restore, then commit ``folder`` to a Hub dataset every ``every_s`` seconds, in the background."""
 
     def __init__(self, folder: str | Path, repo_id: str, api, every_s: float = EVERY_S, on_restore=None) -> None:
         self.folder, self.repo_id, self.api, self.every_s = Path(folder), repo_id, api, every_s
         self.on_restore = on_restore
         self.restored = False
+        self.scheduler: VoteScheduler | None = None
         self.last_sync: str | None = None
         self.last_error: str | None = None
         self.failures = 0
         self._wake = threading.Event()
         self._stopped = threading.Event()
-        self._upload_lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="study-hub-sync", daemon=True)
 
     def start(self) -> HubSync:
@@ -82,24 +106,35 @@ class HubSync:
             parts.append("OK")
         return " ".join(parts)
 
-    def upload(self) -> None:
-        """Upload the folder now (raises what the Hub raises)."""
-        with self._upload_lock:
-            self.api.create_repo(repo_id=self.repo_id, repo_type="dataset", private=True, exist_ok=True)
-            self.api.upload_folder(
-                repo_id=self.repo_id, repo_type="dataset", folder_path=str(self.folder), allow_patterns=PATTERNS,
-                commit_message=f"study votes {_stamp()}",
-            )
+    def upload(self, timeout: float | None = None) -> None:
+        """Commit the changed files now, in the scheduler's turn (raises what the Hub raises)."""
+        if self.scheduler is None:
+            raise RuntimeError("the Hub sync has not started its uploads yet")
+        self.scheduler.trigger().result(timeout)
+
+    def _schedule(self) -> None:
+        """Start the scheduler (it makes the repository, private, if there is none, and commits at once)."""
+        self.scheduler = VoteScheduler(
+            repo_id=self.repo_id, folder_path=self.folder, every=max(self.every_s, 0.01) / 60, hf_api=self.api, on_result=self._result,
+        )
+
+    def _result(self, error: Exception | None) -> None:
+        """One step's outcome: an error is said and counted (and retried), success clears it."""
+        if error is not None:
+            self.failures += 1
+            self.last_error = f"{type(error).__name__}: {str(error).splitlines()[0][:200] if str(error) else ''}"
+            return
+        self.failures, self.last_error = 0, None
+        if self.scheduler is not None:
             self.last_sync = _stamp()
 
     def _attempt(self, step) -> bool:
         try:
             step()
         except Exception as error:  # an unreachable Hub, a bad token: said, retried
-            self.failures += 1
-            self.last_error = f"{type(error).__name__}: {str(error).splitlines()[0][:200] if str(error) else ''}"
+            self._result(error)
             return False
-        self.failures, self.last_error = 0, None
+        self._result(None)
         return True
 
     def _restore(self) -> None:
@@ -114,22 +149,24 @@ class HubSync:
             self.on_restore()
 
     def _run(self) -> None:
-        while not self._stopped.is_set():
-            step = self.upload if self.restored else self._restore
-            ok = self._attempt(step)
-            wait = self.every_s if ok else min(MAX_BACKOFF_S, 5.0 * 2 ** min(self.failures, 8))
-            if not ok or not self.restored:
-                wait = min(wait, self.every_s)
-            self._wake.wait(wait)
+        """Restore, then start the scheduler, each retried with back-off (at most ``every_s``) until it works."""
+        while not self._stopped.is_set() and self.scheduler is None:
+            if self._attempt(self._schedule if self.restored else self._restore):
+                continue
+            self._wake.wait(min(self.every_s, MAX_BACKOFF_S, 5.0 * 2 ** min(self.failures, 8)))
             self._wake.clear()
 
     def stop(self, timeout: float = 30.0) -> bool:
-        """Stop the thread and upload once more (on SIGTERM); True if that upload went through."""
+        """Stop and commit once more (on SIGTERM); True if that commit went through."""
         self._stopped.set()
         self._wake.set()
         if self._thread.is_alive():
             self._thread.join(timeout)
-        return self.restored and self._attempt(self.upload)
+        if self.scheduler is None:
+            return False
+        ok = self._attempt(lambda: self.upload(timeout))
+        self.scheduler.stop()
+        return ok
 
 
 def from_config(config: StudyConfig, folder: str | Path, on_restore=None, api=None) -> HubSync | None:

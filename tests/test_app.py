@@ -252,7 +252,7 @@ def test_maps_and_sweep():
     assert [label for _, label in maps] == ["All in focus", "Depth", "Saliency", "Circle of confusion"]
     assert maps[1][0].height > state.view.image.height  # the legend sits under the map
     png = explore.download_png(state)["value"]
-    full = explore._full(state).image
+    full = explore.full_view(*explore.view_scene(state))
     assert full.size == state.scene.all_in_focus.size and np.array_equal(_pixels(png), _pixels(full))  # lossless, full resolution
     assert np.abs(_pixels(full.resize(state.view.image.size)) - _pixels(state.view.image)).mean() < 2.0  # what the view shows
     path = render_aperture_sweep(state, progress=lambda *a, **k: None)["value"]
@@ -389,6 +389,26 @@ def test_cancel_stops_the_baseline_work():
     assert explore.SESSIONS.get("cancel-test").baseline_stop is None
     new_state, *_ = refocus_view(Controls(state, 1.4, 200, False, 2.0, *LENS))
     assert new_state.view.method == "layered" and float(new_state.view.camera.f_number) == 1.4
+
+
+def test_a_sessions_uploads_are_deleted_when_it_ends(tmp_path, monkeypatch):
+    from dofgen.ui.sessions import SessionStore
+
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))  # Gradio's upload folder
+    uploads = [tmp_path / "gradio" / name / "photo.jpg" for name in ("a1", "b1", "c1")]
+    outside = tmp_path / "mine.jpg"
+    for path in (*uploads, outside):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"jpeg")
+    store = SessionStore(limit=2)
+    store.note_upload("a", str(uploads[0]), None, str(outside))
+    store.note_upload("b", str(uploads[1]))
+    store.note_upload(None, str(uploads[2]))  # outside a session: kept
+    store.forget("a")
+    assert not uploads[0].exists() and uploads[1].exists() and outside.exists()  # only Gradio's uploads go
+    store.note("c", scene_id=1)
+    store.note("d", scene_id=2)  # past the limit: the oldest record, b, goes with its upload
+    assert not uploads[1].exists() and uploads[2].exists()
 
 
 def test_session_records_are_bounded_and_forgotten_when_a_session_ends():

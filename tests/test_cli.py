@@ -130,11 +130,11 @@ def test_sweep_uses_blades_and_highlight_boost(tmp_path, capsys):
 @pytest.mark.parametrize("source", ["data/no-such-study", "./votes", "/tmp/none/at/all"])
 def test_aggregate_refuses_a_missing_folder_at_once(source, tmp_path, capsys, monkeypatch):
     """Not tried as a Hub dataset id (was: 26 s of retries before failing)."""
-    import datasets
+    import huggingface_hub
 
     from study.aggregate import main as aggregate
 
-    monkeypatch.setattr(datasets, "load_dataset", lambda *a, **k: pytest.fail("tried the Hub"))
+    monkeypatch.setattr(huggingface_hub.HfApi, "snapshot_download", lambda *a, **k: pytest.fail("tried the Hub"))
     monkeypatch.chdir(tmp_path)
     (tmp_path / "data").mkdir()
     assert aggregate(["--source", source, "--out", str(tmp_path / "out")]) == 1

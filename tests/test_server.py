@@ -74,12 +74,79 @@ def test_gpu_is_spaces_gpu_when_installed_and_a_no_op_otherwise(monkeypatch):
     assert calls == [{}, {"duration": 30}]
     from dofgen.ui import explore
 
-    reloaded = importlib.reload(explore)  # the Explore handlers run inside spaces.GPU
+    reloaded = importlib.reload(explore)  # the coarse Explore steps run inside spaces.GPU, the views do not
     try:
         state = reloaded.load_scene("tabletop")[0]
         calls.clear()
         reloaded.refocus_view(reloaded.Controls(state, 2.8, 50, True, 2.0, "Circle", 0.0, "Ours (layered)"))
-        assert calls == [{"duration": 20}]
+        assert calls == []
+        reloaded.download_png(state)
+        assert len(calls) == 1 and callable(calls[0]["duration"])
     finally:
         monkeypatch.delitem(sys.modules, "spaces")
         importlib.reload(explore)
+
+
+def _echo_app(read: list):
+    """A Starlette app whose one route reads the whole body and says how long it was."""
+    from starlette.applications import Starlette
+    from starlette.middleware import Middleware
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    async def echo(request):
+        body = await request.body()
+        read.append(len(body))
+        return PlainTextResponse(str(len(body)))
+
+    return Starlette(routes=[Route("/echo", echo, methods=["POST"])], middleware=[Middleware(server.BodyLimit, limit=1000)])
+
+
+def test_an_oversize_body_is_refused_before_it_is_read():
+    from starlette.testclient import TestClient
+
+    read: list[int] = []
+    client = TestClient(_echo_app(read))
+    assert client.post("/echo", content=b"x" * 1000).text == "1000"
+    declared = client.post("/echo", content=b"x" * 5000)
+    assert declared.status_code == 413 and "over" in declared.text
+    streamed = client.post("/echo", content=(b"x" * 400 for _ in range(10)))  # chunked: no Content-Length
+    assert streamed.status_code == 413
+    assert read == [1000], "the route read an oversize body"
+
+
+class _AddsWhileRead:
+    """A cached file whose path, when read, stands for a request adding another file meanwhile."""
+
+    def __init__(self, path, files: set) -> None:
+        self.path, self.files = path, files
+
+    def __fspath__(self) -> str:
+        self.files.add(str(self.path) + ".new")
+        return str(self.path)
+
+
+def test_cache_pruning_survives_files_added_while_it_runs(tmp_path):
+    """Gradio's own pruning stops for good on this (the soak's cache grew without bound)."""
+    import os
+    import time
+    from types import SimpleNamespace
+
+    from gradio import route_utils
+
+    def cache(*names: str) -> tuple[set, SimpleNamespace]:
+        for name in names:
+            (tmp_path / name).write_bytes(b"jpeg")
+        files: set = set()
+        files |= {_AddsWhileRead(tmp_path / names[0], files), *(str(tmp_path / n) for n in names[1:])}
+        return files, SimpleNamespace(blocks={1: SimpleNamespace(keep_in_cache={str(tmp_path / "kept.jpg")})}, temp_file_sets=[files])
+
+    _, blocks = cache("a.jpg", "b.jpg")
+    with pytest.raises(RuntimeError, match="changed size"):
+        route_utils.delete_files_created_by_app(blocks, None)  # Gradio's: the set grows under it
+    files, blocks = cache("old.jpg", "fresh.jpg", "kept.jpg")
+    time.sleep(0.2)
+    os.utime(tmp_path / "fresh.jpg")  # handed out again: new by its ctime
+    server.delete_cached_files(blocks, 0.1)
+    assert not (tmp_path / "old.jpg").exists() and (tmp_path / "fresh.jpg").exists() and (tmp_path / "kept.jpg").exists()
+    assert files == {str(tmp_path / n) for n in ("fresh.jpg", "kept.jpg", "old.jpg.new")}  # the one added meanwhile waits for the next round

@@ -1,13 +1,12 @@
-"""Hub sync: restore at start-up, upload in the background with retries, upload on SIGTERM.
+"""Hub sync: restore at start-up, commits in the background (CommitScheduler), once more on SIGTERM.
 
-``LocalHub`` stands in for the three ``HfApi`` methods the sync uses, over a local folder
+``LocalHub`` stands in for the ``HfApi`` methods the sync uses, over a local folder
 (a dataset repository on disk); an unreachable Hub is a real ``HfApi`` pointed at a closed port.
 """
 
 from __future__ import annotations
 
-import fnmatch
-import shutil
+import json
 import signal
 import subprocess
 import sys
@@ -15,9 +14,7 @@ import textwrap
 import time
 from pathlib import Path
 
-import httpx
 import pytest
-from huggingface_hub.errors import RepositoryNotFoundError
 
 from study.service import StudyService
 from study.ui import study_tab as study_ui
@@ -25,48 +22,11 @@ from study.ui.study_tab import FIELDS, begin, resume, vote_left
 from study.store import read_votes
 from study.sync import HubSync, restore, wait_until
 
+from tests.support.local_hub import LocalHub
 from tests.support.study_helpers import write_manifest
 
 ROOT = Path(__file__).resolve().parent.parent
 F = {name: i for i, name in enumerate(FIELDS)}
-
-
-class LocalHub:
-    """create_repo / upload_folder / snapshot_download of ``HfApi`` over ``root/<repo_id>``."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = Path(root)
-        self.commits = 0
-        self.down = False
-
-    def _repo(self, repo_id: str) -> Path:
-        return self.root / repo_id
-
-    def _check(self) -> None:
-        if self.down:
-            raise ConnectionError("the Hub cannot be reached")
-
-    def create_repo(self, repo_id: str, repo_type: str, private: bool = False, exist_ok: bool = False) -> str:
-        self._check()
-        assert repo_type == "dataset"
-        self._repo(repo_id).mkdir(parents=True, exist_ok=exist_ok)
-        return repo_id
-
-    def upload_folder(self, repo_id: str, repo_type: str, folder_path: str, allow_patterns: list[str], commit_message: str = "") -> None:
-        self._check()
-        for path in Path(folder_path).iterdir():
-            if path.is_file() and any(fnmatch.fnmatch(path.name, p) for p in allow_patterns):
-                shutil.copyfile(path, self._repo(repo_id) / path.name)
-        self.commits += 1
-
-    def snapshot_download(self, repo_id: str, repo_type: str, allow_patterns: list[str], local_dir: str) -> str:
-        self._check()
-        if not self._repo(repo_id).is_dir():  # a repo not made yet: what the Hub answers
-            raise RepositoryNotFoundError(f"404: no dataset {repo_id}", response=httpx.Response(404, request=httpx.Request("GET", "http://hub")))
-        for path in self._repo(repo_id).iterdir():
-            if any(fnmatch.fnmatch(path.name, p) for p in allow_patterns):
-                shutil.copyfile(path, Path(local_dir) / path.name)
-        return local_dir
 
 
 @pytest.fixture()
@@ -156,7 +116,7 @@ def test_sigterm_uploads_once_more(tmp_path):
         import os, sys, time
         sys.path[:0] = [{str(ROOT)!r}]
         os.environ.update(STUDY_DATASET_REPO="lab/votes", STUDY_SYNC_SECONDS="3600", STUDY_SECRET="s" * 32)
-        from tests.test_study_sync import LocalHub
+        from tests.support.local_hub import LocalHub
         from study.ui import study_tab as study_ui
         hub = LocalHub({str(hub_root)!r})
         svc = study_ui.StudyService({str(write_manifest(tmp_path / "stimuli", prompts=22))!r}, {str(tmp_path / "data")!r}, hub_api=hub)
@@ -175,3 +135,43 @@ def test_sigterm_uploads_once_more(tmp_path):
     process.wait(timeout=60)
     assert process.returncode == -signal.SIGTERM
     assert [v["question_index"] for v in read_votes(hub_root / "lab/votes")] == [0]
+
+
+def test_hub_copies_are_read_as_local_ones_a_torn_line_skipped(tmp_path):
+    from study.aggregate import load_source
+
+    hub = LocalHub(tmp_path / "hub")
+    hub.create_repo("lab/votes", repo_type="dataset")
+    votes = [{"vote_id": f"v{i}", "participant_id": "p", "question_index": i, "baseline": "sdxl", "choice": "ours"} for i in range(2)]
+    lines = "".join(json.dumps(v) + "\n" for v in votes)
+    (hub.root / "lab/votes" / "votes-a.jsonl").write_text(lines + '{"vote_id": "v2", "partic')  # copied mid-append
+    local = tmp_path / "data"
+    local.mkdir()
+    (local / "votes-a.jsonl").write_text(lines + '{"vote_id": "v2", "partic')
+    assert load_source("lab/votes", api=hub) == read_votes(local) == votes
+
+
+def test_each_commit_sends_the_votes_as_they_were_scanned(tmp_path):
+    """An append under way while a commit reads waits for the next commit; the secret never leaves."""
+    folder = tmp_path / "data"
+    folder.mkdir()
+    (folder / "votes-a.jsonl").write_text('{"vote_id": "v0"}\n')
+    (folder / ".study-secret").write_text("s")
+
+    class AppendingHub(LocalHub):
+        def create_commit(self, *args, **kwargs):
+            with (folder / "votes-a.jsonl").open("a") as handle:  # a vote lands mid-commit
+                handle.write('{"vote_id": "v1"}\n')
+            return super().create_commit(*args, **kwargs)
+
+    hub = AppendingHub(tmp_path / "hub")
+    sync = HubSync(folder, "lab/votes", hub, every_s=3600).start()
+    try:
+        assert wait_until(lambda: hub.commits >= 1, 20)
+        assert (hub.root / "lab/votes" / "votes-a.jsonl").read_text() == '{"vote_id": "v0"}\n'
+        sync.upload(timeout=20)  # the next commit sends the rest
+        assert (hub.root / "lab/votes" / "votes-a.jsonl").read_text().count("\n") >= 2
+        assert sorted(p.name for p in (hub.root / "lab/votes").iterdir()) == ["votes-a.jsonl"]
+        assert "OK" in sync.status() and "last upload" in sync.status()
+    finally:
+        sync.stop(timeout=20)

@@ -2,11 +2,14 @@
 
 They gather per pixel, so they render in their own queue, at a size whose estimated time
 stays within :data:`BASELINE_BUDGET_S`, in a thread that the session's stop flag ends (Cancel,
-or choosing our lens), with a progress bar that counts against the estimate.
+or choosing our lens), with a progress bar that counts against the estimate. The lens runs
+in :func:`baseline_lens`, on the GPU where there is one (a ZeroGPU call: its process is not
+reached by the stop flag).
 """
 
 from __future__ import annotations
 
+import contextvars
 import threading
 import time
 from collections.abc import Callable
@@ -16,11 +19,12 @@ import gradio as gr
 from dofgen.camera import CameraSettings
 from dofgen.lens import RenderStopped
 from dofgen.lens.gather import window_offsets
-from dofgen.pipeline import DefocusResult, resized
+from dofgen.pipeline import DefocusResult, on_device, resized
 from dofgen.ui.controls import Controls, Settings
+from dofgen.ui.models import MODELS, ZERO_GPU, gpu
 from dofgen.ui.sessions import SESSIONS, ExploreState, control_key, is_stale
 from dofgen.ui.toasts import LOG, UserError, skipped
-from dofgen.ui.views import largest_coc_px, render, view_outputs
+from dofgen.ui.views import largest_coc_px, lens, view_outputs
 
 #: A baseline lens renders at a size whose estimated time stays under this (seconds).
 BASELINE_BUDGET_S = 20.0
@@ -65,6 +69,19 @@ def baseline_scale(scene: DefocusResult, camera: CameraSettings, method: str, bu
     return 1.0 if estimate <= budget_s else (budget_s / estimate) ** 0.25 * 0.97
 
 
+def _lens_seconds(scene: DefocusResult, source: str, s: Settings, should_stop: object = None) -> float:
+    """GPU seconds a :func:`baseline_lens` call asks for: its estimate on the CPU (an upper
+    bound), and 10 s more."""
+    return min(120.0, 10.0 + baseline_estimate(scene, s.camera.replace(focus_distance_m=s.focus_m), s.method))
+
+
+@gpu(duration=_lens_seconds)
+def baseline_lens(scene: DefocusResult, source: str, s: Settings, should_stop: Callable[[], bool] | None = None) -> DefocusResult:
+    """The baseline lens of ``s`` on ``scene`` (CPU tensors), run on the models' device;
+    the result is on the CPU."""
+    return on_device(lens(on_device(scene, MODELS.device), source, s, should_stop=should_stop), "cpu")
+
+
 def stop_baseline(request: gr.Request = None) -> None:
     """Stop the session's baseline render: its gather ends within a few window offsets.
     (Under ZeroGPU the render runs in another process and is not reached; it is fast there.)"""
@@ -79,14 +96,16 @@ def _render_stoppable(scene: DefocusResult, state: ExploreState, s: Settings, ke
 
     def work() -> None:
         try:
-            outcome["result"] = render(scene, state, s, should_stop=stop.is_set)
+            source = state.scene.focus_source if s.auto else "user"
+            outcome["result"] = baseline_lens(scene, source, s, should_stop=None if ZERO_GPU else stop.is_set)
         except (UserError, RenderStopped) as error:
             outcome["error"] = error
         finally:
             done.set()
 
     start = time.perf_counter()
-    threading.Thread(target=work, name=f"baseline-{key}", daemon=True).start()
+    context = contextvars.copy_context()  # the request's context (spaces.GPU reads it)
+    threading.Thread(target=context.run, args=(work,), name=f"baseline-{key}", daemon=True).start()
     try:
         while not done.wait(0.5):
             tick(time.perf_counter() - start)

@@ -5,7 +5,10 @@ A scene (all-in-focus image, depth, saliency) is made once per session and kept 
 and a smaller one for live previews while a slider moves (:mod:`dofgen.ui.sessions`). The
 PNG download renders at full resolution, the sweeps (:mod:`dofgen.ui.sweeps`) too, up to what H.264 level 5.2 plays.
 
-Here are the handlers (each one endpoint, with its toasts and its GPU time) and the wiring;
+Here are the handlers (each one endpoint, with its toasts) and the wiring; the coarse steps
+(generation, depth and saliency, sweeps, the PNG, baselines) ask for a GPU (:func:`gpu`) for
+a time computed from their inputs, with arguments and results that hold no CUDA tensor, while
+the slider previews and views run the lens on the CPU;
 the layout is :mod:`dofgen.ui.layout`, the lens view :mod:`dofgen.ui.views`, the baselines
 :mod:`dofgen.ui.baseline`. A failed action never leaves a control in an error state
 (:mod:`dofgen.ui.toasts`). The baseline lenses render in their own queue with a progress bar
@@ -25,7 +28,7 @@ from PIL import Image
 from dofgen import scenes
 from dofgen.camera import CameraSettings
 from dofgen.focus import focus_at
-from dofgen.pipeline import DefocusPipeline, DefocusResult, refocus, resized
+from dofgen.pipeline import DefocusPipeline, DefocusResult, on_device, refocus, resized
 from dofgen.ui import views
 from dofgen.ui.baseline import BASELINE_BUDGET_S, baseline_estimate, baseline_render, baseline_scale, stop_baseline
 from dofgen.ui.compare import wire_compare
@@ -34,9 +37,9 @@ from dofgen.ui import client
 from dofgen.ui.files import named_path, save_image
 from dofgen.ui.layout import CSS as LAYOUT_CSS
 from dofgen.ui.layout import ExploreLayout, build_layout
-from dofgen.ui.models import MODELS, ModelUnavailable, gpu
-from dofgen.ui.sessions import SESSIONS, ExploreState, end_session
-from dofgen.ui.sweeps import render_aperture_sweep, render_focus_sweep, wire_sweeps
+from dofgen.ui.models import MODELS, ModelUnavailable, gpu, gpu_seconds
+from dofgen.ui.sessions import SESSIONS, ExploreState, end_session, session_key
+from dofgen.ui.sweeps import render_aperture_sweep, render_focus_sweep, view_scene, wire_sweeps
 from dofgen.ui.toasts import UserError, friendly
 from dofgen.ui.uploads import MAX_UPLOAD_BYTES, checked_depth_upload, open_upload, read_depth_upload
 from dofgen.visualize import scene_maps
@@ -56,10 +59,22 @@ STAGES = {"generate": "Generating", "depth": "Estimating depth", "saliency": "Fi
 HIDDEN = dict(api_visibility="undocumented")
 
 
+#: Seconds of GPU a generation asks for (one scene at the generator's native size).
+GENERATE_S = 60
+
+
 def _pipeline(**components: Any) -> DefocusPipeline:
-    """A pipeline on the app's device (spectral residual with the subject prior unless given);
-    automatic focus comes from the trained focus predictor when one loads."""
+    """A pipeline on the models' device (spectral residual with the subject prior unless
+    given); automatic focus comes from the trained focus predictor when one loads."""
     return DefocusPipeline(device=MODELS.device, focus_predictor=MODELS.focus_predictor(), **components)
+
+
+def _models(*names: str, hint: str) -> dict[str, Any]:
+    """The named models (generator, depth, saliency), or a :class:`UserError` ending in ``hint``."""
+    try:
+        return {name: getattr(MODELS, name)() for name in names}
+    except ModelUnavailable as error:
+        raise UserError(f"{error} {hint}") from None
 
 
 @friendly(10)
@@ -71,13 +86,30 @@ def load_scene(name: str, request: gr.Request = None) -> tuple:
         raise UserError(str(error)) from None
     point = scene.focus_point
     focus = focus_at(scene.depth, *point) if point else None
-    result = _pipeline().from_image(scene.image, scene.depth, camera=scene.camera, focus_distance=focus, focus_source="scene", render=False)
+    pipe = DefocusPipeline(device="cpu", focus_predictor=MODELS.focus_predictor() if MODELS.device.type == "cpu" else None)
+    result = pipe.from_image(scene.image, scene.depth, camera=scene.camera, focus_distance=focus, focus_source="scene", render=False)
     meta = scene.meta
     return views.scene_outputs(result, f"**{meta.get('title', name)}** — {meta.get('source', '')}. Licence: {meta.get('licence', '?')}.", request)
 
 
+@gpu(duration=GENERATE_S)
+def generated(prompt: str, camera: CameraSettings, seed: int, progress: Any = None) -> DefocusResult:
+    """A scene from ``prompt`` (generator, depth, saliency; no lens), on the CPU when returned."""
+    if progress is not None:
+        progress(0.0, desc="Loading models (first use only)")
+    pipe = _pipeline(**_models("generator", "depth", "saliency", hint="Bundled scenes and your own photos with a depth map still work."))
+
+    def report(stage: str, done: int, total: int) -> None:
+        if progress is not None:
+            progress(done / max(total, 1), desc=STAGES[stage])
+
+    try:
+        return on_device(pipe(prompt, camera, seed=seed, progress=report), "cpu")
+    except ValueError as error:
+        raise UserError(str(error)) from None
+
+
 @friendly(10)
-@gpu(duration=120)
 def generate_scene(prompt: str, seed: float, f_number: float, focal_length_mm: float, request: gr.Request = None, progress: gr.Progress = gr.Progress()) -> tuple:
     """Generate a scene from a prompt (needs the generator and depth models)."""
     if not isinstance(prompt, str) or not prompt.strip():
@@ -85,68 +117,54 @@ def generate_scene(prompt: str, seed: float, f_number: float, focal_length_mm: f
     if not isinstance(seed, (int, float)) or not math.isfinite(seed) or not 0 <= seed < 2**32:
         raise UserError("The seed must be a whole number from 0 to 4294967295.")
     camera = checked_camera(CameraSettings(2.8, 50.0, 2.0), f_number, focal_length_mm, None)
-    try:
-        progress(0.0, desc="Loading models (first use only)")
-        pipe = _pipeline(generator=MODELS.generator(), depth=MODELS.depth(), saliency=MODELS.saliency())
-    except ModelUnavailable as error:
-        raise UserError(f"{error} Bundled scenes and your own photos with a depth map still work.") from None
-
-    def report(stage: str, done: int, total: int) -> None:
-        progress(done / max(total, 1), desc=STAGES[stage])
-
-    try:
-        result = pipe(prompt, camera, seed=int(seed), progress=report)
-    except ValueError as error:
-        raise UserError(str(error)) from None
-    return views.scene_outputs(result, request=request)
+    return views.scene_outputs(generated(prompt, camera, int(seed), progress), request=request)
 
 
 @friendly(1)
-def preview_photo(path: str | None) -> str | None:
+def preview_photo(path: str | None, request: gr.Request = None) -> str | None:
     """The uploaded photo as it will be used (upright), or a toast saying why it cannot be."""
+    SESSIONS.note_upload(session_key(request), path)
     return save_image(open_upload(path)) if path else None
 
 
+@gpu(duration=gpu_seconds(base=10, per_megapixel=5))
+def photo_scene(photo: Image.Image, depth: Any = None) -> DefocusResult:
+    """A photo's scene: depth from the model unless ``depth`` ((H, W) metres, CPU) is given,
+    saliency from the model; no lens; on the CPU when returned."""
+    estimator = None if depth is not None else _models("depth", hint="Or upload a depth map with the photo.")["depth"]
+    try:
+        return on_device(_pipeline(depth=estimator, saliency=MODELS.saliency()).from_image(photo, depth, render=False), "cpu")
+    except ValueError as error:
+        raise UserError(str(error)) from None
+
+
 @friendly(10)
-@gpu(duration=60)
 def use_photo(path: str | None, depth_path: str | None, request: gr.Request = None) -> tuple:
     """A user's photo: camera from its EXIF, depth from the model or an uploaded map."""
     if not path:
         raise UserError("Upload a photo first.")
+    SESSIONS.note_upload(session_key(request), path, depth_path)
     photo = open_upload(path)
     depth, notes = read_depth_upload(depth_path, photo.size) if depth_path else (None, [])
-    try:
-        estimator = None if depth is not None else MODELS.depth()
-    except ModelUnavailable as error:
-        raise UserError(f"{error} Or upload a depth map with the photo.") from None
-    try:
-        result = _pipeline(depth=estimator, saliency=MODELS.saliency()).from_image(photo, depth, render=False)
-    except ValueError as error:
-        raise UserError(str(error)) from None
+    result = photo_scene(photo, depth)
     return views.scene_outputs(replace(result, notes=result.notes + tuple(notes)), request=request)
 
 
 @friendly(2)
-@gpu(duration=10)
 def preview_view(controls: Controls, request: gr.Request = None) -> Any:
     """A reduced rendering while a control moves, and the focus line it stands for:
-    (picture, focus line). The layered lens only; baselines wait for the full view."""
+    (picture, focus line). The layered lens only, on the CPU; baselines wait for the full view."""
     return views.preview(controls, request)
-
-
-#: The lens view, on the GPU where there is one.
-_view_on_gpu = gpu(duration=20)(views.view)
 
 
 @friendly(4)
 def refocus_view(controls: Controls, request: gr.Request = None) -> tuple:
-    """Re-run only the lens on the session's scene at display resolution; returns (state,
-    image, focus text, focus). The baseline lenses render in :func:`baseline_view`."""
-    return _view_on_gpu(controls, request)
+    """Re-run only the lens (on the CPU) on the session's scene at display resolution;
+    returns (state, image, focus text, focus). The baseline lenses render in :func:`baseline_view`."""
+    return views.view(controls, request)
 
 
 @friendly(4)
-@gpu(duration=60)
 def baseline_view(controls: Controls, request: gr.Request = None, progress: gr.Progress = gr.Progress()) -> tuple:
     """A baseline lens (TAF or Dr.Bokeh): the view at a size that keeps it within
     :data:`BASELINE_BUDGET_S`, with a progress bar that counts against the estimate;
@@ -190,18 +208,17 @@ def focus_from_click(state: ExploreState | None, event: gr.SelectData, shown: st
         raise UserError(str(error)) from None
 
 
-def _full(state: ExploreState) -> DefocusResult:
-    """The session's current view rendered at full resolution."""
-    view = state.view
-    return refocus(state.scene, view.camera, focus_distance=view.focus_distance, method=view.method, blades=state.blades, highlight_boost=state.highlight_boost, focus_source=view.focus_source)
+@gpu(duration=gpu_seconds(base=5, per_megapixel=2))
+def full_view(scene: DefocusResult, lens: dict) -> Image.Image:
+    """``scene`` (its camera, focus and lens set) through the lens with ``lens``'s options, on the models' device."""
+    return refocus(on_device(scene, MODELS.device), scene.camera, focus_distance=scene.focus_distance, focus_source=scene.focus_source, **lens).image
 
 
 @friendly(1)
-@gpu(duration=60)
 def download_png(state: ExploreState | None) -> dict:
     """The current view at full resolution as a lossless PNG file."""
     path = named_path("dofgen.png")
-    _full(scene_state(state)).image.save(path, format="PNG")
+    full_view(*view_scene(state)).save(path, format="PNG")
     return gr.update(value=str(path), visible=True)
 
 

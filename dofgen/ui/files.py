@@ -14,7 +14,8 @@ from pathlib import Path
 from PIL import Image
 
 FOLDER = Path(tempfile.mkdtemp(prefix="dofgen-"))
-MAX_AGE_S = 600
+#: Seconds our copy of a returned file is kept: Gradio copies it into its cache as it returns.
+MAX_AGE_S = 120
 JPEG_QUALITY = 92
 
 

@@ -3,7 +3,7 @@
 A session's scene lives in ``gr.State`` (:class:`ExploreState`, one per session, sent with
 each event). What its events share across threads (its latest scene, the controls of its
 latest change, the stop flag of its baseline render) lives in :data:`SESSIONS`, keyed by
-the session hash, bounded, and forgotten when the session ends.
+the session hash, bounded, and forgotten when the session ends, with the files it uploaded.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import threading
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import gradio as gr
 
@@ -59,12 +60,14 @@ class Session:
             after it, would replace the view with a coarser picture and is not shown.
         views: how many views it has started; a preview during which one started is not shown.
         baseline_stop: set to stop its running baseline render (Cancel, or our lens chosen).
+        uploads: the files it uploaded (in Gradio's upload folder), deleted when it ends.
     """
 
     scene_id: int | None = None
     viewed: tuple | None = None
     views: int = 0
     baseline_stop: threading.Event | None = None
+    uploads: frozenset[str] = frozenset()
 
 
 class SessionStore:
@@ -84,8 +87,17 @@ class SessionStore:
         """Set fields of ``key``'s record (it becomes the most recent)."""
         with self._lock:
             self._sessions[key] = replace(self._sessions.pop(key, Session()), **values)
-            if len(self._sessions) > self.limit:
-                self._sessions.pop(next(iter(self._sessions)))
+            dropped = self._sessions.pop(next(iter(self._sessions))) if len(self._sessions) > self.limit else None
+        if dropped is not None:
+            _delete(dropped.uploads)
+
+    def note_upload(self, key: str | None, *paths: str | None) -> None:
+        """``paths`` were uploaded by ``key``'s session (calls outside a session keep none)."""
+        if key is None:
+            return
+        with self._lock:
+            record = self._sessions.pop(key, Session())
+            self._sessions[key] = replace(record, uploads=record.uploads | {str(p) for p in paths if p})
 
     def start_view(self, key: str, controls: tuple) -> None:
         """``key`` starts a view of ``controls``: one more view, of these values."""
@@ -93,11 +105,13 @@ class SessionStore:
             self.note(key, viewed=controls, views=self.get(key).views + 1)
 
     def forget(self, key: str) -> None:
-        """Drop ``key``'s record, stopping its baseline render (nobody is there to see it)."""
+        """Drop ``key``'s record, stopping its baseline render (nobody is there to see it) and
+        deleting its uploads."""
         with self._lock:
             record = self._sessions.pop(key, Session())
         if record.baseline_stop is not None:
             record.baseline_stop.set()
+        _delete(record.uploads)
 
     def start_baseline(self, key: str) -> threading.Event:
         """A new stop flag for ``key``'s baseline render."""
@@ -116,6 +130,17 @@ class SessionStore:
         stop = self.get(key).baseline_stop
         if stop is not None:
             stop.set()
+
+
+def _delete(uploads: frozenset[str]) -> None:
+    """Delete ``uploads`` that lie in Gradio's upload folder (nothing else is touched)."""
+    from gradio.utils import get_upload_folder
+
+    folder = Path(get_upload_folder()).resolve()
+    for upload in uploads:
+        path = Path(upload).resolve()
+        if path.is_relative_to(folder):
+            path.unlink(missing_ok=True)
 
 
 SESSIONS = SessionStore()

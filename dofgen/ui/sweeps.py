@@ -2,7 +2,9 @@
 from near to far focus, at full resolution up to what H.264 level 5.2 plays
 (:func:`dofgen.video.h264_size`). A sweep shows its progress on the video's box, locks the
 sweep buttons while it runs, and the Cancel button stops it between frames (the video box
-keeps what it showed before)."""
+keeps what it showed before). The frames render in one GPU call (:func:`sweep_frames`, CPU
+data in and out); where that call runs in another process (ZeroGPU), no callback crosses to
+it, so the sweep shows no per-frame progress and Cancel takes effect only once it is done."""
 
 from __future__ import annotations
 
@@ -12,18 +14,22 @@ from typing import Any
 
 import gradio as gr
 
-from dofgen.pipeline import DefocusResult, resized
+from PIL import Image
+
+from dofgen.pipeline import DefocusResult, on_device, resized
 from dofgen.ui.controls import scene_state
 from dofgen.ui.files import new_path
-from dofgen.ui.models import gpu
+from dofgen.ui.models import MODELS, gpu, gpu_runs_apart, gpu_seconds
 from dofgen.ui.sessions import ExploreState, control_key
 from dofgen.ui.toasts import friendly
-from dofgen.video import aperture_sweep, focus_sweep, h264_size, write_mp4
+from dofgen.video import aperture_sweep, aperture_values, focus_sweep, h264_size, write_mp4
 
 #: Frames a second of the sweep videos.
 SWEEP_FPS = 12
 #: Frames of a focus sweep.
 FOCUS_FRAMES = 36
+#: Frames of each sweep.
+SWEEP_FRAMES = {"aperture": len(aperture_values()), "focus": FOCUS_FRAMES}
 
 
 class SweepStopped(Exception):
@@ -57,15 +63,31 @@ class _StopFlags:
 STOPS = _StopFlags()
 
 
-def sweep_scene(state: ExploreState | None) -> tuple[DefocusResult, dict]:
-    """The scene at full resolution (scaled down to what H.264 level 5.2 plays) with the
-    view's camera, focus and lens, and its lens options."""
+def view_scene(state: ExploreState | None) -> tuple[DefocusResult, dict]:
+    """The scene at full resolution with the view's camera, focus and lens, and its lens
+    options (blades, highlight boost, lens)."""
     state = scene_state(state)
     view = state.view
-    width, height = state.scene.all_in_focus.size
-    scene = resized(state.scene, max(h264_size(width, height, SWEEP_FPS)))
-    scene = replace(scene, camera=view.camera, focus_distance=view.focus_distance, method=view.method)
-    return scene, dict(blades=state.blades, highlight_boost=state.highlight_boost)
+    scene = replace(state.scene, camera=view.camera, focus_distance=view.focus_distance, focus_source=view.focus_source, method=view.method)
+    return scene, dict(blades=state.blades, highlight_boost=state.highlight_boost, method=view.method)
+
+
+def sweep_scene(state: ExploreState | None) -> tuple[DefocusResult, dict]:
+    """:func:`view_scene` scaled down to what H.264 level 5.2 plays."""
+    scene, lens = view_scene(state)
+    width, height = scene.all_in_focus.size
+    return resized(scene, max(h264_size(width, height, SWEEP_FPS))), lens
+
+
+@gpu(duration=gpu_seconds(base=10, per_megapixel=2, frames=lambda kind, *_, **__: SWEEP_FRAMES[kind]))
+def sweep_frames(kind: str, scene: DefocusResult, lens: dict, progress: Any = None) -> list[Image.Image]:
+    """The captioned frames of the ``kind`` ("aperture": f/1.8 to f/22, or "focus": near to
+    far) sweep of ``scene``, rendered on the models' device; ``progress(done, total)`` after
+    each frame (it may raise to stop)."""
+    scene = on_device(scene, MODELS.device)
+    if kind == "aperture":
+        return aperture_sweep(scene, captions=True, progress=progress, **lens)
+    return focus_sweep(scene, frames=FOCUS_FRAMES, captions=True, progress=progress, **lens)
 
 
 def _render(kind: str, state: ExploreState | None, request: gr.Request | None, progress: Any) -> dict:
@@ -78,14 +100,15 @@ def _render(kind: str, state: ExploreState | None, request: gr.Request | None, p
     def report(done: int, total: int) -> None:
         if flag.is_set():
             raise SweepStopped
-        progress(done / total, desc=desc)
+        if progress:
+            progress(done / total, desc=desc)
 
     try:
-        progress(0.0, desc=desc)
-        if kind == "aperture":
-            frames = aperture_sweep(scene, captions=True, progress=report, **lens)
-        else:
-            frames = focus_sweep(scene, frames=FOCUS_FRAMES, captions=True, progress=report, **lens)
+        if progress:
+            progress(0.0, desc=desc)
+        frames = sweep_frames(kind, scene, lens, None if gpu_runs_apart() else report)
+        if flag.is_set():  # cancelled while the frames rendered apart
+            raise SweepStopped
     except SweepStopped:
         return gr.skip()
     finally:
@@ -94,7 +117,6 @@ def _render(kind: str, state: ExploreState | None, request: gr.Request | None, p
 
 
 @friendly(1)
-@gpu(duration=300)
 def render_aperture_sweep(state: ExploreState | None, request: gr.Request = None, progress: gr.Progress = gr.Progress()) -> dict:
     """An MP4 of the scene from f/1.8 to f/22 at the current focus, with the view's lens,
     blades and highlight boost."""
@@ -102,7 +124,6 @@ def render_aperture_sweep(state: ExploreState | None, request: gr.Request = None
 
 
 @friendly(1)
-@gpu(duration=300)
 def render_focus_sweep(state: ExploreState | None, request: gr.Request = None, progress: gr.Progress = gr.Progress()) -> dict:
     """An MP4 of the scene with focus travelling from near to far at the current aperture."""
     return _render("focus", state, request, progress)

@@ -15,7 +15,7 @@ import torch
 
 from dofgen.camera import CameraSettings
 from dofgen.lens import coc_diameter_px
-from dofgen.pipeline import DefocusResult, refocus
+from dofgen.pipeline import DefocusResult, on_device, refocus
 from dofgen.ui.controls import Controls, Settings
 from dofgen.ui.files import save_image
 from dofgen.ui.readout import camera_readout
@@ -70,8 +70,9 @@ def focus_text(result: DefocusResult) -> str:
 def scene_outputs(result: DefocusResult, caption: str = "", request: gr.Request | None = None) -> tuple:
     """Outputs shared by every way of making a scene: state, image, focus text, notes,
     aperture, focal length, focus (its range following the depth), automatic focus, and the
-    previous scene's sweep video and PNG hidden."""
-    state = ExploreState.start(result)
+    previous scene's sweep video and PNG hidden. The session keeps ``result`` on the CPU
+    (its views render there; ``gr.State`` holds no CUDA tensor)."""
+    state = ExploreState.start(on_device(result, "cpu"))
     note_scene(request, state)
     camera = result.camera
     low, high = focus_range(result.depth)
@@ -88,7 +89,11 @@ def render(
 ) -> DefocusResult:
     """The lens on ``scene`` with the controls' settings; ``quality="fast"`` for live
     previews; ``should_stop`` ends a baseline's gather early (:class:`RenderStopped`)."""
-    source = state.scene.focus_source if s.auto else "user"
+    return lens(scene, state.scene.focus_source if s.auto else "user", s, quality, should_stop)
+
+
+def lens(scene: DefocusResult, source: str, s: Settings, quality: str = "accurate", should_stop: Callable[[], bool] | None = None) -> DefocusResult:
+    """:func:`render` with the focus source given (``source``) instead of a session's state."""
     try:
         return refocus(
             scene, s.camera, focus_distance=s.focus_m, method=s.method, blades=s.blades,
