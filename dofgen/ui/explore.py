@@ -281,7 +281,7 @@ class _Wiring:
         ui, preview, refocus = self.ui, reading_controls(preview_view), reading_controls(refocus_view)
         for index, slider in enumerate((ui.f_number, ui.focal_length_mm, ui.highlight_boost)):
             slider.input(preview, **self.preview, **(HIDDEN if index else {}))
-            self.then_baseline(slider.release(refocus, **self.view, **HIDDEN))
+            self.then_baseline(slider.release(refocus, **self.view, **(HIDDEN if index else {})))  # /refocus_view: the aperture's
         focus = ui.focus_distance_m
         focus.input(lambda: False, None, ui.auto_focus, queue=False, show_progress="hidden", api_visibility="private")
         focus.input(reading_controls(preview_view, manual=True), **self.preview, **HIDDEN)
