@@ -1,7 +1,6 @@
 """The Explore tab in a real browser: Debian's chromium driven by Playwright."""
 
 import json
-import os
 import time
 from pathlib import Path
 
@@ -329,7 +328,7 @@ def test_explore_in_a_browser(app_url, browser, tmp_path):
     # pick a bundled scene
     page.locator("#explore-scene input").click()
     page.get_by_role("option", name="tabletop").click()
-    scene_src = _wait_new_image(page, first)
+    _wait_new_image(page, first)
     _wait_info(page, "1024 px wide")
     focus_before = page.locator("#explore-focus input[type=number]").input_value()
 
@@ -491,16 +490,17 @@ def test_a_drag_shows_previews_that_the_focus_line_follows(app_url, browser):
         page.mouse.move(track["x"] + 2 + (track["width"] - 4) * 0.6 * (step % 30) / 30, y)
     _box_follows_track(page, "aperture")
     value = float(page.locator("#explore-aperture input[type=number]").input_value())
-    page.wait_for_function(  # the preview of where the pointer rests, the button still down
-        "t => document.querySelector('#explore-focus-info').innerText.includes(t) && document.querySelector('#explore-image img').src.endsWith('-preview.jpg')",
+    page.wait_for_function(  # the preview of where the pointer rests has loaded, the button still down
+        "t => { const last = window.__frames[window.__frames.length - 1];"
+        " return !!last && last[0].endsWith('-preview.jpg') && last[1].includes(t) && document.querySelector('#explore-image img').src === last[0]; }",
         arg=f"f/{value:.1f} ",
     )
     mid_drag = page.locator("#explore-aperture").bounding_box()["y"]
-    frames = dict(page.evaluate("() => window.__frames"))  # src -> focus line when it loaded
-    previews = {src: text for src, text in frames.items() if src.endswith("-preview.jpg")}
+    frames = page.evaluate("() => window.__frames")  # [src, focus line when it loaded], in order
+    previews = {src: text for src, text in frames if src.endswith("-preview.jpg")}
     assert len(previews) >= 5, f"{len(previews)} previews in a 3 s drag ({step} moves)"
     f_numbers = [_f_number(text) for text in previews.values()]
-    assert len(set(f_numbers)) >= 3 and _f_number(list(previews.values())[-1]) == value
+    assert len(set(f_numbers)) >= 3 and _f_number(frames[-1][1]) == value
     assert abs(mid_drag - before) <= 2, f"the aperture slider moved {mid_drag - before:.0f} px mid-drag"
     page.mouse.up()
     _wait_info(page, f"f/{value:.1f} ")

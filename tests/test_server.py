@@ -126,7 +126,7 @@ class _AddsWhileRead:
         return str(self.path)
 
 
-def test_cache_pruning_survives_files_added_while_it_runs(tmp_path):
+def test_cache_pruning_survives_files_added_while_it_runs(tmp_path, monkeypatch):
     """Gradio's own pruning stops for good on this (the soak's cache grew without bound)."""
     import os
     import time
@@ -147,6 +147,8 @@ def test_cache_pruning_survives_files_added_while_it_runs(tmp_path):
     files, blocks = cache("old.jpg", "fresh.jpg", "kept.jpg")
     time.sleep(0.2)
     os.utime(tmp_path / "fresh.jpg")  # handed out again: new by its ctime
+    fresh = (tmp_path / "fresh.jpg").lstat().st_ctime
+    monkeypatch.setattr(server.time, "time", lambda: fresh + 0.05)  # "now": however long the steps took
     server.delete_cached_files(blocks, 0.1)
     assert not (tmp_path / "old.jpg").exists() and (tmp_path / "fresh.jpg").exists() and (tmp_path / "kept.jpg").exists()
     assert files == {str(tmp_path / n) for n in ("fresh.jpg", "kept.jpg", "old.jpg.new")}  # the one added meanwhile waits for the next round

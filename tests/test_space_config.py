@@ -16,7 +16,7 @@ from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
-from dofgen import config
+from dofgen import config, scenes
 
 ROOT = Path(__file__).resolve().parent.parent
 FRONT = metadata_load(ROOT / "README.md")
@@ -121,7 +121,7 @@ def test_wheel_ships_the_scenes_and_its_commands_run(tmp_path: Path) -> None:
     shown = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert shown.returncode == 0, shown.stderr[-2000:]
     folder, names, shape = shown.stdout.splitlines()
-    assert folder.startswith(str(tmp_path / "site")) and names.split() == ["motorcycle", "street-at-night", "tabletop"]
+    assert folder.startswith(str(tmp_path / "site")) and names.split() == scenes.list()
     assert shape == "(500, 741)"
     helped = subprocess.run([sys.executable, str(tmp_path / "site" / "bin" / "dofgen"), "--help"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert helped.returncode == 0 and "render" in helped.stdout, helped.stderr[-2000:]
