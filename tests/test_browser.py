@@ -6,19 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from app import build_app, launch
 
-from tests.support.browser import IDLE, answered, browser, shots_dir, sync_api  # noqa: F401 (fixture; skips without chromium)
+from tests.support.browser import IDLE, answered, app_url, browser, shots_dir, sync_api  # noqa: F401 (fixtures; skips without chromium)
 
 expect = sync_api.expect
-
-
-@pytest.fixture(scope="module")
-def app_url():
-    demo = build_app()
-    launch(demo, prevent_thread_lock=True, server_name="127.0.0.1", quiet=True)
-    yield demo.local_url
-    demo.close()
 
 
 def _image_src(page) -> str:

@@ -10,21 +10,12 @@ import re
 import numpy as np
 import pytest
 
-from app import build_app, launch
 from dofgen.ui import scales, uploads
 
-from tests.support.browser import browser, shots_dir, sync_api  # noqa: F401 (fixture; skips without chromium)
+from tests.support.browser import app_url, browser, shots_dir, sync_api  # noqa: F401 (fixtures; skips without chromium)
 
 expect = sync_api.expect
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def app_url():
-    demo = build_app()
-    launch(demo, prevent_thread_lock=True, server_name="127.0.0.1", quiet=True)
-    yield demo.local_url
-    demo.close()
 
 
 def _open(browser, app_url, viewport=(1366, 900)):

@@ -32,6 +32,17 @@ def browser():
         launched.close()
 
 
+@pytest.fixture(scope="module")
+def app_url():
+    """The whole app (Explore, Study, Results) served on a free port for the module; its URL."""
+    from app import build_app, launch
+
+    demo = build_app()
+    launch(demo, prevent_thread_lock=True, server_name="127.0.0.1", quiet=True)
+    yield demo.local_url
+    demo.close()
+
+
 def shots_dir(tmp_path: Path) -> Path:
     """Where screenshots go: ``DOFGEN_SCREENSHOTS`` (to look at them), else the test's tmp folder."""
     folder = Path(os.environ.get("DOFGEN_SCREENSHOTS", tmp_path))
