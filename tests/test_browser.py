@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-
 from tests.support.browser import IDLE, answered, app_url, browser, shots_dir, sync_api  # noqa: F401 (fixtures; skips without chromium)
 
 expect = sync_api.expect
