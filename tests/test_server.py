@@ -141,9 +141,10 @@ def test_cache_pruning_survives_files_added_while_it_runs(tmp_path, monkeypatch)
         files |= {_AddsWhileRead(tmp_path / names[0], files), *(str(tmp_path / n) for n in names[1:])}
         return files, SimpleNamespace(blocks={1: SimpleNamespace(keep_in_cache={str(tmp_path / "kept.jpg")})}, temp_file_sets=[files])
 
-    _, blocks = cache("a.jpg", "b.jpg")
-    with pytest.raises(RuntimeError, match="changed size"):
-        route_utils.delete_files_created_by_app(blocks, None)  # Gradio's: the set grows under it
+    if route_utils.delete_files_created_by_app.__module__ == route_utils.__name__:  # not yet replaced by a launch in this process
+        _, blocks = cache("a.jpg", "b.jpg")
+        with pytest.raises(RuntimeError, match="changed size"):
+            route_utils.delete_files_created_by_app(blocks, None)  # Gradio's: the set grows under it
     files, blocks = cache("old.jpg", "fresh.jpg", "kept.jpg")
     time.sleep(0.2)
     os.utime(tmp_path / "fresh.jpg")  # handed out again: new by its ctime

@@ -171,7 +171,7 @@ def test_generation_and_photos_cross_as_cpu_scenes(tmp_path, monkeypatch, tiny_s
     monkeypatch.setenv("DOFGEN_SALIENCY", "spectral")
     fake = FakeSpaces()
     monkeypatch.setitem(sys.modules, "spaces", fake)
-    from dofgen.ui import baseline, explore
+    from dofgen.ui import baseline, explore, sweeps
 
     try:
         importlib.reload(baseline)
